@@ -1,0 +1,91 @@
+package dev.fisheropt.ops;
+
+import java.util.List;
+import org.tensorflow.ConcreteFunction;
+import org.tensorflow.Operand;
+import org.tensorflow.Signature;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.While;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * Polar factor of a matrix by a Newton–Schulz iteration, built as one {@code StatelessWhile} loop.
+ *
+ * <p>With X₀ = M/(‖M‖_F + 1e-7), each step computes A = XXᵀ, B = bA + cA², X ← aX + BX. The
+ * default quintic (a, b, c) = (3.4445, −4.7750, 2.0315) from Muon pushes every singular value of X
+ * into roughly [0.7, 1.2] in five steps without ever driving it to exactly one; a zero singular value
+ * stays zero, so a rank-deficient M gives a partial isometry. The iteration runs on the wide
+ * orientation (rows ≤ cols), where XXᵀ is the smaller Gram matrix.
+ */
+public final class NewtonSchulz {
+  /** Muon's quintic coefficients (a, b, c). */
+  public static final double A_DEFAULT = 3.4445;
+  public static final double B_DEFAULT = -4.7750;
+  public static final double C_DEFAULT = 2.0315;
+  public static final int STEPS_DEFAULT = 5;
+  /** Added to the Frobenius norm so that a zero matrix maps to zero instead of NaN. */
+  public static final double NORM_EPSILON = 1e-7;
+
+  private NewtonSchulz() {}
+
+  /** The polar factor of {@code m} with the default quintic and five steps. */
+  public static <T extends TFloating> Operand<T> polar(Ops tf, Operand<T> m) {
+    return polar(tf, m, STEPS_DEFAULT, A_DEFAULT, B_DEFAULT, C_DEFAULT);
+  }
+
+  /**
+   * The polar factor of the matrix {@code m} after {@code steps} iterations with coefficients
+   * (a, b, c).
+   *
+   * @throws IllegalArgumentException if {@code steps < 1} or {@code m} is not a matrix of static shape
+   */
+  public static <T extends TFloating> Operand<T> polar(Ops tf, Operand<T> m, int steps, double a, double b, double c) {
+    if (steps < 1) {
+      throw new IllegalArgumentException("Newton–Schulz steps must be at least 1, got " + steps);
+    }
+    long[] shape = Matrices.matrixShape(m, "Newton–Schulz input");
+    boolean tall = shape[0] > shape[1];
+    Class<T> type = m.type();
+    Operand<T> x = tf.math.div(m, tf.math.add(Matrices.frobeniusNorm(tf, m), Matrices.scalar(tf, NORM_EPSILON, type)));
+    if (tall) {
+      x = transpose(tf, x);
+    }
+    Shape wide = tall ? Shape.of(shape[1], shape[0]) : Shape.of(shape[0], shape[1]);
+    While loop = tf.whileOp(List.of(tf.constant(0), x), condition(steps, type, wide), body(type, wide, a, b, c));
+    @SuppressWarnings("unchecked")
+    Operand<T> result = (Operand<T>) loop.output().get(1);
+    result = tf.ensureShape(result, wide);
+    return tall ? transpose(tf, result) : result;
+  }
+
+  private static <T extends TFloating> Operand<T> transpose(Ops tf, Operand<T> x) {
+    return tf.linalg.transpose(x, tf.constant(new int[] {1, 0}));
+  }
+
+  private static <T extends TFloating> ConcreteFunction condition(int steps, Class<T> type, Shape shape) {
+    return ConcreteFunction.create(fn -> {
+      Placeholder<TInt32> i = fn.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+      Placeholder<T> x = fn.placeholder(type, Placeholder.shape(shape));
+      return Signature.builder(FunctionKeys.of("newton_schulz_cond", type, new Shape[] {shape}, steps)).input("i", i).input("x", x).output("more", fn.math.less(i, fn.constant(steps))).build();
+    });
+  }
+
+  private static <T extends TFloating> ConcreteFunction body(Class<T> type, Shape shape, double a, double b, double c) {
+    return ConcreteFunction.create(fn -> {
+      Placeholder<TInt32> i = fn.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
+      Placeholder<T> x = fn.placeholder(type, Placeholder.shape(shape));
+      Operand<T> gram = Matrices.matmulTransposeB(fn, x, x);
+      Operand<T> poly = fn.math.add(
+          fn.math.mul(Matrices.scalar(fn, b, type), gram),
+          fn.math.mul(Matrices.scalar(fn, c, type), Matrices.matmul(fn, gram, gram)));
+      Operand<T> next = fn.math.add(fn.math.mul(Matrices.scalar(fn, a, type), x), Matrices.matmul(fn, poly, x));
+      return Signature.builder(FunctionKeys.of("newton_schulz_body", type, new Shape[] {shape}, a, b, c))
+          .input("i", i).input("x", x)
+          .output("i_next", fn.math.add(i, fn.constant(1))).output("x_next", next)
+          .build();
+    });
+  }
+}

@@ -1,0 +1,22 @@
+package dev.fisheropt.optimizers;
+
+import dev.fisheropt.ops.ExactPolar;
+import dev.fisheropt.ops.NewtonSchulz;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.family.TFloating;
+
+/** How {@link Fismo} and {@link Muon} compute the polar factor of their momentum. */
+public enum Polar {
+  /** Muon's quintic Newton–Schulz iteration as a graph loop (the default). */
+  NEWTON_SCHULZ,
+  /** U_r V_rᵀ from the SVD, over the numerically nonzero singular values: slow, for reference runs. */
+  EXACT;
+
+  <T extends TFloating> Operand<T> factor(Ops tf, Operand<T> matrix, int nsSteps) {
+    return switch (this) {
+      case NEWTON_SCHULZ -> NewtonSchulz.polar(tf, matrix, nsSteps, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
+      case EXACT -> ExactPolar.polar(tf, matrix);
+    };
+  }
+}

@@ -1,0 +1,116 @@
+package dev.fisheropt.optimizers;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Operand;
+import org.tensorflow.Operation;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+import org.tensorflow.types.family.TType;
+
+/**
+ * One training step under construction: reads of state and hyperparameters, and the new value
+ * declared for every variable the step writes. {@link GuardedOptimizer} commits the declared values
+ * together, behind a barrier that follows every read.
+ */
+public final class StepContext {
+  private record Write<T extends TType>(Variable<T> variable, Operand<T> value) {}
+
+  private final GuardedOptimizer optimizer;
+  private final Ops tf;
+  private final Operand<TBool> finite;
+  private final Variable<TInt64> completed;
+  private final boolean guarded;
+  private final List<Write<?>> writes = new ArrayList<>();
+  private final Map<String, Operand<?>> casts = new HashMap<>();
+
+  StepContext(GuardedOptimizer optimizer, Ops tf, Operand<TBool> finite, Variable<TInt64> completed, boolean guarded) {
+    this.optimizer = optimizer;
+    this.tf = tf;
+    this.finite = finite;
+    this.completed = completed;
+    this.guarded = guarded;
+  }
+
+  /** Ops under the optimizer's name scope, for building the update. */
+  public Ops tf() {
+    return tf;
+  }
+
+  /** Ops in the init scope, for slot initial values. */
+  public Ops init() {
+    return optimizer.initOps();
+  }
+
+  /** True when every gradient of this step is finite. */
+  public Operand<TBool> finite() {
+    return finite;
+  }
+
+  /** Steps completed before this one (0 on the first step). */
+  public Operand<TInt64> completedSteps() {
+    return completed;
+  }
+
+  /** The 1-based number t of this step, in {@code type}, for bias corrections. */
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Operand<T> stepNumber(Class<T> type) {
+    return (Operand<T>) casts.computeIfAbsent("step:" + type.getName(),
+        k -> tf.dtypes.cast(tf.math.add(completed, tf.constant(1L)), type));
+  }
+
+  /** A hyperparameter of the optimizer, cast to {@code type} once per step. */
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Operand<T> hyperparameter(String key, Class<T> type) {
+    return (Operand<T>) casts.computeIfAbsent(key + ":" + type.getName(),
+        k -> tf.dtypes.cast(optimizer.hyperparameterOperand(key), type));
+  }
+
+  /** The slot {@code <variable>-<slotName>}, created with {@code initialValue} on first use. */
+  public <T extends TType> Variable<T> slot(Variable<T> variable, String slotName, Operand<T> initialValue) {
+    return optimizer.slot(variable, slotName, initialValue);
+  }
+
+  /** Declares the value {@code variable} takes when this step commits. */
+  public <T extends TType> void set(Variable<T> variable, Operand<T> value) {
+    writes.add(new Write<>(variable, value));
+  }
+
+  /**
+   * Writes every declared value (the old one where the step is not finite) after all of them have
+   * been computed, and counts a skipped step.
+   */
+  Op commit(Variable<TInt64> skippedSteps, String name) {
+    List<Write<?>> all = new ArrayList<>();
+    for (Write<?> w : writes) {
+      all.add(guard(w));
+    }
+    Operand<TInt64> skipIncrement = tf.select(finite, tf.constant(0L), tf.constant(1L));
+    all.add(new Write<>(skippedSteps, tf.math.add(skippedSteps, skipIncrement)));
+    List<Operation> computed = new ArrayList<>();
+    for (Write<?> w : all) {
+      computed.add(w.value().op());
+    }
+    Op barrier = tf.withControlDependencyOps(computed).withName("barrier").noOp();
+    Ops after = tf.withControlDependencies(barrier);
+    List<Op> assigns = new ArrayList<>();
+    for (Write<?> w : all) {
+      assigns.add(assign(after, w));
+    }
+    return tf.withControlDependencies(assigns).withName(name).noOp();
+  }
+
+  private <T extends TType> Write<T> guard(Write<T> w) {
+    return guarded ? new Write<>(w.variable(), tf.select(finite, w.value(), w.variable())) : w;
+  }
+
+  private static <T extends TType> Op assign(Ops tf, Write<T> w) {
+    return tf.assign(w.variable(), w.value());
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Fisher-geometry optimizers for TensorFlow Java as subclasses of the framework
+ * {@link org.tensorflow.framework.optimizers.Optimizer}: {@link dev.fisheropt.optimizers.Fismo} and
+ * the {@link dev.fisheropt.optimizers.Muon} baseline.
+ *
+ * <p>Every optimizer here builds one training step as graph ops in two phases: first every new value
+ * (parameters, slots, counters) is computed from reads of the current state, then, behind one barrier,
+ * all of them are written. A step whose gradients hold NaN or Inf writes the old values back and bumps
+ * {@code <name>/skipped_steps}. State lives in ordinary {@code VariableV2} variables, slots named
+ * {@code <variable>-<slot>} and hyperparameters {@code <name>/<hyperparameter>}, so a checkpoint or
+ * SavedModel carries all of it.
+ */
+package dev.fisheropt.optimizers;

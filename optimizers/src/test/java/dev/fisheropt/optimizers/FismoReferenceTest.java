@@ -1,0 +1,74 @@
+package dev.fisheropt.optimizers;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * FISMO follows the independent float64 implementation of Algorithm 1 step by step, with the exact
+ * (SVD) polar factor and with five Newton–Schulz steps, on the fully-connected and the conv problem.
+ */
+class FismoReferenceTest {
+  static Stream<Arguments> cases() {
+    return Stream.of("svd", "ns5").flatMap(polar -> Stream.of("mlp", "cnn").flatMap(problem -> Stream.of(
+        Arguments.of(polar, problem, TFloat64.class, 1e-9),
+        Arguments.of(polar, problem, TFloat32.class, 1e-4))));
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2}")
+  @MethodSource("cases")
+  <T extends TFloating> void matchesReferenceEveryStep(String polar, String problem, Class<T> type, double tolerance) {
+    Reference ref = Reference.load("fismo_" + polar + "_cfg1_" + problem + "_float64.json");
+    ReferenceModel<T> model = new ReferenceModel<>(ref, type);
+    Fismo fismo = Fismo.builder()
+        .learningRate(ref.hyperparameters.get("eta").asDouble())
+        .momentum(ref.hyperparameters.get("beta").asDouble())
+        .fisherDecay(ref.hyperparameters.get("gamma").asDouble())
+        .damping(ref.hyperparameters.get("mu").asDouble())
+        .polar(polar.equals("svd") ? Polar.EXACT : Polar.NEWTON_SCHULZ)
+        .build(model.graph);
+    Op step = fismo.minimize(model.loss);
+    try (Session session = new Session(model.graph)) {
+      session.initialize();
+      for (int t = 0; t < ref.trajectory.size(); t++) {
+        Reference.Step expected = ref.trajectory.get(t);
+        double loss = Values.scalar(session, model.loss);
+        assertTrue(Math.abs(loss - expected.lossBefore()) <= tolerance * Math.abs(expected.lossBefore()),
+            "loss before step " + (t + 1) + ": " + loss + " vs " + expected.lossBefore());
+        session.run(step);
+        for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
+          assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
+        }
+        for (Map.Entry<String, Reference.Tensor> e : expected.extras().entrySet()) {
+          String name = e.getKey();
+          int cut = name.lastIndexOf('/');
+          Variable<T> param = model.params.get(name.substring(0, cut));
+          String slot = switch (name.substring(cut + 1)) {
+            case "M" -> "momentum";
+            default -> name.substring(cut + 1);
+          };
+          Operand<T> value = fismo.getSlot(param.asOutput(), slot).orElseThrow();
+          assertClose(tolerance, "step " + (t + 1) + " " + name, Values.fetch(session, value), e.getValue().data());
+        }
+      }
+    } finally {
+      model.graph.close();
+    }
+  }
+
+  private static void assertClose(double tolerance, String what, double[] actual, double[] expected) {
+    double err = Values.relativeError(actual, expected);
+    assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
+  }
+}

@@ -1,0 +1,49 @@
+package dev.fisheropt.optimizers;
+
+import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.nn.Conv2d;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The two reference problems as TF-Java graphs with variables named as in the reference files:
+ * mlp {@code x → Dense(6→8) → tanh → Dense(8→4) → CE} and cnn
+ * {@code x → Conv2D(3→5, 3×3, SAME) → relu → global mean pool → Dense(5→4) → CE}.
+ */
+final class ReferenceModel<T extends TFloating> {
+  final Graph graph;
+  final Ops tf;
+  final Map<String, Variable<T>> params = new LinkedHashMap<>();
+  final Operand<T> input;
+  final Operand<T> preactivations1;
+  final Operand<T> hidden;
+  final Operand<T> logits;
+  final Operand<T> loss;
+
+  ReferenceModel(Reference ref, Class<T> type) {
+    graph = new Graph();
+    tf = Ops.create(graph);
+    for (Map.Entry<String, Reference.Tensor> e : ref.initialParams.entrySet()) {
+      String[] parts = e.getKey().split("/");
+      Operand<T> init = Values.constant(tf.withInitScope(), type, e.getValue().shape(), e.getValue().data());
+      params.put(e.getKey(), tf.withSubScope(parts[0]).withName(parts[1]).variable(init));
+    }
+    input = Values.constant(tf, type, ref.input.shape(), ref.input.data());
+    if (ref.problem.equals("mlp")) {
+      preactivations1 = tf.math.add(tf.linalg.matMul(input, params.get("dense1/kernel")), params.get("dense1/bias"));
+      hidden = tf.math.tanh(preactivations1);
+      logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
+    } else {
+      Operand<T> conv = tf.nn.conv2d(input, params.get("conv/kernel"), java.util.List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC"));
+      preactivations1 = tf.nn.biasAdd(conv, params.get("conv/bias"));
+      hidden = tf.math.mean(tf.nn.relu(preactivations1), tf.constant(new int[] {1, 2}));
+      logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense/kernel")), params.get("dense/bias"));
+    }
+    loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(ref.labels), ref.numClasses);
+  }
+}
