@@ -6,7 +6,6 @@ import dev.fisheropt.ops.InverseRoots;
 import dev.fisheropt.ops.Matrices;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
@@ -19,7 +18,6 @@ import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.family.TFloating;
-import org.tensorflow.types.family.TNumber;
 
 /**
  * FISMO: Fisher-structured momentum-orthogonalized optimizer (Xu, Yan, Zhang, ICML 2026,
@@ -70,25 +68,18 @@ public final class Fismo extends GuardedOptimizer {
   }
 
   private Fismo(Graph graph, Builder b) {
-    super(graph, b.name, b.skipNonFinite);
+    super(graph, b);
     this.polar = b.polar;
     this.inverseRoot = b.inverseRoot;
     this.nsSteps = b.nsSteps;
     this.preconditionerInterval = b.preconditionerInterval;
     this.fallback = b.fallback;
     this.excluded = new HashSet<>(b.excluded);
-    if (b.learningRateSchedule != null) {
-      hyperparameter("learning_rate", b.learningRateSchedule);
-    } else {
-      hyperparameter("learning_rate", b.learningRate);
-    }
     hyperparameter("momentum", b.momentum);
     hyperparameter("fisher_decay", b.fisherDecay);
     hyperparameter("damping", b.damping);
     hyperparameter("weight_decay", b.weightDecay);
-    for (Map.Entry<String, Double> e : fallback.hyperparameters().entrySet()) {
-      hyperparameter("fallback_" + e.getKey(), e.getValue());
-    }
+    registerFallback(fallback);
   }
 
   public static Builder builder() {
@@ -198,10 +189,7 @@ public final class Fismo extends GuardedOptimizer {
   }
 
   /** Settings of {@link Fismo}; every setter validates its value at once. */
-  public static final class Builder {
-    private String name = NAME_DEFAULT;
-    private double learningRate = LEARNING_RATE_DEFAULT;
-    private Operand<? extends TNumber> learningRateSchedule;
+  public static final class Builder extends GuardedOptimizer.Builder<Builder> {
     private double momentum = MOMENTUM_DEFAULT;
     private double fisherDecay = FISHER_DECAY_DEFAULT;
     private double damping = DAMPING_DEFAULT;
@@ -212,31 +200,17 @@ public final class Fismo extends GuardedOptimizer {
     private double weightDecay = WEIGHT_DECAY_DEFAULT;
     private Fallback fallback = Fallback.adam();
     private final Set<String> excluded = new HashSet<>();
-    private boolean skipNonFinite = true;
 
-    private Builder() {}
+    private Builder() {
+      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT);
+    }
 
-    public Builder name(String name) {
-      this.name = Settings.name(name);
+    @Override
+    protected Builder self() {
       return this;
     }
 
-    /** η, a positive constant held in the variable {@code <name>/learning_rate}. */
-    public Builder learningRate(double learningRate) {
-      this.learningRate = Settings.positive("learningRate", learningRate);
-      this.learningRateSchedule = null;
-      return this;
-    }
 
-    /** η as a scalar operand of the same graph, evaluated every step (a schedule). */
-    public Builder learningRate(Operand<? extends TNumber> schedule) {
-      if (schedule == null || schedule.shape().numDimensions() != 0) {
-        throw new IllegalArgumentException("learningRate schedule must be a scalar operand, got "
-            + (schedule == null ? "null" : "shape " + schedule.shape()));
-      }
-      this.learningRateSchedule = schedule;
-      return this;
-    }
 
     /** β ∈ [0, 1), the EMA coefficient of the whitened momentum. */
     public Builder momentum(double momentum) {
@@ -305,11 +279,6 @@ public final class Fismo extends GuardedOptimizer {
       return this;
     }
 
-    /** Whether a step with NaN/Inf gradients is skipped without touching state (default true). */
-    public Builder skipNonFinite(boolean skip) {
-      this.skipNonFinite = skip;
-      return this;
-    }
 
     public Fismo build(Graph graph) {
       return new Fismo(graph, this);

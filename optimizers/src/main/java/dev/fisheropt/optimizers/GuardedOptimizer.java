@@ -56,24 +56,45 @@ public abstract class GuardedOptimizer extends Optimizer {
   private final Variable<TInt64> stepCount;
   private final Variable<TInt64> skippedSteps;
 
-  protected GuardedOptimizer(Graph graph, String name, boolean skipNonFinite) {
-    super(graph, name);
-    this.name = name;
+  private Map<Output<?>, Output<?>> auxiliaryGradients = Map.of();
+
+  /**
+   * Creates the counters {@code <name>/step}, {@code <name>/skipped_steps} and the hyperparameter
+   * {@code <name>/learning_rate} from the common settings.
+   */
+  protected GuardedOptimizer(Graph graph, Builder<?> settings) {
+    super(graph, settings.name);
+    this.name = settings.name;
     this.scoped = Ops.create(graph).withSubScope(name);
-    this.skipNonFinite = skipNonFinite;
+    this.skipNonFinite = settings.skipNonFinite;
     Ops init = scoped.withInitScope();
     this.stepCount = scoped.withName("step").variable(init.constant(0L));
     this.skippedSteps = scoped.withName("skipped_steps").variable(init.constant(0L));
+    if (settings.learningRateSchedule != null) {
+      hyperparameters.put("learning_rate", settings.learningRateSchedule);
+    } else {
+      hyperparameter("learning_rate", settings.learningRate);
+    }
+  }
+
+  /** Registers the hyperparameters of the fallback as {@code <name>/fallback_<key>}. */
+  protected final void registerFallback(Fallback fallback) {
+    fallback.hyperparameters().entrySet().stream().sorted(Map.Entry.comparingByKey())
+        .forEach(e -> hyperparameter("fallback_" + e.getKey(), e.getValue()));
+  }
+
+  /**
+   * Tensors besides the parameters whose gradient the step needs, such as the pre-activations of
+   * registered layers; they are differentiated in the same {@code addGradients} call as the
+   * parameters and read back with {@link StepContext#gradientOf}.
+   */
+  protected List<Operand<?>> auxiliaryGradientTargets() {
+    return List.of();
   }
 
   /** Registers a hyperparameter as a float64 scalar variable {@code <scope>/<key>}. */
   protected final void hyperparameter(String key, double value) {
     hyperparameters.put(key, scoped.withName(key).variable(scoped.withInitScope().constant(value)));
-  }
-
-  /** Registers a hyperparameter that is a caller-supplied operand (a schedule), not a variable. */
-  protected final void hyperparameter(String key, Operand<? extends TNumber> value) {
-    hyperparameters.put(key, value);
   }
 
   /**
@@ -146,11 +167,19 @@ public abstract class GuardedOptimizer extends Optimizer {
     if (variables.isEmpty()) {
       throw new IllegalArgumentException("the loss '" + loss.op().name() + "' reads no variable to train");
     }
-    Output<?>[] gradients = graph.addGradients(loss.asOutput(), variables.toArray(new Output<?>[0]));
+    List<Output<?>> targets = new ArrayList<>(variables);
+    List<Operand<?>> auxiliary = auxiliaryGradientTargets();
+    auxiliary.forEach(a -> targets.add(a.asOutput()));
+    Output<?>[] gradients = graph.addGradients(loss.asOutput(), targets.toArray(new Output<?>[0]));
     List<GradAndVar<?>> pairs = new ArrayList<>();
     for (int i = 0; i < variables.size(); i++) {
       pairs.add(pair(gradients[i], variables.get(i)));
     }
+    Map<Output<?>, Output<?>> byTarget = new HashMap<>();
+    for (int i = 0; i < auxiliary.size(); i++) {
+      byTarget.put(auxiliary.get(i).asOutput(), gradients[variables.size() + i]);
+    }
+    auxiliaryGradients = byTarget;
     return pairs;
   }
 
@@ -185,8 +214,11 @@ public abstract class GuardedOptimizer extends Optimizer {
   public Op applyGradients(List<GradAndVar<? extends TType>> gradsAndVars, String opName) {
     List<GradAndVar<? extends TType>> ordered = new ArrayList<>(gradsAndVars);
     ordered.sort(Comparator.comparing(gv -> gv.getVariable().op().name()));
-    Operand<TBool> finite = allFinite(ordered);
-    StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite);
+    List<Output<?>> checked = new ArrayList<>();
+    ordered.forEach(gv -> checked.add(gv.getGradient()));
+    checked.addAll(auxiliaryGradients.values().stream().sorted(Comparator.comparing(Output::name)).toList());
+    Operand<TBool> finite = allFinite(checked);
+    StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliaryGradients);
     for (GradAndVar<? extends TType> gv : ordered) {
       applyOne(step, gv);
     }
@@ -202,17 +234,15 @@ public abstract class GuardedOptimizer extends Optimizer {
           + variable.dataType() + "; only floating-point variables can be trained");
     }
     Output<T> gradient = (Output<T>) gv.getGradient();
-    Operand<T> safe = skipNonFinite ? scoped.select(step.finite(), gradient, scoped.zerosLike(gradient)) : gradient;
-    update(step, safe, new Variable<>(variable.op()));
+    update(step, step.sanitized(gradient), new Variable<>(variable.op()));
   }
 
-  private Operand<TBool> allFinite(List<GradAndVar<? extends TType>> gradsAndVars) {
+  private Operand<TBool> allFinite(List<Output<?>> gradients) {
     if (!skipNonFinite) {
       return scoped.constant(true);
     }
     List<Operand<TBool>> checks = new ArrayList<>();
-    for (GradAndVar<? extends TType> gv : gradsAndVars) {
-      Output<? extends TType> g = gv.getGradient();
+    for (Output<?> g : gradients) {
       if (TFloating.class.isAssignableFrom(g.type())) {
         Operand<TBool> isFinite = scoped.math.isFinite(floating(g));
         checks.add(scoped.reduceAll(isFinite, scoped.range(scoped.constant(0), scoped.rank(isFinite), scoped.constant(1))));
@@ -258,6 +288,53 @@ public abstract class GuardedOptimizer extends Optimizer {
     init.assign(slot, initialValue);
     bySlot.put(slotName, slot);
     return slot;
+  }
+
+  /**
+   * Settings every fisheropt optimizer has: its name, learning rate (a constant or a schedule) and
+   * whether non-finite steps are skipped. Every setter validates its value at once.
+   */
+  public abstract static class Builder<B extends Builder<B>> {
+    private String name;
+    private double learningRate;
+    private Operand<? extends TNumber> learningRateSchedule;
+    private boolean skipNonFinite = true;
+
+    protected Builder(String defaultName, double defaultLearningRate) {
+      this.name = defaultName;
+      this.learningRate = defaultLearningRate;
+    }
+
+    protected abstract B self();
+
+    /** The optimizer's name scope (default: the class name). */
+    public B name(String name) {
+      this.name = Settings.name(name);
+      return self();
+    }
+
+    /** η, a positive constant held in the variable {@code <name>/learning_rate}. */
+    public B learningRate(double learningRate) {
+      this.learningRate = Settings.positive("learningRate", learningRate);
+      this.learningRateSchedule = null;
+      return self();
+    }
+
+    /** η as a scalar operand of the same graph, evaluated every step (a schedule). */
+    public B learningRate(Operand<? extends TNumber> schedule) {
+      if (schedule == null || schedule.shape().numDimensions() != 0) {
+        throw new IllegalArgumentException("learningRate schedule must be a scalar operand, got "
+            + (schedule == null ? "null" : "shape " + schedule.shape()));
+      }
+      this.learningRateSchedule = schedule;
+      return self();
+    }
+
+    /** Whether a step with NaN/Inf gradients is skipped without touching state (default true). */
+    public B skipNonFinite(boolean skip) {
+      this.skipNonFinite = skip;
+      return self();
+    }
   }
 
   Ops initOps() {

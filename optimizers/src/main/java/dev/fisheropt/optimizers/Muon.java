@@ -1,14 +1,12 @@
 package dev.fisheropt.optimizers;
 
 import java.util.HashSet;
-import java.util.Map;
 import java.util.Set;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.family.TFloating;
-import org.tensorflow.types.family.TNumber;
 
 /**
  * Muon: momentum orthogonalized by Newton–Schulz (Jordan et al., 2024), the baseline FISMO is
@@ -45,22 +43,15 @@ public final class Muon extends GuardedOptimizer {
   }
 
   private Muon(Graph graph, Builder b) {
-    super(graph, b.name, b.skipNonFinite);
+    super(graph, b);
     this.nesterov = b.nesterov;
     this.nsSteps = b.nsSteps;
     this.polar = b.polar;
     this.fallback = b.fallback;
     this.excluded = new HashSet<>(b.excluded);
-    if (b.learningRateSchedule != null) {
-      hyperparameter("learning_rate", b.learningRateSchedule);
-    } else {
-      hyperparameter("learning_rate", b.learningRate);
-    }
     hyperparameter("momentum", b.momentum);
     hyperparameter("weight_decay", b.weightDecay);
-    for (Map.Entry<String, Double> e : fallback.hyperparameters().entrySet()) {
-      hyperparameter("fallback_" + e.getKey(), e.getValue());
-    }
+    registerFallback(fallback);
   }
 
   public static Builder builder() {
@@ -91,10 +82,7 @@ public final class Muon extends GuardedOptimizer {
   }
 
   /** Settings of {@link Muon}; every setter validates its value at once. */
-  public static final class Builder {
-    private String name = NAME_DEFAULT;
-    private double learningRate = LEARNING_RATE_DEFAULT;
-    private Operand<? extends TNumber> learningRateSchedule;
+  public static final class Builder extends GuardedOptimizer.Builder<Builder> {
     private double momentum = MOMENTUM_DEFAULT;
     private boolean nesterov = NESTEROV_DEFAULT;
     private int nsSteps = NS_STEPS_DEFAULT;
@@ -102,30 +90,17 @@ public final class Muon extends GuardedOptimizer {
     private double weightDecay = WEIGHT_DECAY_DEFAULT;
     private Fallback fallback = Fallback.adam();
     private final Set<String> excluded = new HashSet<>();
-    private boolean skipNonFinite = true;
 
-    private Builder() {}
+    private Builder() {
+      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT);
+    }
 
-    public Builder name(String name) {
-      this.name = Settings.name(name);
+    @Override
+    protected Builder self() {
       return this;
     }
 
-    public Builder learningRate(double learningRate) {
-      this.learningRate = Settings.positive("learningRate", learningRate);
-      this.learningRateSchedule = null;
-      return this;
-    }
 
-    /** η as a scalar operand of the same graph, evaluated every step (a schedule). */
-    public Builder learningRate(Operand<? extends TNumber> schedule) {
-      if (schedule == null || schedule.shape().numDimensions() != 0) {
-        throw new IllegalArgumentException("learningRate schedule must be a scalar operand, got "
-            + (schedule == null ? "null" : "shape " + schedule.shape()));
-      }
-      this.learningRateSchedule = schedule;
-      return this;
-    }
 
     public Builder momentum(double momentum) {
       this.momentum = Settings.decay("momentum", momentum);
@@ -170,10 +145,6 @@ public final class Muon extends GuardedOptimizer {
       return this;
     }
 
-    public Builder skipNonFinite(boolean skip) {
-      this.skipNonFinite = skip;
-      return this;
-    }
 
     public Muon build(Graph graph) {
       return new Muon(graph, this);

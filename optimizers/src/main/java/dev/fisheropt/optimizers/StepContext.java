@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
+import org.tensorflow.Output;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
@@ -29,13 +30,39 @@ public final class StepContext {
   private final boolean guarded;
   private final List<Write<?>> writes = new ArrayList<>();
   private final Map<String, Operand<?>> casts = new HashMap<>();
+  private final Map<Output<?>, Output<?>> auxiliaryGradients;
 
-  StepContext(GuardedOptimizer optimizer, Ops tf, Operand<TBool> finite, Variable<TInt64> completed, boolean guarded) {
+  StepContext(GuardedOptimizer optimizer, Ops tf, Operand<TBool> finite, Variable<TInt64> completed, boolean guarded,
+      Map<Output<?>, Output<?>> auxiliaryGradients) {
     this.optimizer = optimizer;
     this.tf = tf;
     this.finite = finite;
     this.completed = completed;
     this.guarded = guarded;
+    this.auxiliaryGradients = auxiliaryGradients;
+  }
+
+  /**
+   * dLoss/d{@code target} for a tensor the optimizer listed in
+   * {@link GuardedOptimizer#auxiliaryGradientTargets}, zeroed on a non-finite step like the
+   * parameter gradients.
+   *
+   * @throws IllegalStateException if the gradients were not computed by this optimizer's
+   *     {@code minimize} or {@code computeGradients}
+   */
+  @SuppressWarnings("unchecked")
+  public <T extends TType> Operand<T> gradientOf(Operand<T> target) {
+    Output<?> g = auxiliaryGradients.get(target.asOutput());
+    if (g == null) {
+      throw new IllegalStateException("no gradient for '" + target.asOutput().name()
+          + "': build the step with minimize(...) or computeGradients(...) of this optimizer");
+    }
+    return sanitized((Operand<T>) g);
+  }
+
+  /** {@code gradient}, or zeros on a non-finite step, so that no NaN reaches a decomposition. */
+  <T extends TType> Operand<T> sanitized(Operand<T> gradient) {
+    return guarded ? tf.select(finite, gradient, tf.zerosLike(gradient)) : gradient;
   }
 
   /** Ops under the optimizer's name scope, for building the update. */

@@ -1,0 +1,188 @@
+package dev.fisheropt.optimizers;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.core.Variable;
+
+/**
+ * The layers whose inputs and pre-activations a curvature-aware optimizer reads, registered once
+ * (the idea of K-FAC's {@code LayerCollection}: TF-Java has no module hooks, so the model says which
+ * tensors belong to which parameters).
+ *
+ * <p>Shapes follow TensorFlow: a fully-connected layer computes Z = X·W (+ b) with W [in, out],
+ * X [batch, in], Z [batch, out]; a conv layer computes Z = conv2d(X, W) (+ b) in NHWC with
+ * W [kh, kw, cin, cout]. Every registration is checked against the static shapes it can see and
+ * rejected with an {@link IllegalArgumentException} that says what does not match.
+ */
+public final class LayerCollection {
+  /** The kind of a registered layer. */
+  public enum Kind {
+    FULLY_CONNECTED,
+    CONV2D
+  }
+
+  /**
+   * One registered layer. For {@link Kind#FULLY_CONNECTED} the strides, padding and dilations are
+   * null.
+   */
+  public record Layer(Kind kind, Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations,
+      long[] strides, String padding, long[] dilations) {
+    /** The kernel's name, by which the layer is known. */
+    public String name() {
+      return kernel.op().name();
+    }
+  }
+
+  private final List<Layer> layers = new ArrayList<>();
+  private final Map<String, Layer> byVariable = new HashMap<>();
+
+  /**
+   * Registers Z = X·W (+ b).
+   *
+   * @param kernel W [in, out]
+   * @param bias b [out], or null
+   * @param inputs X [batch, in]
+   * @param preactivations Z [batch, out], the tensor the activation function is applied to
+   */
+  public LayerCollection registerFullyConnected(Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations) {
+    String what = "fully-connected layer '" + nameOf(kernel) + "'";
+    Shape k = requireRank(what + " kernel", kernel, 2);
+    Shape x = requireRank(what + " inputs", inputs, 2);
+    Shape z = requireRank(what + " preactivations", preactivations, 2);
+    requireEqual(what + ": inputs feature size", x.size(1), "kernel rows", k.size(0));
+    requireEqual(what + ": preactivations feature size", z.size(1), "kernel columns", k.size(1));
+    requireEqual(what + ": preactivations batch size", z.size(0), "inputs batch size", x.size(0));
+    checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(1));
+    return add(new Layer(Kind.FULLY_CONNECTED, kernel, bias, inputs, preactivations, null, null, null));
+  }
+
+  /** Registers Z = conv2d(X, W) (+ b), NHWC, without dilation. */
+  public LayerCollection registerConv2d(Variable<?> kernel, Variable<?> bias, long[] strides, String padding,
+      Operand<?> inputs, Operand<?> preactivations) {
+    return registerConv2d(kernel, bias, strides, padding, new long[] {1, 1, 1, 1}, inputs, preactivations);
+  }
+
+  /**
+   * Registers Z = conv2d(X, W, strides, padding, dilations) (+ b) in NHWC.
+   *
+   * @param kernel W [kh, kw, cin, cout]
+   * @param bias b [cout], or null
+   * @param strides {1, sh, sw, 1}
+   * @param padding "SAME" or "VALID"
+   * @param dilations {1, dh, dw, 1}
+   * @param inputs X [batch, h, w, cin]
+   * @param preactivations Z [batch, h', w', cout]
+   */
+  public LayerCollection registerConv2d(Variable<?> kernel, Variable<?> bias, long[] strides, String padding, long[] dilations,
+      Operand<?> inputs, Operand<?> preactivations) {
+    String what = "conv2d layer '" + nameOf(kernel) + "'";
+    Shape k = requireRank(what + " kernel", kernel, 4);
+    Shape x = requireRank(what + " inputs", inputs, 4);
+    Shape z = requireRank(what + " preactivations", preactivations, 4);
+    requireNhwcVector(what + " strides", strides);
+    requireNhwcVector(what + " dilations", dilations);
+    if (!"SAME".equals(padding) && !"VALID".equals(padding)) {
+      throw new IllegalArgumentException(what + ": padding must be \"SAME\" or \"VALID\", got " + padding);
+    }
+    requireEqual(what + ": inputs channels", x.size(3), "kernel input channels", k.size(2));
+    requireEqual(what + ": preactivations channels", z.size(3), "kernel output channels", k.size(3));
+    requireEqual(what + ": preactivations batch size", z.size(0), "inputs batch size", x.size(0));
+    for (int axis = 1; axis <= 2; axis++) {
+      long in = x.size(axis);
+      if (in >= 0) {
+        long effectiveKernel = (k.size(axis - 1) - 1) * dilations[axis] + 1;
+        long expected = "SAME".equals(padding) ? ceilDiv(in, strides[axis]) : ceilDiv(in - effectiveKernel + 1, strides[axis]);
+        requireEqual(what + ": preactivations " + (axis == 1 ? "height" : "width"), z.size(axis),
+            "the size " + padding + " padding and stride " + strides[axis] + " give", expected);
+      }
+    }
+    checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(3));
+    return add(new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides.clone(), padding, dilations.clone()));
+  }
+
+  /** Every registered layer, in registration order. */
+  public List<Layer> layers() {
+    return Collections.unmodifiableList(layers);
+  }
+
+  /** The layer whose kernel or bias is {@code variable}, if any. */
+  public Optional<Layer> layerOf(Variable<?> variable) {
+    return Optional.ofNullable(byVariable.get(variable.op().name()));
+  }
+
+  private LayerCollection add(Layer layer) {
+    claim(layer.kernel(), layer);
+    if (layer.bias() != null) {
+      claim(layer.bias(), layer);
+    }
+    layers.add(layer);
+    return this;
+  }
+
+  private void claim(Variable<?> v, Layer layer) {
+    Layer previous = byVariable.get(v.op().name());
+    if (previous != null) {
+      throw new IllegalArgumentException("variable '" + v.op().name() + "' is already registered with layer '" + previous.name() + "'");
+    }
+    byVariable.put(v.op().name(), layer);
+  }
+
+  private static void checkBiasAndTypes(String what, Variable<?> kernel, Variable<?> bias, Operand<?> inputs,
+      Operand<?> preactivations, long outputs) {
+    if (bias != null) {
+      Shape b = requireRank(what + " bias", bias, 1);
+      requireEqual(what + ": bias length", b.size(0), "kernel output size", outputs);
+      requireSameType(what + " bias", bias, kernel);
+    }
+    requireSameType(what + " inputs", inputs, kernel);
+    requireSameType(what + " preactivations", preactivations, kernel);
+  }
+
+  private static String nameOf(Variable<?> kernel) {
+    if (kernel == null) {
+      throw new IllegalArgumentException("kernel must not be null");
+    }
+    return kernel.op().name();
+  }
+
+  private static Shape requireRank(String what, Operand<?> operand, int rank) {
+    if (operand == null) {
+      throw new IllegalArgumentException(what + " must not be null");
+    }
+    Shape s = operand.shape();
+    if (s.isUnknown() || s.numDimensions() != rank) {
+      throw new IllegalArgumentException(what + " must have rank " + rank + ", got shape " + s);
+    }
+    return s;
+  }
+
+  private static void requireEqual(String what, long actual, String against, long expected) {
+    if (actual >= 0 && expected >= 0 && actual != expected) {
+      throw new IllegalArgumentException(what + " is " + actual + " but " + against + " is " + expected);
+    }
+  }
+
+  private static void requireSameType(String what, Operand<?> operand, Operand<?> kernel) {
+    if (operand.type() != kernel.type()) {
+      throw new IllegalArgumentException(what + " has dtype " + operand.asOutput().dataType() + " but the kernel has "
+          + kernel.asOutput().dataType());
+    }
+  }
+
+  private static void requireNhwcVector(String what, long[] v) {
+    if (v == null || v.length != 4 || v[0] != 1 || v[3] != 1 || v[1] < 1 || v[2] < 1) {
+      throw new IllegalArgumentException(what + " must be {1, h, w, 1} with h, w ≥ 1, got " + Arrays.toString(v));
+    }
+  }
+
+  private static long ceilDiv(long a, long b) {
+    return a <= 0 ? 0 : (a + b - 1) / b;
+  }
+}
