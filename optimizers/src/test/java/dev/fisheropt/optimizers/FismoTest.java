@@ -79,6 +79,26 @@ class FismoTest {
   }
 
   @Test
+  void weightDecayIsDecoupledAndOnlyOnPreconditionedMatrices() {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 3); Session s = new Session(p.graph)) {
+      Variable<TFloat64> head = p.params.get(2);
+      Fismo fismo = Fismo.builder().learningRate(0.1).weightDecay(0.5).exclude(head).build(p.graph);
+      Op step = fismo.minimize(p.tf.math.mul(p.loss, p.tf.constant(0.0)));
+      s.initialize();
+      double[] kernel = Values.fetch(s, p.params.get(0));
+      double[] headBefore = Values.fetch(s, head);
+      p.run(s, step, false);
+      double[] expected = new double[kernel.length];
+      for (int i = 0; i < kernel.length; i++) {
+        expected[i] = kernel[i] - 0.1 * 0.5 * kernel[i];
+      }
+      assertArrayEquals(expected, Values.fetch(s, p.params.get(0)), 1e-15, "W <- W - eta*lambda*W with a zero gradient");
+      assertArrayEquals(headBefore, Values.fetch(s, head), 0.0, "an excluded matrix goes to Adam, which has no weight decay");
+      assertTrue(fismo.getSlot(head.asOutput(), "m").isPresent() && fismo.getSlot(head.asOutput(), "P").isEmpty());
+    }
+  }
+
+  @Test
   void nonFiniteBatchChangesNothingButTheSkipCounter() {
     try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 4); Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().build(p.graph);
