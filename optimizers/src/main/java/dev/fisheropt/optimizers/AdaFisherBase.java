@@ -133,8 +133,8 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     Variable<T> sD = step.slot(kernel, "S_D", init.fill(init.constant(new long[] {fanOut}), init.constant(type, 1.0)));
 
     Operand<T> z = (Operand<T>) layer.preactivations();
-    Operand<T> hHat = inputStatistics(tf, layer, type, fanIn);
-    Operand<T> sHat = tf.math.mean(tf.math.square(step.gradientOf(z)), allButLast(tf, rank));
+    Operand<T> hHat = inputStatistics(tf, layer, type);
+    Operand<T> sHat = outputStatistics(tf, step.gradientOf(z));
     Operand<T> oldWeight = step.hyperparameter("factor_ema_old", type);
     Operand<T> newWeight = step.hyperparameter("factor_ema_new", type);
     Operand<T> hNew = tf.math.add(tf.math.mul(oldWeight, hD), tf.math.mul(newWeight, minMax(tf, hHat)));
@@ -169,7 +169,8 @@ abstract class AdaFisherBase extends GuardedOptimizer {
    * layer, in the kernel's (kh, kw, cin) order, without materialising the patches.
    */
   @SuppressWarnings("unchecked")
-  private static <T extends TFloating> Operand<T> inputStatistics(Ops tf, LayerCollection.Layer layer, Class<T> type, long fanIn) {
+  static <T extends TFloating> Operand<T> inputStatistics(Ops tf, LayerCollection.Layer layer, Class<T> type) {
+    long fanIn = layer.kernel().shape().size() / layer.kernel().shape().size(layer.kernel().shape().numDimensions() - 1);
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> squares;
     double biasEntry;
@@ -193,6 +194,11 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       return squares;
     }
     return tf.concat(List.of(squares, tf.fill(tf.constant(new long[] {1}), tf.constant(type, biasEntry))), tf.constant(0));
+  }
+
+  /** Ŝ_D before normalisation: the mean of dZ² over every axis but the last (batch and positions). */
+  static <T extends TFloating> Operand<T> outputStatistics(Ops tf, Operand<T> dz) {
+    return tf.math.mean(tf.math.square(dz), allButLast(tf, dz.shape().numDimensions()));
   }
 
   /** (v − min v) / (max v − min v + 1e-6) over the whole vector, after +inf → 1 and −inf → 0. */
