@@ -164,13 +164,15 @@ abstract class AdaFisherBase extends GuardedOptimizer {
   }
 
   /**
-   * Ĥ_D before normalisation. For a conv layer the per-feature sums of squared patches are the filter
-   * gradient of the squared inputs against ones: the same zero padding, strides and dilations as the
-   * layer, in the kernel's (kh, kw, cin) order, without materialising the patches.
+   * Ĥ_D before normalisation. For a conv layer the per-feature sums of squared zero-padded patches,
+   * in the kernel's (kh, kw, cin) order, are the filter gradient of the squared inputs against ones
+   * (no patches materialised); TensorFlow's CPU filter gradient has no dilation, so dilated layers
+   * extract the patches instead.
    */
   @SuppressWarnings("unchecked")
   static <T extends TFloating> Operand<T> inputStatistics(Ops tf, LayerCollection.Layer layer, Class<T> type) {
-    long fanIn = layer.kernel().shape().size() / layer.kernel().shape().size(layer.kernel().shape().numDimensions() - 1);
+    Shape kernelShape = layer.kernel().shape();
+    long fanIn = kernelShape.size() / kernelShape.size(kernelShape.numDimensions() - 1);
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> squares;
     double biasEntry;
@@ -179,13 +181,18 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       biasEntry = 1.0;
     } else {
       Operand<T> z = (Operand<T>) layer.preactivations();
-      long[] k = layer.kernel().shape().asArray();
-      Operand<TInt32> zShape = tf.shape(z);
-      Operand<TInt32> positionsShape = tf.slice(zShape, tf.constant(new int[] {0}), tf.constant(new int[] {3}));
-      Operand<T> ones = tf.fill(tf.concat(List.of(positionsShape, tf.constant(new int[] {1})), tf.constant(0)), tf.constant(type, 1.0));
-      Operand<T> sums = tf.nn.conv2dBackpropFilter(tf.math.square(x), tf.constant(new int[] {(int) k[0], (int) k[1], (int) k[2], 1}),
-          ones, toList(layer.strides()), layer.padding(), Conv2dBackpropFilter.dilations(toList(layer.dilations())),
-          Conv2dBackpropFilter.dataFormat("NHWC"));
+      long[] k = kernelShape.asArray();
+      Operand<TInt32> positionsShape = tf.slice(tf.shape(z), tf.constant(new int[] {0}), tf.constant(new int[] {3}));
+      Operand<T> sums;
+      if (layer.dilations()[1] == 1 && layer.dilations()[2] == 1) {
+        Operand<T> ones = tf.fill(tf.concat(List.of(positionsShape, tf.constant(new int[] {1})), tf.constant(0)), tf.constant(type, 1.0));
+        sums = tf.nn.conv2dBackpropFilter(tf.math.square(x), tf.constant(new int[] {(int) k[0], (int) k[1], (int) k[2], 1}),
+            ones, toList(layer.strides()), layer.padding(), Conv2dBackpropFilter.dataFormat("NHWC"));
+      } else {
+        Operand<T> patches = tf.image.extractImagePatches(x, List.of(1L, k[0], k[1], 1L), toList(layer.strides()),
+            toList(layer.dilations()), layer.padding());
+        sums = tf.reduceSum(tf.math.square(patches), tf.constant(new int[] {0, 1, 2}));
+      }
       Operand<T> rows = tf.dtypes.cast(tf.reduceProd(positionsShape, tf.constant(0)), type);
       squares = tf.math.div(tf.reshape(sums, tf.constant(new long[] {fanIn})), tf.math.mul(rows, tf.constant(type, (double) fanIn)));
       biasEntry = 1.0 / fanIn;
