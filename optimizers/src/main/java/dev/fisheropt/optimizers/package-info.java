@@ -1,7 +1,12 @@
 /**
  * Fisher-geometry optimizers for TensorFlow Java as subclasses of the framework
- * {@link org.tensorflow.framework.optimizers.Optimizer}: {@link dev.fisheropt.optimizers.Fismo} and
- * the {@link dev.fisheropt.optimizers.Muon} baseline.
+ * {@link org.tensorflow.framework.optimizers.Optimizer}: {@link dev.fisheropt.optimizers.Fismo},
+ * {@link dev.fisheropt.optimizers.AdaFisher} and {@link dev.fisheropt.optimizers.AdaFisherW}, and the
+ * {@link dev.fisheropt.optimizers.Muon} baseline.
+ *
+ * <p>AdaFisher needs each layer's inputs and pre-activations, which TF-Java cannot hook: the model
+ * registers them in a {@link dev.fisheropt.optimizers.LayerCollection} (as K-FAC's does), and the
+ * optimizer differentiates the pre-activations in the same {@code addGradients} call as the parameters.
  *
  * <p>Every optimizer here builds one training step as graph ops in two phases: first every new value
  * (parameters, slots, counters) is computed from reads of the current state, then, behind one barrier,

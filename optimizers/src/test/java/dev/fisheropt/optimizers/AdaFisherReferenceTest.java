@@ -1,0 +1,114 @@
+package dev.fisheropt.optimizers;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.tensorflow.Session;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * AdaFisher and AdaFisherW follow the trajectories of the authors' PyTorch code (factors refreshed
+ * every step) on the fully-connected and the conv problem: parameters, momenta, the layer factors
+ * H_D and S_D, and the F̃ each step divided by, after every step.
+ */
+class AdaFisherReferenceTest {
+  static Stream<Arguments> cases() {
+    return Stream.of("adafisher_tcov1_mlp", "adafisher_tcov1_cnn", "adafisherw_wd0.01_mlp").flatMap(id -> Stream.of(
+        Arguments.of(id, TFloat64.class, 1e-9),
+        Arguments.of(id, TFloat32.class, 1e-4)));
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("cases")
+  <T extends TFloating> void matchesAuthorsCodeEveryStep(String id, Class<T> type, double tolerance) {
+    Reference ref = Reference.load(id + "_" + (type == TFloat64.class ? "float64" : "float32") + ".json");
+    ReferenceModel<T> model = new ReferenceModel<>(ref, type);
+    LayerCollection layers = register(model, ref.problem);
+    JsonNode h = ref.hyperparameters;
+    JsonNode derived = h.get("derived");
+    AdaFisherBase optimizer;
+    if (id.startsWith("adafisherw")) {
+      optimizer = AdaFisherW.builder().layers(layers).learningRate(h.get("lr").asDouble()).beta(h.get("beta").asDouble())
+          .factorEma(derived.get("ema_old_coeff").asDouble(), derived.get("ema_new_coeff").asDouble())
+          .damping(h.get("Lambda").asDouble()).fisherInterval(h.get("TCov").asInt()).weightDecay(h.get("weight_decay").asDouble())
+          .build(model.graph);
+    } else {
+      optimizer = AdaFisher.builder().layers(layers).learningRate(h.get("lr").asDouble()).beta(h.get("beta").asDouble())
+          .factorEma(derived.get("ema_old_coeff").asDouble(), derived.get("ema_new_coeff").asDouble())
+          .damping(h.get("Lambda").asDouble()).fisherInterval(h.get("TCov").asInt()).weightDecay(h.get("weight_decay").asDouble())
+          .build(model.graph);
+    }
+    Op step = optimizer.minimize(model.loss);
+    double lambda = h.get("Lambda").asDouble();
+    try (Session session = new Session(model.graph)) {
+      session.initialize();
+      for (int t = 0; t < ref.trajectory.size(); t++) {
+        Reference.Step expected = ref.trajectory.get(t);
+        String at = "step " + (t + 1) + " ";
+        double loss = Values.scalar(session, model.loss);
+        assertTrue(Math.abs(loss - expected.lossBefore()) <= tolerance * Math.abs(expected.lossBefore()),
+            at + "loss before: " + loss + " vs " + expected.lossBefore());
+        session.run(step);
+        for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
+          assertClose(tolerance, at + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
+        }
+        for (LayerCollection.Layer layer : layers.layers()) {
+          String name = layer.name().substring(0, layer.name().indexOf('/'));
+          double[] hD = Values.fetch(session, slot(optimizer, layer.kernel(), "H_D"));
+          double[] sD = Values.fetch(session, slot(optimizer, layer.kernel(), "S_D"));
+          assertClose(tolerance, at + name + "/H_D", hD, expected.extras().get(name + "/H_D_tf_order").data());
+          assertClose(tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
+          // F̃ in the kernel's own layout: kernel entry r (row-major [fan-in, fan-out]) is H_D[r / fanOut]·S_D[r % fanOut] + λ.
+          double[] kernelFisher = new double[(hD.length - 1) * sD.length];
+          for (int r = 0; r < kernelFisher.length; r++) {
+            kernelFisher[r] = hD[r / sD.length] * sD[r % sD.length] + lambda;
+          }
+          double[] biasFisher = new double[sD.length];
+          for (int o = 0; o < sD.length; o++) {
+            biasFisher[o] = hD[hD.length - 1] * sD[o] + lambda;
+          }
+          assertClose(tolerance, at + name + "/kernel/F_tilde", kernelFisher, expected.extras().get(name + "/kernel/F_tilde").data());
+          assertClose(tolerance, at + name + "/bias/F_tilde", biasFisher, expected.extras().get(name + "/bias/F_tilde").data());
+        }
+        for (String param : ref.paramOrder) {
+          assertClose(tolerance, at + param + "/exp_avg", Values.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
+              expected.extras().get(param + "/exp_avg").data());
+        }
+      }
+    } finally {
+      model.graph.close();
+    }
+  }
+
+  /** The reference layers: dense1 and dense2 of the mlp; conv (SAME, stride 1) and dense of the cnn. */
+  static <T extends TFloating> LayerCollection register(ReferenceModel<T> model, String problem) {
+    LayerCollection layers = new LayerCollection();
+    if (problem.equals("mlp")) {
+      layers.registerFullyConnected(model.params.get("dense1/kernel"), model.params.get("dense1/bias"), model.input, model.preactivations1);
+      layers.registerFullyConnected(model.params.get("dense2/kernel"), model.params.get("dense2/bias"), model.hidden, model.logits);
+    } else {
+      layers.registerConv2d(model.params.get("conv/kernel"), model.params.get("conv/bias"), new long[] {1, 1, 1, 1}, "SAME",
+          model.input, model.preactivations1);
+      layers.registerFullyConnected(model.params.get("dense/kernel"), model.params.get("dense/bias"), model.hidden, model.logits);
+    }
+    return layers;
+  }
+
+  private static Variable<?> slot(GuardedOptimizer optimizer, Variable<?> variable, String name) {
+    return optimizer.getSlot(variable.asOutput(), name).orElseThrow(() -> new AssertionError("no slot " + variable.op().name() + "-" + name));
+  }
+
+  private static void assertClose(double tolerance, String what, double[] actual, double[] expected) {
+    double err = Values.relativeError(actual, expected);
+    assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
+  }
+}

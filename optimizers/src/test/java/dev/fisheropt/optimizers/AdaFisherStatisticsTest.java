@@ -1,0 +1,189 @@
+package dev.fisheropt.optimizers;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.nn.Conv2d;
+import org.tensorflow.types.TFloat64;
+
+/**
+ * The layer statistics AdaFisher normalises: for a conv layer Ĥ_D is the mean square of every
+ * zero-padded im2col patch feature (in the kernel's (kh, kw, cin) order, divided further by kh·kw·cin,
+ * bias entry 1/(kh·kw·cin)) and Ŝ_D the mean square of dLoss/dZ over batch and positions; both are
+ * Min-Max normalised with an absolute 1e-6 before entering the factors.
+ */
+class AdaFisherStatisticsTest {
+  private static final int BATCH = 2;
+  private static final int HEIGHT = 7;
+  private static final int WIDTH = 6;
+  private static final int KH = 3;
+  private static final int KW = 2;
+  private static final int CIN = 3;
+  private static final int COUT = 4;
+
+  static Stream<Arguments> convolutions() {
+    return Stream.of(
+        Arguments.of(new long[] {1, 1, 1, 1}, "SAME", new long[] {1, 1, 1, 1}, true),
+        Arguments.of(new long[] {1, 2, 2, 1}, "SAME", new long[] {1, 1, 1, 1}, true),
+        Arguments.of(new long[] {1, 2, 1, 1}, "VALID", new long[] {1, 1, 1, 1}, false),
+        Arguments.of(new long[] {1, 1, 1, 1}, "SAME", new long[] {1, 2, 2, 1}, true),
+        Arguments.of(new long[] {1, 1, 2, 1}, "VALID", new long[] {1, 2, 1, 1}, true));
+  }
+
+  @ParameterizedTest(name = "strides {0} {1} dilations {2} bias {3}")
+  @MethodSource("convolutions")
+  void convStatisticsEqualDirectIm2col(long[] strides, String padding, long[] dilations, boolean withBias) {
+    Random random = new Random(7);
+    double[] x = gaussian(random, BATCH * HEIGHT * WIDTH * CIN);
+    double[] kernelInit = gaussian(random, KH * KW * CIN * COUT);
+    int oh = outputSize(HEIGHT, KH, (int) strides[1], (int) dilations[1], padding);
+    int ow = outputSize(WIDTH, KW, (int) strides[2], (int) dilations[2], padding);
+    double[] upstream = gaussian(random, BATCH * oh * ow * COUT);
+
+    double[] expectedH = im2colInputStatistics(x, oh, ow, strides, padding, dilations, withBias);
+    double[] expectedS = new double[COUT];
+    for (int i = 0; i < upstream.length; i++) {
+      expectedS[i % COUT] += upstream[i] * upstream[i] / (BATCH * oh * ow);
+    }
+
+    try (Graph graph = new Graph()) {
+      Ops tf = Ops.create(graph);
+      Operand<TFloat64> input = Values.constant(tf, TFloat64.class, new long[] {BATCH, HEIGHT, WIDTH, CIN}, x);
+      Variable<TFloat64> kernel = tf.withName("kernel").variable(
+          Values.constant(tf.withInitScope(), TFloat64.class, new long[] {KH, KW, CIN, COUT}, kernelInit));
+      Variable<TFloat64> bias = withBias ? tf.withName("bias").variable(tf.withInitScope().zeros(tf.withInitScope().constant(new long[] {COUT}), TFloat64.class)) : null;
+      Operand<TFloat64> z;
+      if (dilations[1] == 1 && dilations[2] == 1) {
+        z = tf.nn.conv2d(input, kernel, toList(strides), padding, Conv2d.dilations(toList(dilations)));
+      } else {
+        // TensorFlow's CPU kernels cannot differentiate a dilated Conv2D; the same layer as patches·kernel can.
+        Operand<TFloat64> patches = tf.image.extractImagePatches(input, List.of(1L, (long) KH, (long) KW, 1L), toList(strides),
+            toList(dilations), padding);
+        z = tf.reshape(tf.linalg.matMul(tf.reshape(patches, tf.constant(new long[] {-1, KH * KW * CIN})),
+            tf.reshape(kernel, tf.constant(new long[] {KH * KW * CIN, COUT}))), tf.constant(new long[] {BATCH, oh, ow, COUT}));
+      }
+      if (withBias) {
+        z = tf.nn.biasAdd(z, bias);
+      }
+      LayerCollection layers = new LayerCollection().registerConv2d(kernel, bias, strides, padding, dilations, input, z);
+      // With loss = Σ z·U the gradient dLoss/dZ is exactly U.
+      Operand<TFloat64> u = Values.constant(tf, TFloat64.class, new long[] {BATCH, oh, ow, COUT}, upstream);
+      Operand<TFloat64> loss = tf.reduceSum(tf.math.mul(z, u), tf.constant(new int[] {0, 1, 2, 3}));
+      Operand<TFloat64> hHat = AdaFisherBase.inputStatistics(tf, layers.layers().get(0), TFloat64.class);
+      Operand<TFloat64> sHat = AdaFisherBase.outputStatistics(tf, u);
+      AdaFisher adaFisher = AdaFisher.builder().layers(layers).factorEma(0, 1).fisherInterval(1).build(graph);
+      var step = adaFisher.minimize(loss);
+      try (Session session = new Session(graph)) {
+        session.initialize();
+        assertClose(expectedH, Values.fetch(session, hHat), 1e-13, "Ĥ_D");
+        assertClose(expectedS, Values.fetch(session, sHat), 1e-13, "Ŝ_D");
+        session.run(step);
+        // Refreshed with weights (0, 1) the factors are the normalised statistics themselves.
+        assertClose(minMax(expectedH), Values.fetch(session, adaFisher.getSlot(kernel.asOutput(), "H_D").orElseThrow()), 1e-12, "H_D");
+        assertClose(minMax(expectedS), Values.fetch(session, adaFisher.getSlot(kernel.asOutput(), "S_D").orElseThrow()), 1e-12, "S_D");
+      }
+    }
+  }
+
+  @Test
+  void minMaxSendsInfinitiesToTheEndsAndKeepsTheAbsoluteEpsilon() {
+    double inf = Double.POSITIVE_INFINITY;
+    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+      Ops tf = Ops.create(graph);
+      double[] withInfinities = Values.fetch(session, AdaFisherBase.minMax(tf, vector(tf, inf, -inf, 0.5, 0.25)));
+      double range = 1.0 + 1e-6;
+      assertArrayEquals(new double[] {1 / range, 0, 0.5 / range, 0.25 / range}, withInfinities, 1e-15);
+      // A range far below 1e-6 stays small instead of being stretched to [0, 1]: the raw scale matters.
+      double[] tiny = Values.fetch(session, AdaFisherBase.minMax(tf, vector(tf, 1e-7, 3e-7, 6e-7)));
+      assertArrayEquals(new double[] {0, 2e-7 / 1.5e-6, 5e-7 / 1.5e-6}, tiny, 1e-15);
+      double[] constant = Values.fetch(session, AdaFisherBase.minMax(tf, vector(tf, 3, 3, 3)));
+      assertArrayEquals(new double[] {0, 0, 0}, constant, 0.0);
+    }
+  }
+
+  private static Operand<TFloat64> vector(Ops tf, double... values) {
+    return tf.constant(values);
+  }
+
+  private static double[] im2colInputStatistics(double[] x, int oh, int ow, long[] strides, String padding, long[] dilations,
+      boolean withBias) {
+    int fanIn = KH * KW * CIN;
+    int padTop = padding.equals("SAME") ? samePadBefore(HEIGHT, KH, oh, (int) strides[1], (int) dilations[1]) : 0;
+    int padLeft = padding.equals("SAME") ? samePadBefore(WIDTH, KW, ow, (int) strides[2], (int) dilations[2]) : 0;
+    double rows = (double) BATCH * oh * ow;
+    double[] h = new double[fanIn + (withBias ? 1 : 0)];
+    for (int b = 0; b < BATCH; b++) {
+      for (int i = 0; i < oh; i++) {
+        for (int j = 0; j < ow; j++) {
+          for (int kh = 0; kh < KH; kh++) {
+            for (int kw = 0; kw < KW; kw++) {
+              int r = i * (int) strides[1] + kh * (int) dilations[1] - padTop;
+              int c = j * (int) strides[2] + kw * (int) dilations[2] - padLeft;
+              for (int ci = 0; ci < CIN; ci++) {
+                double v = r < 0 || r >= HEIGHT || c < 0 || c >= WIDTH ? 0 : x[((b * HEIGHT + r) * WIDTH + c) * CIN + ci];
+                h[(kh * KW + kw) * CIN + ci] += v * v / (rows * fanIn);
+              }
+            }
+          }
+          if (withBias) {
+            h[fanIn] += 1.0 / (rows * fanIn);
+          }
+        }
+      }
+    }
+    return h;
+  }
+
+  private static int outputSize(int in, int k, int stride, int dilation, String padding) {
+    int effective = (k - 1) * dilation + 1;
+    return padding.equals("SAME") ? (in + stride - 1) / stride : (in - effective + stride) / stride;
+  }
+
+  private static int samePadBefore(int in, int k, int out, int stride, int dilation) {
+    int effective = (k - 1) * dilation + 1;
+    return Math.max((out - 1) * stride + effective - in, 0) / 2;
+  }
+
+  private static double[] minMax(double[] v) {
+    double lo = Double.POSITIVE_INFINITY;
+    double hi = Double.NEGATIVE_INFINITY;
+    for (double d : v) {
+      lo = Math.min(lo, d);
+      hi = Math.max(hi, d);
+    }
+    double[] out = new double[v.length];
+    for (int i = 0; i < v.length; i++) {
+      out[i] = (v[i] - lo) / (hi - lo + 1e-6);
+    }
+    return out;
+  }
+
+  private static double[] gaussian(Random random, int n) {
+    double[] out = new double[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = random.nextGaussian();
+    }
+    return out;
+  }
+
+  private static List<Long> toList(long[] values) {
+    return java.util.Arrays.stream(values).boxed().toList();
+  }
+
+  private static void assertClose(double[] expected, double[] actual, double tolerance, String what) {
+    double err = Values.relativeError(actual, expected);
+    assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
+  }
+}
