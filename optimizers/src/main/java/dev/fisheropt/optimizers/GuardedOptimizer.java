@@ -168,7 +168,11 @@ public abstract class GuardedOptimizer extends Optimizer {
       throw new IllegalArgumentException("the loss '" + loss.op().name() + "' reads no variable to train");
     }
     List<Output<?>> targets = new ArrayList<>(variables);
-    List<Operand<?>> auxiliary = auxiliaryGradientTargets();
+    // A tensor the loss does not depend on (a layer of another model in the same graph) has no
+    // gradient to ask for, and addGradients rejects it.
+    Set<String> upstream = new HashSet<>();
+    ancestors(loss).forEach(op -> upstream.add(op.name()));
+    List<Operand<?>> auxiliary = auxiliaryGradientTargets().stream().filter(a -> upstream.contains(a.op().name())).toList();
     auxiliary.forEach(a -> targets.add(a.asOutput()));
     Output<?>[] gradients = graph.addGradients(loss.asOutput(), targets.toArray(new Output<?>[0]));
     List<GradAndVar<?>> pairs = new ArrayList<>();
@@ -189,24 +193,32 @@ public abstract class GuardedOptimizer extends Optimizer {
   }
 
   /** VariableV2 outputs that the loss reads through data edges, sorted by name. */
-  private List<Output<?>> reachableVariables(Operand<?> loss) {
-    Set<String> seen = new HashSet<>();
-    Deque<GraphOperation> queue = new ArrayDeque<>();
-    queue.add((GraphOperation) loss.op());
+  private static List<Output<?>> reachableVariables(Operand<?> loss) {
     List<Output<?>> found = new ArrayList<>();
-    while (!queue.isEmpty()) {
-      GraphOperation op = queue.poll();
-      if (!seen.add(op.name())) {
-        continue;
-      }
+    for (GraphOperation op : ancestors(loss)) {
       if (VARIABLE_V2.equals(op.type())) {
         found.add(op.output(0));
       }
-      for (Operand<?> input : op.inputs()) {
-        queue.add((GraphOperation) input.op());
-      }
     }
     found.sort(Comparator.comparing(o -> o.op().name()));
+    return found;
+  }
+
+  /** Every operation the loss depends on through data edges, the loss included. */
+  private static List<GraphOperation> ancestors(Operand<?> loss) {
+    Set<String> seen = new HashSet<>();
+    Deque<GraphOperation> queue = new ArrayDeque<>();
+    queue.add((GraphOperation) loss.op());
+    List<GraphOperation> found = new ArrayList<>();
+    while (!queue.isEmpty()) {
+      GraphOperation op = queue.poll();
+      if (seen.add(op.name())) {
+        found.add(op);
+        for (Operand<?> input : op.inputs()) {
+          queue.add((GraphOperation) input.op());
+        }
+      }
+    }
     return found;
   }
 

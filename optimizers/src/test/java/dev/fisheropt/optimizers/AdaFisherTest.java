@@ -191,6 +191,20 @@ class AdaFisherTest {
     }
   }
 
+  @Test
+  void layersOfAModelTheLossDoesNotReadAreLeftAlone() {
+    try (Problem p = mlp(); Session session = new Session(p.graph())) {
+      Ops other = p.tf().withSubScope("other");
+      Variable<TFloat32> kernel = other.withName("kernel").variable(p.tf().withInitScope().constant(new float[][] {{1, 2}, {3, 4}}));
+      Operand<TFloat32> otherInputs = p.tf().constant(new float[][] {{1, 0}});
+      p.layers().registerFullyConnected(kernel, null, otherInputs, p.tf().linalg.matMul(otherInputs, kernel));
+      Op step = AdaFisher.builder().layers(p.layers()).build(p.graph()).minimize(p.loss());
+      session.initialize();
+      p.run(session, step, p.batch());
+      assertArrayEquals(new double[] {1, 2, 3, 4}, Values.fetch(session, kernel), 0.0);
+    }
+  }
+
   private static Set<String> gradientScopes(Graph graph) {
     Set<String> scopes = new HashSet<>();
     graph.operations().forEachRemaining(op -> {
