@@ -3,9 +3,9 @@ package dev.fisheropt.ops;
 import java.util.Arrays;
 import java.util.List;
 import org.tensorflow.Operand;
+import org.tensorflow.ndarray.index.Indices;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.nn.Conv2d;
-import org.tensorflow.op.nn.Conv2dBackpropFilter;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -80,8 +80,7 @@ public final class RowFisher {
         Operand<T> filter = tf.reshape(v, tf.constant(kernel));
         Operand<T> xv = tf.nn.conv2d(xs, filter, s, padding, Conv2d.dilations(d));
         Operand<T> weighted = tf.math.mul((Operand<T>) in.get(1), xv);
-        Operand<T> back = tf.nn.conv2dBackpropFilter(xs, tf.constant(toInts(kernel)), weighted, s, padding,
-            Conv2dBackpropFilter.dilations(d));
+        Operand<T> back = filterGradient(tf, xs, weighted, kernel, s, padding, dilations);
         return tf.math.add(tf.reshape(back, tf.shape(v)), tf.math.mul((Operand<T>) in.get(2), v));
       }
 
@@ -90,6 +89,23 @@ public final class RowFisher {
         return "row_fisher_conv2d_k" + join(kernel) + "_s" + join(strides) + "_" + padding + "_d" + join(dilations);
       }
     };
+  }
+
+  /**
+   * The gradient of Σ u ⊙ conv2d(x, V) with respect to V. TensorFlow's CPU kernel of
+   * {@code Conv2DBackpropFilter} rejects dilations, so a dilated layer takes the gradient of the
+   * undilated kernel that spans the same receptive field, (k−1)·d+1 wide, and keeps every d-th tap:
+   * the same sums, with the zero taps computed and dropped.
+   */
+  private static <T extends TFloating> Operand<T> filterGradient(Ops tf, Operand<T> x, Operand<T> u, long[] kernel,
+      List<Long> strides, String padding, long[] dilations) {
+    if (dilations[1] == 1 && dilations[2] == 1) {
+      return tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(kernel)), u, strides, padding);
+    }
+    long[] spanned = {(kernel[0] - 1) * dilations[1] + 1, (kernel[1] - 1) * dilations[2] + 1, kernel[2], kernel[3]};
+    Operand<T> full = tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(spanned)), u, strides, padding);
+    return tf.stridedSlice(full, Indices.step(dilations[1]), Indices.step(dilations[2]),
+        Indices.all(), Indices.all());
   }
 
   /**
