@@ -1,7 +1,8 @@
 /**
  * Fisher-geometry optimizers for TensorFlow Java as subclasses of the framework
- * {@link org.tensorflow.framework.optimizers.Optimizer}: {@link dev.fisheropt.optimizers.Fismo} and
- * the {@link dev.fisheropt.optimizers.Muon} baseline.
+ * {@link org.tensorflow.framework.optimizers.Optimizer}: {@link dev.fisheropt.optimizers.Fismo},
+ * {@link dev.fisheropt.optimizers.Frog} (for the layers of a {@link dev.fisheropt.optimizers.LayerCollection})
+ * and the {@link dev.fisheropt.optimizers.Muon} baseline.
  *
  * <p>Every optimizer here builds one training step as graph ops in two phases: first every new value
  * (parameters, slots, counters) is computed from reads of the current state, then, behind one barrier,
