@@ -1,7 +1,9 @@
 /**
  * Graph-op building blocks for Fisher-geometry optimizers: polar factors ({@link NewtonSchulz},
  * {@link ExactPolar}), inverse roots of symmetric positive definite matrices ({@link InverseRoots}),
- * the trace-normalised factor EMA ({@link FactorEma}) and a trainable softmax cross-entropy
+ * the trace-normalised factor EMA ({@link FactorEma}), batched conjugate gradient for matrix-free
+ * column-wise systems ({@link ConjugateGradient}, {@link ColumnOperator}) with FROG's row-wise Fisher
+ * operators ({@link RowFisher}), and a trainable softmax cross-entropy
  * ({@link SoftmaxCrossEntropy}).
  *
  * <p>Every block takes an {@link org.tensorflow.op.Ops} and operands of one floating dtype (float32

@@ -1,11 +1,11 @@
 /**
  * Fisher-geometry optimizers for TensorFlow Java as subclasses of the framework
  * {@link org.tensorflow.framework.optimizers.Optimizer}: {@link dev.fisheropt.optimizers.Fismo},
- * {@link dev.fisheropt.optimizers.AdaFisher} and {@link dev.fisheropt.optimizers.AdaFisherW}, and the
- * {@link dev.fisheropt.optimizers.Muon} baseline.
+ * {@link dev.fisheropt.optimizers.AdaFisher}, {@link dev.fisheropt.optimizers.AdaFisherW},
+ * {@link dev.fisheropt.optimizers.Frog} and the {@link dev.fisheropt.optimizers.Muon} baseline.
  *
- * <p>AdaFisher needs each layer's inputs and pre-activations, which TF-Java cannot hook: the model
- * registers them in a {@link dev.fisheropt.optimizers.LayerCollection} (as K-FAC's does), and the
+ * <p>AdaFisher and FROG need each layer's inputs and pre-activations, which TF-Java cannot hook: the
+ * model registers them in a {@link dev.fisheropt.optimizers.LayerCollection} (as K-FAC's does), and the
  * optimizer differentiates the pre-activations in the same {@code addGradients} call as the parameters.
  *
  * <p>Every optimizer here builds one training step as graph ops in two phases: first every new value

@@ -1,0 +1,137 @@
+package dev.fisheropt.ops;
+
+import java.util.Arrays;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.index.Indices;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.nn.Conv2d;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * The row-wise Fisher operators of FROG as {@link ColumnOperator}s: for every output column j of a
+ * layer, A_j = Σ_i Λ_ij x_i x_iᵀ + τI over the rows x_i of the layer's input, applied to all
+ * columns at once without forming any A_j.
+ *
+ * <p>Fully-connected, with X [r, d] and V [d, m]: A(V) = Xᵀ(Λ ⊙ (XV)) + τV. Conv2d, with V the
+ * kernel [kh, kw, cin, cout] seen as [kh·kw·cin, cout]: the rows are the receptive-field patches of
+ * every sample and output position, XV is the layer's convolution of its input with V and Xᵀ(·)
+ * the matching filter gradient ({@code Conv2DBackpropFilter}), with the layer's strides, padding and
+ * dilations.
+ */
+public final class RowFisher {
+  private RowFisher() {}
+
+  /**
+   * A(V) = Xᵀ(Λ ⊙ (XV)) + τV.
+   *
+   * @param x the layer's inputs [r, d]
+   * @param lambda the row weights Λ [r, m]
+   * @param tau the damping τ, a scalar
+   */
+  public static <T extends TFloating> ColumnOperator<T> fullyConnected(Operand<T> x, Operand<T> lambda, Operand<T> tau) {
+    return new ColumnOperator<>() {
+      @Override
+      public List<Operand<?>> operands() {
+        return List.of(x, lambda, tau);
+      }
+
+      @Override
+      @SuppressWarnings("unchecked")
+      public Operand<T> apply(Ops tf, List<Operand<?>> in, Operand<T> v) {
+        Operand<T> xs = (Operand<T>) in.get(0);
+        Operand<T> weighted = tf.math.mul((Operand<T>) in.get(1), Matrices.matmul(tf, xs, v));
+        return tf.math.add(Matrices.matmulTransposeA(tf, xs, weighted), tf.math.mul((Operand<T>) in.get(2), v));
+      }
+
+      @Override
+      public String key() {
+        return "row_fisher_dense";
+      }
+    };
+  }
+
+  /**
+   * A(V) = conv2dᵀ(X, Λ ⊙ conv2d(X, V)) + τV for V [kh·kw·cin, cout].
+   *
+   * @param x the layer's inputs [r, h, w, cin] (NHWC)
+   * @param lambda the weights Λ [r, h', w', cout], one per sample, output position and channel
+   * @param tau the damping τ, a scalar
+   * @param kernelShape {kh, kw, cin, cout}
+   * @param strides {1, sh, sw, 1}
+   * @param padding "SAME" or "VALID"
+   * @param dilations {1, dh, dw, 1}
+   */
+  public static <T extends TFloating> ColumnOperator<T> conv2d(Operand<T> x, Operand<T> lambda, Operand<T> tau,
+      long[] kernelShape, long[] strides, String padding, long[] dilations) {
+    long[] kernel = kernelShape.clone();
+    List<Long> s = boxed(strides);
+    List<Long> d = boxed(dilations);
+    return new ColumnOperator<>() {
+      @Override
+      public List<Operand<?>> operands() {
+        return List.of(x, lambda, tau);
+      }
+
+      @Override
+      @SuppressWarnings("unchecked")
+      public Operand<T> apply(Ops tf, List<Operand<?>> in, Operand<T> v) {
+        Operand<T> xs = (Operand<T>) in.get(0);
+        Operand<T> filter = tf.reshape(v, tf.constant(kernel));
+        Operand<T> xv = tf.nn.conv2d(xs, filter, s, padding, Conv2d.dilations(d));
+        Operand<T> weighted = tf.math.mul((Operand<T>) in.get(1), xv);
+        Operand<T> back = filterGradient(tf, xs, weighted, kernel, s, padding, dilations);
+        return tf.math.add(tf.reshape(back, tf.shape(v)), tf.math.mul((Operand<T>) in.get(2), v));
+      }
+
+      @Override
+      public String key() {
+        return "row_fisher_conv2d_k" + join(kernel) + "_s" + join(strides) + "_" + padding + "_d" + join(dilations);
+      }
+    };
+  }
+
+  /**
+   * The gradient of Σ u ⊙ conv2d(x, V) with respect to V. TensorFlow's CPU kernel of
+   * {@code Conv2DBackpropFilter} rejects dilations, so a dilated layer takes the gradient of the
+   * undilated kernel that spans the same receptive field, (k−1)·d+1 wide, and keeps every d-th tap:
+   * the same sums, with the zero taps computed and dropped.
+   */
+  private static <T extends TFloating> Operand<T> filterGradient(Ops tf, Operand<T> x, Operand<T> u, long[] kernel,
+      List<Long> strides, String padding, long[] dilations) {
+    if (dilations[1] == 1 && dilations[2] == 1) {
+      return tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(kernel)), u, strides, padding);
+    }
+    long[] spanned = {(kernel[0] - 1) * dilations[1] + 1, (kernel[1] - 1) * dilations[2] + 1, kernel[2], kernel[3]};
+    Operand<T> full = tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(spanned)), u, strides, padding);
+    return tf.stridedSlice(full, Indices.step(dilations[1]), Indices.step(dilations[2]),
+        Indices.all(), Indices.all());
+  }
+
+  /**
+   * ‖patch‖² for every sample and output position of a conv layer, [r, h', w', 1]: the squared
+   * norm of the zero-padded receptive field over all input channels.
+   */
+  public static <T extends TFloating> Operand<T> patchSquaredNorms(Ops tf, Operand<T> x, long[] kernelShape, long[] strides,
+      String padding, long[] dilations) {
+    Operand<T> ones = tf.fill(tf.constant(new long[] {kernelShape[0], kernelShape[1], kernelShape[2], 1}),
+        tf.constant(x.type(), 1.0));
+    return tf.nn.conv2d(tf.math.square(x), ones, boxed(strides), padding, Conv2d.dilations(boxed(dilations)));
+  }
+
+  private static List<Long> boxed(long[] v) {
+    return Arrays.stream(v).boxed().toList();
+  }
+
+  private static int[] toInts(long[] v) {
+    return Arrays.stream(v).mapToInt(Math::toIntExact).toArray();
+  }
+
+  private static String join(long[] v) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < v.length; i++) {
+      b.append(i == 0 ? "" : "x").append(v[i]);
+    }
+    return b.toString();
+  }
+}

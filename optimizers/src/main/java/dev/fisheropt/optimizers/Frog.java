@@ -1,0 +1,260 @@
+package dev.fisheropt.optimizers;
+
+import dev.fisheropt.ops.ColumnOperator;
+import dev.fisheropt.ops.ConjugateGradient;
+import dev.fisheropt.ops.RowFisher;
+import java.util.List;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.ReduceSum;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.nn.TopK;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * FROG: Fisher row-wise preconditioning (technical overview and code by the FROG authors,
+ * github.com/Fullfix/frog-optimizer), for the fully-connected and conv layers registered in a
+ * {@link LayerCollection}.
+ *
+ * <p>For a registered kernel W, seen as [D, n] (D inputs or kh·kw·cin patch entries, n outputs),
+ * with gradient G, one step is:
+ * <pre>
+ *   M ← βM + G
+ *   from r rows i of the batch (all of them when r ≥ batch): Y = B·∂L/∂Z  (B the batch size)
+ *   Λ̂_ij = (Y_ij²/r) / (Σ_i' Y_i'j² ‖x_i'‖² / (rD) + ε)
+ *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τI)⁻¹ M_j      k conjugate-gradient steps from 0, all columns at once
+ *   Z_j ← Z_j / √(⟨Z_j, M_j⟩ + ε)
+ *   W ← (1 − ηρ)W − ηZ
+ * </pre>
+ * Each output column j gets its own curvature: the Fisher of that output's rows, with the input
+ * rows x_i weighted by the squared output gradients and normalised so that its mean diagonal is 1.
+ * The last two lines move each column by η in that column's (approximate) Fisher norm. For a
+ * fully-connected layer the rows x_i are the input rows; for a conv layer they are the zero-padded
+ * receptive-field patches of every sample and output position, and the operator is applied as the
+ * layer's convolution followed by its filter gradient ({@link RowFisher}), without forming patches.
+ * ε = 1e-10 guards the CG denominators, the trace and the normalisation, as the authors' code does.
+ *
+ * <p>Every other parameter (biases, unregistered layers) takes SGD with momentum at
+ * η·{@code otherLearningRateRatio}, with the weight decay added into the momentum buffer as the
+ * authors' code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
+ *
+ * <p>The sample of rows is a uniformly random subset drawn from a stateless generator seeded with
+ * {@link Builder#seed} and the step count, so runs are reproducible. Slot: {@code momentum}, shaped
+ * like the parameter. Hyperparameter variables: {@code learning_rate}, {@code momentum},
+ * {@code damping}, {@code weight_decay}, {@code other_learning_rate_ratio}.
+ */
+public final class Frog extends GuardedOptimizer {
+  public static final String NAME_DEFAULT = "Frog";
+  public static final double LEARNING_RATE_DEFAULT = 1e-3;
+  public static final double MOMENTUM_DEFAULT = 0.9;
+  public static final double DAMPING_DEFAULT = 1e-6;
+  public static final double WEIGHT_DECAY_DEFAULT = 0.0;
+  public static final int SAMPLE_SIZE_DEFAULT = 24;
+  public static final int CG_ITERATIONS_DEFAULT = 4;
+  public static final double OTHER_LEARNING_RATE_RATIO_DEFAULT = 0.25;
+  public static final double DENOMINATOR_GUARD_DEFAULT = ConjugateGradient.DENOMINATOR_GUARD_DEFAULT;
+  public static final long SEED_DEFAULT = 0L;
+
+  private final LayerCollection layers;
+  private final int sampleSize;
+  private final int cgIterations;
+  private final double denominatorGuard;
+  private final long seed;
+
+  /** FROG with every setting at its default and no registered layer: every parameter takes SGD with momentum. */
+  public Frog(Graph graph) {
+    this(graph, builder());
+  }
+
+  private Frog(Graph graph, Builder b) {
+    super(graph, b);
+    this.layers = b.layers;
+    this.sampleSize = b.sampleSize;
+    this.cgIterations = b.cgIterations;
+    this.denominatorGuard = b.denominatorGuard;
+    this.seed = b.seed;
+    hyperparameter("momentum", b.momentum);
+    hyperparameter("damping", b.damping);
+    hyperparameter("weight_decay", b.weightDecay);
+    hyperparameter("other_learning_rate_ratio", b.otherLearningRateRatio);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The pre-activations of every registered layer, whose gradients give the row weights. */
+  @Override
+  protected List<Operand<?>> auxiliaryGradientTargets() {
+    return layers.layers().stream().<Operand<?>>map(LayerCollection.Layer::preactivations).toList();
+  }
+
+  @Override
+  protected <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
+    Ops tf = step.tf();
+    Class<T> type = variable.type();
+    Variable<T> buffer = step.slot(variable, "momentum", step.init().zerosLike(variable));
+    Operand<T> eta = step.hyperparameter("learning_rate", type);
+    Operand<T> rho = step.hyperparameter("weight_decay", type);
+    Operand<T> mNew = tf.math.add(tf.math.mul(step.hyperparameter("momentum", type), buffer), gradient);
+    LayerCollection.Layer layer = layers.layerOf(variable)
+        .filter(l -> l.kernel().op().name().equals(variable.op().name())).orElse(null);
+    if (layer == null) {
+      Operand<T> direction = tf.math.add(mNew, tf.math.mul(rho, variable));
+      Operand<T> rate = tf.math.mul(eta, step.hyperparameter("other_learning_rate_ratio", type));
+      step.set(buffer, direction);
+      step.set(variable, tf.math.sub(variable, tf.math.mul(rate, direction)));
+      return;
+    }
+    Operand<T> z = precondition(step, layer, variable, mNew);
+    Operand<T> decay = tf.math.sub(tf.constant(type, 1.0), tf.math.mul(eta, rho));
+    step.set(buffer, mNew);
+    step.set(variable, tf.math.sub(tf.math.mul(decay, variable), tf.math.mul(eta, z)));
+  }
+
+  /** The normalised CG solution Z of the layer's row-wise Fisher systems with right-hand side M. */
+  @SuppressWarnings("unchecked")
+  private <T extends TFloating> Operand<T> precondition(StepContext step, LayerCollection.Layer layer, Variable<T> kernel,
+      Operand<T> m) {
+    Ops tf = step.tf();
+    Class<T> type = kernel.type();
+    MatrixView view = MatrixView.of(kernel.shape());
+    Operand<T> x = (Operand<T>) layer.inputs();
+    Operand<T> dz = step.gradientOf((Operand<T>) layer.preactivations());
+    Operand<TInt32> batch = rowCount(tf, dz);
+    Operand<T> y = tf.math.mul(tf.dtypes.cast(batch, type), dz);
+    long staticBatch = dz.shape().isUnknown() ? -1 : dz.shape().size(0);
+    if (staticBatch < 0 || sampleSize < staticBatch) {
+      Operand<TInt32> rows = sample(step, layer, batch);
+      x = tf.gather(x, rows, tf.constant(0));
+      y = tf.gather(y, rows, tf.constant(0));
+    }
+    Operand<T> sampled = tf.dtypes.cast(rowCount(tf, y), type);
+    Operand<T> guard = tf.constant(type, denominatorGuard);
+    Operand<T> y2 = tf.math.div(tf.math.square(y), sampled);
+    boolean conv = layer.kind() == LayerCollection.Kind.CONV2D;
+    long[] kernelShape = kernel.shape().asArray();
+    Operand<T> rowNorms = conv
+        ? RowFisher.patchSquaredNorms(tf, x, kernelShape, layer.strides(), layer.padding(), layer.dilations())
+        : tf.reduceSum(tf.math.square(x), tf.constant(1), ReduceSum.keepDims(true));
+    int[] rowAxes = conv ? new int[] {0, 1, 2} : new int[] {0};
+    Operand<T> trace = tf.math.div(tf.reduceSum(tf.math.mul(y2, rowNorms), tf.constant(rowAxes)),
+        tf.constant(type, (double) view.rows()));
+    Operand<T> lambda = tf.math.div(y2, tf.math.add(trace, guard));
+    Operand<T> tau = step.hyperparameter("damping", type);
+    ColumnOperator<T> fisher = conv
+        ? RowFisher.conv2d(x, lambda, tau, kernelShape, layer.strides(), layer.padding(), layer.dilations())
+        : RowFisher.fullyConnected(x, lambda, tau);
+    Operand<T> rhs = view.toMatrix(tf, m);
+    Operand<T> solution = ConjugateGradient.steps(cgIterations).denominatorGuard(denominatorGuard).solve(tf, fisher, rhs).x();
+    Operand<T> norm = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.mul(solution, rhs), tf.constant(0)), guard));
+    return view.toParameter(tf, tf.math.div(solution, norm));
+  }
+
+  private static Operand<TInt32> rowCount(Ops tf, Operand<?> t) {
+    return tf.gather(tf.shape(t), tf.constant(0), tf.constant(0));
+  }
+
+  /**
+   * min(r, batch) distinct row indices in ascending order, uniformly random: the rows holding the
+   * largest of {@code batch} stateless uniforms seeded with (seed, layer) and the step count. With
+   * r ≥ batch this is every row in order.
+   */
+  private Operand<TInt32> sample(StepContext step, LayerCollection.Layer layer, Operand<TInt32> batch) {
+    Ops tf = step.tf();
+    long layerSeed = seed ^ (0x9E3779B97F4A7C15L * (layers.layers().indexOf(layer) + 1));
+    Operand<TInt64> seeds = tf.stack(List.of(tf.constant(layerSeed), step.completedSteps()));
+    Operand<TFloat64> uniforms = tf.random.statelessRandomUniform(tf.reshape(batch, tf.constant(new int[] {1})), seeds,
+        TFloat64.class);
+    Operand<TInt32> count = tf.math.minimum(batch, tf.constant(sampleSize));
+    Operand<TInt32> chosen = tf.nn.topK(uniforms, count, new TopK.Options[0]).indices();
+    return tf.math.neg(tf.nn.topK(tf.math.neg(chosen), count, new TopK.Options[0]).values());
+  }
+
+  /** Settings of {@link Frog}; every setter validates its value at once. */
+  public static final class Builder extends GuardedOptimizer.Builder<Builder> {
+    private LayerCollection layers = new LayerCollection();
+    private double momentum = MOMENTUM_DEFAULT;
+    private double damping = DAMPING_DEFAULT;
+    private double weightDecay = WEIGHT_DECAY_DEFAULT;
+    private int sampleSize = SAMPLE_SIZE_DEFAULT;
+    private int cgIterations = CG_ITERATIONS_DEFAULT;
+    private double otherLearningRateRatio = OTHER_LEARNING_RATE_RATIO_DEFAULT;
+    private double denominatorGuard = DENOMINATOR_GUARD_DEFAULT;
+    private long seed = SEED_DEFAULT;
+
+    private Builder() {
+      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT);
+    }
+
+    @Override
+    protected Builder self() {
+      return this;
+    }
+
+    /** The layers to precondition; their inputs and pre-activations must be in the loss's graph. */
+    public Builder layers(LayerCollection layers) {
+      if (layers == null) {
+        throw new IllegalArgumentException("layers must not be null; pass an empty LayerCollection to precondition nothing");
+      }
+      this.layers = layers;
+      return this;
+    }
+
+    /** β ∈ [0, 1) of the momentum M ← βM + G, for every parameter. */
+    public Builder momentum(double momentum) {
+      this.momentum = Settings.decay("momentum", momentum);
+      return this;
+    }
+
+    /** τ ≥ 0, added to every row-wise Fisher as τI. */
+    public Builder damping(double damping) {
+      this.damping = Settings.nonNegative("damping", damping);
+      return this;
+    }
+
+    /** ρ ≥ 0: decoupled on preconditioned kernels, added into the momentum buffer elsewhere. */
+    public Builder weightDecay(double weightDecay) {
+      this.weightDecay = Settings.nonNegative("weightDecay", weightDecay);
+      return this;
+    }
+
+    /** r ≥ 1, the batch rows the row-wise Fisher is built from (all rows when r ≥ batch). */
+    public Builder sampleSize(int sampleSize) {
+      this.sampleSize = Settings.atLeastOne("sampleSize", sampleSize);
+      return this;
+    }
+
+    /** k ≥ 1 conjugate-gradient steps per step. */
+    public Builder cgIterations(int cgIterations) {
+      this.cgIterations = Settings.atLeastOne("cgIterations", cgIterations);
+      return this;
+    }
+
+    /** The learning rate of the parameters FROG does not precondition, as a multiple of η (≥ 0). */
+    public Builder otherLearningRateRatio(double ratio) {
+      this.otherLearningRateRatio = Settings.nonNegative("otherLearningRateRatio", ratio);
+      return this;
+    }
+
+    /** ε &gt; 0 guarding the CG denominators, the trace and the normalisation (default 1e-10). */
+    public Builder denominatorGuard(double guard) {
+      this.denominatorGuard = Settings.positive("denominatorGuard", guard);
+      return this;
+    }
+
+    /** Seed of the row sample; with the step count it fixes every sample. */
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    public Frog build(Graph graph) {
+      return new Frog(graph, this);
+    }
+  }
+}
