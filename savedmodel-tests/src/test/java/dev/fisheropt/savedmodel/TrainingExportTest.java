@@ -20,7 +20,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.Tensor;
 import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
 
 /**
  * Export during training, reload, keep training and serve, for every optimizer of
@@ -115,7 +118,7 @@ class TrainingExportTest {
     expected.add(g.skippedSteps().op().name());
     assertEquals(g.name() + "/step", g.stepCount().op().name());
     assertEquals(g.name() + "/skipped_steps", g.skippedSteps().op().name());
-    for (Map.Entry<String, Operand<? extends org.tensorflow.types.family.TNumber>> h : g.hyperparameters().entrySet()) {
+    for (Map.Entry<String, Operand<? extends TNumber>> h : g.hyperparameters().entrySet()) {
       assertEquals(g.name() + "/" + h.getKey(), h.getValue().op().name());
       expected.add(h.getValue().op().name());
     }
@@ -141,6 +144,35 @@ class TrainingExportTest {
       }
       assertEquals(TrainingProblem.BATCH * TrainingProblem.CLASSES, live.size());
       assertEquals(live, served);
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void theTrainSignatureReturnsTheBatchLossBeforeItsStepLiveAndReloaded(OptimizerCase c) throws Exception {
+    Path export = tmp.resolve("export");
+    try (TrainingProblem p = new TrainingProblem(c)) {
+      p.train(0, BEFORE);
+      p.export.export(export, false);
+      float before = loss(p, p.loss, BEFORE);
+      float trained = loss(p, p.export.trainOutput(), BEFORE);
+      float after = loss(p, p.loss, BEFORE);
+      assertEquals(before, trained, "the live train output is the loss before the step");
+      assertTrue(after != before, "the train output ran the step");
+      Map<String, Tensor> feeds = TrainingProblem.trainFeeds(BEFORE);
+      try (TrainingBundle model = TrainingBundle.load(export); Result r = model.train(feeds)) {
+        assertEquals(Set.of(TrainingExport.LOSS), r.keySet());
+        assertEquals(trained, ((TFloat32) r.get(TrainingExport.LOSS).orElseThrow()).getFloat(), "the reloaded train signature");
+      } finally {
+        feeds.values().forEach(Tensor::close);
+      }
+    }
+  }
+
+  private static float loss(TrainingProblem p, Operand<?> fetch, int batch) {
+    try (TFloat32 x = TrainingProblem.features(batch); TInt32 y = TrainingProblem.labels(batch);
+        Result r = p.session.runner().feed(p.x, x).feed(p.labels, y).fetch(fetch).run()) {
+      return ((TFloat32) r.get(0)).getFloat();
     }
   }
 }
