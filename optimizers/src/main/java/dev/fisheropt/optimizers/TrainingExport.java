@@ -42,7 +42,7 @@ import org.tensorflow.op.Ops;
  * TrainingExport export = TrainingExport.builder(session)
  *     .input("x", x).label("labels", labels).prediction("logits", logits)
  *     .loss(loss).step(step).build();
- * for (...) session.runner().feed(x, batch).feed(labels, batchLabels).addTarget(export.trainOutput()).run();
+ * for (...) session.runner().feed(x, batch).feed(labels, batchLabels).fetch(export.trainOutput()).run().close();
  * export.export(dir, false);          // refuses a non-empty dir; true replaces it
  * }</pre>
  *
