@@ -29,15 +29,13 @@ import org.tensorflow.types.TFloat32;
  */
 class PythonInteropTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static Path python;
   private static Path script;
 
   @TempDir
   Path tmp;
 
   @BeforeAll
-  static void python(@TempDir Path scripts) throws IOException {
-    python = PythonTensorFlow.python();
+  static void copyScript(@TempDir Path scripts) throws IOException {
     script = scripts.resolve("read_export.py");
     try (InputStream in = PythonInteropTest.class.getResourceAsStream("/python/read_export.py")) {
       Files.copy(in, script);
@@ -51,6 +49,7 @@ class PythonInteropTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void pythonTensorFlowServesTheExportAndReadsEveryOptimizerVariable(OptimizerCase c) throws Exception {
+    Path python = PythonTensorFlow.python();
     Path export = tmp.resolve("export");
     VariableDump saved;
     List<Float> live = new ArrayList<>();
