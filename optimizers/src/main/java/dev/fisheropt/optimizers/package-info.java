@@ -13,6 +13,8 @@
  * all of them are written. A step whose gradients hold NaN or Inf writes the old values back and bumps
  * {@code <name>/skipped_steps}. State lives in ordinary {@code VariableV2} variables, slots named
  * {@code <variable>-<slot>} and hyperparameters {@code <name>/<hyperparameter>}, so a checkpoint or
- * SavedModel carries all of it.
+ * SavedModel carries all of it: {@link dev.fisheropt.optimizers.TrainingExport} exports a training
+ * graph with {@code serve} and {@code train} signatures, and {@link dev.fisheropt.optimizers.TrainingBundle}
+ * reloads it to serve or to keep training, bit-identically on CPU.
  */
 package dev.fisheropt.optimizers;

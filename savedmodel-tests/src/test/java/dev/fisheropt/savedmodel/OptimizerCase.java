@@ -1,0 +1,50 @@
+package dev.fisheropt.savedmodel;
+
+import dev.fisheropt.optimizers.Fallback;
+import dev.fisheropt.optimizers.Fismo;
+import dev.fisheropt.optimizers.Muon;
+import java.util.List;
+import java.util.function.Function;
+import org.tensorflow.framework.optimizers.Adam;
+import org.tensorflow.framework.optimizers.Optimizer;
+import org.tensorflow.op.core.Variable;
+
+/**
+ * An optimizer under test: how to build it on a {@link TrainingProblem}, whether the problem may put
+ * its variables under name scopes ({@code dense1/kernel}), and whether its steps are deterministic
+ * (every state update ordered by control dependencies), which a bit-identical resume requires.
+ *
+ * <p>Every export test runs once per entry of {@link #all()}; an optimizer joins them with one
+ * line there. The layer-wise optimizers take the problem's registrations, as in
+ * {@code new OptimizerCase("AdaFisher", true, true, p -> AdaFisher.builder().layers(p.layers()).build(p.graph))}.
+ */
+record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Function<TrainingProblem, Optimizer> factory) {
+
+  static List<OptimizerCase> all() {
+    return List.of(
+        // The framework cannot create slots for scoped variables ("dense1/kernel-m" is rejected), and
+        // its finish() updates beta1_power unordered with ApplyAdam: the same resume in three fresh
+        // JVMs gave two different results.
+        new OptimizerCase("FrameworkAdam", false, false, p -> new Adam(p.graph, 0.01f)),
+        // Adam for every parameter, as the fallback of an optimizer that preconditions nothing.
+        new OptimizerCase("FallbackAdam", true, true,
+            p -> Muon.builder().name("Adam").fallback(Fallback.adam(0.01, 0.9, 0.999, 1e-8))
+                .exclude(p.params.toArray(new Variable<?>[0])).build(p.graph)),
+        new OptimizerCase("Muon", true, true, p -> Muon.builder().learningRate(0.05).build(p.graph)),
+        new OptimizerCase("Fismo", true, true, p -> Fismo.builder().learningRate(0.05).build(p.graph)));
+  }
+
+  static OptimizerCase named(String name) {
+    return all().stream().filter(c -> c.name.equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no optimizer case " + name));
+  }
+
+  Optimizer optimizer(TrainingProblem problem) {
+    return factory.apply(problem);
+  }
+
+  @Override
+  public String toString() {
+    return name;
+  }
+}
