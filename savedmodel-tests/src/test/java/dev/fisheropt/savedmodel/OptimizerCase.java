@@ -1,7 +1,10 @@
 package dev.fisheropt.savedmodel;
 
 import dev.fisheropt.optimizers.Fallback;
+import dev.fisheropt.optimizers.AdaFisher;
+import dev.fisheropt.optimizers.AdaFisherW;
 import dev.fisheropt.optimizers.Fismo;
+import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.Muon;
 import java.util.List;
 import java.util.function.Function;
@@ -15,8 +18,7 @@ import org.tensorflow.op.core.Variable;
  * (every state update ordered by control dependencies), which a bit-identical resume requires.
  *
  * <p>Every export test runs once per entry of {@link #all()}; an optimizer joins them with one
- * line there. The layer-wise optimizers take the problem's registrations, as in
- * {@code new OptimizerCase("AdaFisher", true, true, p -> AdaFisher.builder().layers(p.layers()).build(p.graph))}.
+ * line there; the layer-wise optimizers take the problem's registrations.
  */
 record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Function<TrainingProblem, Optimizer> factory) {
 
@@ -31,7 +33,13 @@ record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Fu
             p -> Muon.builder().name("Adam").fallback(Fallback.adam(0.01, 0.9, 0.999, 1e-8))
                 .exclude(p.params.toArray(new Variable<?>[0])).build(p.graph)),
         new OptimizerCase("Muon", true, true, p -> Muon.builder().learningRate(0.05).build(p.graph)),
-        new OptimizerCase("Fismo", true, true, p -> Fismo.builder().learningRate(0.05).build(p.graph)));
+        new OptimizerCase("Fismo", true, true, p -> Fismo.builder().learningRate(0.05).build(p.graph)),
+        // Short refresh intervals and a row sample smaller than the batch, so that the factor
+        // refresh and the step-seeded sampling both cross the export boundary.
+        new OptimizerCase("AdaFisher", true, true, p -> AdaFisher.builder().layers(p.layers()).fisherInterval(2).build(p.graph)),
+        new OptimizerCase("AdaFisherW", true, true,
+            p -> AdaFisherW.builder().layers(p.layers()).fisherInterval(2).weightDecay(0.01).build(p.graph)),
+        new OptimizerCase("Frog", true, true, p -> Frog.builder().layers(p.layers()).learningRate(0.05).sampleSize(8).build(p.graph)));
   }
 
   static OptimizerCase named(String name) {

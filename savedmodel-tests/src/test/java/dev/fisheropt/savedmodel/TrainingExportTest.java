@@ -157,8 +157,12 @@ class TrainingExportTest {
       float before = loss(p, p.loss, BEFORE);
       float trained = loss(p, p.export.trainOutput(), BEFORE);
       float after = loss(p, p.loss, BEFORE);
-      assertEquals(before, trained, "the live train output is the loss before the step");
-      assertTrue(after != before, "the train output ran the step");
+      // Within float32 rounding, not bitwise: with AdaFisher the two runs differed in the last bit.
+      // The step's graph also reads the layers' activations, so Grappler is free to rewrite the
+      // forward ops differently from the loss-only run.
+      float rounding = 1e-6f * Math.abs(before);
+      assertEquals(before, trained, rounding, "the live train output is the loss before the step");
+      assertTrue(Math.abs(after - before) > 10 * rounding, "the train output ran the step");
       Map<String, Tensor> feeds = TrainingProblem.trainFeeds(BEFORE);
       try (TrainingBundle model = TrainingBundle.load(export); Result r = model.train(feeds)) {
         assertEquals(Set.of(TrainingExport.LOSS), r.keySet());
