@@ -33,8 +33,8 @@ import org.tensorflow.proto.RunOptions;
  *
  * <p>What stays outside the clusters: variable reads and writes ({@code VariableV2},
  * {@code Assign}: XLA never compiles ref-variable ops), constants, no-ops, and ops XLA refuses to
- * auto-cluster — {@code SelfAdjointEigV2} (FISMO's {@code inverseRoot(EIGH)}; use
- * {@code NEWTON}) and {@code Svd} ({@code polar(EXACT)}, a reference mode). The first run or two of a
+ * auto-cluster, such as {@code SelfAdjointEigV2} (FISMO's {@code inverseRoot(EIGH)}; use
+ * {@code NEWTON}). The first run or two of a
  * cluster may execute its uncompiled fallback while XLA compiles it (lazy compilation).
  *
  * <p>{@link #partitionGraphs()} and {@link #placement} read back what actually ran: pass the run
