@@ -124,13 +124,14 @@ class InverseRootsNewtonTest {
     double[] lambda = spectrum(1e8, 1.0);
     Run r = newton(TFloat64.class, spectral(lambda, x -> x), 3);
     assertFalse(r.converged());
-    assertEquals(3, r.iterations());
+    // Three plain iterations, then three more on the shifted matrix, which is no better conditioned.
+    assertEquals(6, r.iterations());
     double largest = 0;
     for (double x : r.inverseSqrt()) {
       assertTrue(Double.isFinite(x));
       largest = Math.max(largest, Math.abs(x));
     }
-    // Exact: 1e4 along the smallest eigenvector; three steps amplify Z by at most 1.5³.
+    // Exact: 1e4 along the smallest eigenvector; three steps amplify Z by at most 1.5³ (times √c).
     assertTrue(largest < 1e3, "largest entry " + largest);
   }
 

@@ -11,7 +11,8 @@ public enum InverseRoot {
   /** Symmetric eigendecomposition ({@code SelfAdjointEigV2}) with a relative eigenvalue floor. */
   EIGH,
   /**
-   * The coupled Newton–Schulz iteration of {@link InverseRoots#newton}: matrix products only, so XLA
+   * The coupled Newton–Schulz iteration of {@link InverseRoots#newton} (retried with a small diagonal
+   * shift where it cannot converge): matrix products only, so XLA
    * compiles it with the rest of the step (it never auto-clusters {@code SelfAdjointEigV2}). A root
    * whose residual misses the acceptance tolerance is counted in the parameter's
    * {@code unconverged_roots} slot.
