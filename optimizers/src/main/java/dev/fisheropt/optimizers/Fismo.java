@@ -17,6 +17,7 @@ import org.tensorflow.op.core.If;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -41,7 +42,13 @@ import org.tensorflow.types.family.TFloating;
  * whose count of completed steps is a multiple of k; the steps between reuse the stored roots.
  *
  * <p>Slots per preconditioned parameter: {@code P}, {@code Q}, {@code Q_inverse},
- * {@code P_inverse_sqrt}, {@code Q_inverse_sqrt} and {@code momentum} (shape [m, n]).
+ * {@code P_inverse_sqrt}, {@code Q_inverse_sqrt} and {@code momentum} (shape [m, n]); with
+ * {@code inverseRoot(NEWTON)} also {@code unconverged_roots}, an int64 count of the factor roots
+ * whose Newton iteration missed its acceptance tolerance (see {@link InverseRoot#NEWTON}).
+ *
+ * <p>Under XLA ({@link Xla}), {@code inverseRoot(NEWTON)} with {@code polar(NEWTON_SCHULZ)} puts
+ * every compute op of the step in XLA clusters; with {@code EIGH} the {@code SelfAdjointEigV2} ops
+ * stay outside.
  * Hyperparameter variables: {@code learning_rate}, {@code momentum}, {@code fisher_decay},
  * {@code damping}, {@code weight_decay} and the fallback's.
  */
@@ -129,11 +136,16 @@ public final class Fismo extends GuardedOptimizer {
     step.set(pInvSqrt, f.pInvSqrt());
     step.set(qInvSqrt, f.qInvSqrt());
     step.set(momentum, mNew);
+    if (inverseRoot == InverseRoot.NEWTON) {
+      Variable<TInt64> unconverged = step.slot(variable, "unconverged_roots", init.constant(0L));
+      step.set(unconverged, tf.math.add(unconverged, f.unconverged()));
+    }
     step.set(variable, tf.math.sub(decayed, tf.math.mul(eta, view.toParameter(tf, direction))));
   }
 
   /** The Kronecker factors after a step and the roots the step uses. */
-  private record Factors<T extends TFloating>(Operand<T> p, Operand<T> q, Operand<T> qInverse, Operand<T> pInvSqrt, Operand<T> qInvSqrt) {}
+  private record Factors<T extends TFloating>(Operand<T> p, Operand<T> q, Operand<T> qInverse, Operand<T> pInvSqrt,
+      Operand<T> qInvSqrt, Operand<TInt64> unconverged) {}
 
   private static <T extends TFloating> Factors<T> refresh(Ops tf, InverseRoot inverseRoot, Operand<T> g, Operand<T> p,
       Operand<T> q, Operand<T> qInverse, Operand<T> gamma, Operand<T> mu) {
@@ -144,12 +156,19 @@ public final class Fismo extends GuardedOptimizer {
     Operand<T> l = tf.math.div(Matrices.matmulTransposeB(tf, Matrices.matmul(tf, g, qInverse), g), n);
     l = Matrices.addToDiagonal(tf, l, tf.math.div(tf.math.mul(mu, Matrices.trace(tf, p)), m));
     Operand<T> pNew = FactorEma.traceNormalized(tf, p, l, gamma);
-    InverseRoots.Roots<T> pRoots = inverseRoot.roots(tf, pNew);
+    InverseRoot.Result<T> pResult = inverseRoot.roots(tf, pNew);
+    InverseRoots.Roots<T> pRoots = pResult.roots();
     Operand<T> r = tf.math.div(Matrices.matmul(tf, Matrices.matmulTransposeA(tf, g, pRoots.inverse()), g), m);
     r = Matrices.addToDiagonal(tf, r, tf.math.div(tf.math.mul(mu, Matrices.trace(tf, q)), n));
     Operand<T> qNew = FactorEma.traceNormalized(tf, q, r, gamma);
-    InverseRoots.Roots<T> qRoots = inverseRoot.roots(tf, qNew);
-    return new Factors<>(pNew, qNew, qRoots.inverse(), pRoots.inverseSqrt(), qRoots.inverseSqrt());
+    InverseRoot.Result<T> qResult = inverseRoot.roots(tf, qNew);
+    InverseRoots.Roots<T> qRoots = qResult.roots();
+    Operand<TInt64> unconverged = tf.math.add(failures(tf, pResult.converged()), failures(tf, qResult.converged()));
+    return new Factors<>(pNew, qNew, qRoots.inverse(), pRoots.inverseSqrt(), qRoots.inverseSqrt(), unconverged);
+  }
+
+  private static Operand<TInt64> failures(Ops tf, Operand<TBool> converged) {
+    return tf.select(converged, tf.constant(0L), tf.constant(1L));
   }
 
   /** {@link #refresh} on the steps where {@code due} holds, the stored factors and roots otherwise. */
@@ -160,12 +179,14 @@ public final class Fismo extends GuardedOptimizer {
     List<Shape> shapes = List.of(g.shape(), p.shape(), q.shape(), qInverse.shape(), pInvSqrt.shape(), qInvSqrt.shape(),
         Shape.scalar(), Shape.scalar());
     ConcreteFunction recompute = branch("fismo_refresh_" + inverseRoot.name().toLowerCase(java.util.Locale.ROOT), type, shapes, (fn, in) -> refresh(fn, inverseRoot, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7)));
-    ConcreteFunction keep = branch("fismo_keep", type, shapes, (fn, in) -> new Factors<>(in.get(1), in.get(2), in.get(3), in.get(4), in.get(5)));
-    List<Class<? extends org.tensorflow.types.family.TType>> types = List.of(type, type, type, type, type);
+    ConcreteFunction keep = branch("fismo_keep", type, shapes,
+        (fn, in) -> new Factors<>(in.get(1), in.get(2), in.get(3), in.get(4), in.get(5), fn.constant(0L)));
+    List<Class<? extends org.tensorflow.types.family.TType>> types = List.of(type, type, type, type, type, TInt64.class);
     If chosen = tf.statelessIf(due, List.of(g, p, q, qInverse, pInvSqrt, qInvSqrt, gamma, mu), types, recompute, keep,
-        If.outputShapes(p.shape(), q.shape(), qInverse.shape(), pInvSqrt.shape(), qInvSqrt.shape()));
+        If.outputShapes(p.shape(), q.shape(), qInverse.shape(), pInvSqrt.shape(), qInvSqrt.shape(), Shape.scalar()));
     List<org.tensorflow.Output<?>> out = chosen.output();
-    return new Factors<>((Operand<T>) out.get(0), (Operand<T>) out.get(1), (Operand<T>) out.get(2), (Operand<T>) out.get(3), (Operand<T>) out.get(4));
+    return new Factors<>((Operand<T>) out.get(0), (Operand<T>) out.get(1), (Operand<T>) out.get(2), (Operand<T>) out.get(3),
+        (Operand<T>) out.get(4), (Operand<TInt64>) out.get(5));
   }
 
   private interface BranchBody<T extends TFloating> {
@@ -184,7 +205,8 @@ public final class Fismo extends GuardedOptimizer {
       Factors<T> f = body.build(fn, inputs);
       // Identity keeps each output a distinct node even where a branch passes an input through.
       return sig.output("p", fn.identity(f.p())).output("q", fn.identity(f.q())).output("q_inverse", fn.identity(f.qInverse()))
-          .output("p_inverse_sqrt", fn.identity(f.pInvSqrt())).output("q_inverse_sqrt", fn.identity(f.qInvSqrt())).build();
+          .output("p_inverse_sqrt", fn.identity(f.pInvSqrt())).output("q_inverse_sqrt", fn.identity(f.qInvSqrt()))
+          .output("unconverged", fn.identity(f.unconverged())).build();
     });
   }
 

@@ -284,10 +284,10 @@ public abstract class GuardedOptimizer extends Optimizer {
   }
 
   /** Creates (once) the slot {@code <variable>-<slot>} with the given initial value. */
-  <T extends TType> Variable<T> slot(Variable<T> variable, String slotName, Operand<T> initialValue) {
+  <S extends TType> Variable<S> slot(Variable<?> variable, String slotName, Operand<S> initialValue) {
     Map<String, Variable<?>> bySlot = slots.computeIfAbsent(variable.op().name(), k -> new LinkedHashMap<>());
     @SuppressWarnings("unchecked")
-    Variable<T> existing = (Variable<T>) bySlot.get(slotName);
+    Variable<S> existing = (Variable<S>) bySlot.get(slotName);
     if (existing != null) {
       return existing;
     }
@@ -296,7 +296,7 @@ public abstract class GuardedOptimizer extends Optimizer {
         .setAttr("shape", initialValue.shape())
         .setAttr("dtype", initialValue.asOutput().dataType())
         .build();
-    Variable<T> slot = new Variable<>(op);
+    Variable<S> slot = new Variable<>(op);
     init.assign(slot, initialValue);
     bySlot.put(slotName, slot);
     return slot;

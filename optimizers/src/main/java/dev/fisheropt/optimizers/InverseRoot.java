@@ -3,16 +3,32 @@ package dev.fisheropt.optimizers;
 import dev.fisheropt.ops.InverseRoots;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.family.TFloating;
 
 /** How {@link Fismo} computes P^{-1/2}, P^{-1} (and the same of Q) of its Kronecker factors. */
 public enum InverseRoot {
   /** Symmetric eigendecomposition ({@code SelfAdjointEigV2}) with a relative eigenvalue floor. */
-  EIGH;
+  EIGH,
+  /**
+   * The coupled Newton–Schulz iteration of {@link InverseRoots#newton} (retried with a small diagonal
+   * shift where it cannot converge): matrix products only, so XLA
+   * compiles it with the rest of the step (it never auto-clusters {@code SelfAdjointEigV2}). A root
+   * whose residual misses the acceptance tolerance is counted in the parameter's
+   * {@code unconverged_roots} slot.
+   */
+  NEWTON;
 
-  <T extends TFloating> InverseRoots.Roots<T> roots(Ops tf, Operand<T> spd) {
+  /** The two roots of one factor, and whether they are trustworthy (always true for EIGH). */
+  record Result<T extends TFloating>(InverseRoots.Roots<T> roots, Operand<TBool> converged) {}
+
+  <T extends TFloating> Result<T> roots(Ops tf, Operand<T> spd) {
     return switch (this) {
-      case EIGH -> InverseRoots.eigh(tf, spd);
+      case EIGH -> new Result<>(InverseRoots.eigh(tf, spd), tf.constant(true));
+      case NEWTON -> {
+        InverseRoots.NewtonRoots<T> r = InverseRoots.newton(tf, spd);
+        yield new Result<>(r.roots(), r.converged());
+      }
     };
   }
 }

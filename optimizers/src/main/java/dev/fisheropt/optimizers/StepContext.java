@@ -99,8 +99,11 @@ public final class StepContext {
         k -> tf.dtypes.cast(optimizer.hyperparameterOperand(key), type));
   }
 
-  /** The slot {@code <variable>-<slotName>}, created with {@code initialValue} on first use. */
-  public <T extends TType> Variable<T> slot(Variable<T> variable, String slotName, Operand<T> initialValue) {
+  /**
+   * The slot {@code <variable>-<slotName>}, created with {@code initialValue} on first use; its dtype
+   * and shape are those of the initial value (a counter slot may be int64 on a float parameter).
+   */
+  public <S extends TType> Variable<S> slot(Variable<?> variable, String slotName, Operand<S> initialValue) {
     return optimizer.slot(variable, slotName, initialValue);
   }
 
