@@ -42,8 +42,8 @@ import org.tensorflow.types.family.TFloating;
  * η·{@code otherLearningRateRatio}, with the weight decay added into the momentum buffer as the
  * authors' code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
  *
- * <p>The sample of rows is a uniformly random subset drawn from a stateless generator seeded with
- * {@link Builder#seed} and the step count, so runs are reproducible. Slot: {@code momentum}, shaped
+ * <p>The sample of rows is a uniformly random subset chosen by integer hash keys of
+ * {@link Builder#seed}, the layer and the step count, so runs are reproducible, with or without XLA. Slot: {@code momentum}, shaped
  * like the parameter. Hyperparameter variables: {@code learning_rate}, {@code momentum},
  * {@code damping}, {@code weight_decay}, {@code other_learning_rate_ratio}.
  */
@@ -160,19 +160,30 @@ public final class Frog extends GuardedOptimizer {
   }
 
   /**
-   * min(r, batch) distinct row indices in ascending order, uniformly random: the rows holding the
-   * largest of {@code batch} stateless uniforms seeded with (seed, layer) and the step count. With
-   * r ≥ batch this is every row in order.
+   * min(r, batch) distinct row indices in ascending order, uniformly random: the rows with the
+   * largest of {@code batch} hash keys of (seed, layer, step count, row). The keys are integer
+   * arithmetic (SplitMix64), which every backend computes identically, so a run under XLA samples
+   * the same rows as one without it. With r ≥ batch this is every row in order.
    */
   private Operand<TInt32> sample(StepContext step, LayerCollection.Layer layer, Operand<TInt32> batch) {
     Ops tf = step.tf();
     long layerSeed = seed ^ (0x9E3779B97F4A7C15L * (layers.layers().indexOf(layer) + 1));
-    Operand<TInt64> seeds = tf.stack(List.of(tf.constant(layerSeed), step.completedSteps()));
-    Operand<TFloat64> uniforms = tf.random.statelessRandomUniform(tf.reshape(batch, tf.constant(new int[] {1})), seeds,
-        TFloat64.class);
+    Operand<TInt64> rows = tf.dtypes.cast(tf.range(tf.constant(0), batch, tf.constant(1)), TInt64.class);
+    Operand<TInt64> z = tf.math.add(
+        tf.math.add(tf.constant(layerSeed), tf.math.mul(step.completedSteps(), tf.constant(0xD1B54A32D192ED03L))),
+        tf.math.mul(rows, tf.constant(0x9E3779B97F4A7C15L)));
+    z = tf.math.mul(tf.bitwise.bitwiseXor(z, unsignedShift(tf, z, 30)), tf.constant(0xBF58476D1CE4E5B9L));
+    z = tf.math.mul(tf.bitwise.bitwiseXor(z, unsignedShift(tf, z, 27)), tf.constant(0x94D049BB133111EBL));
+    z = tf.bitwise.bitwiseXor(z, unsignedShift(tf, z, 31));
+    Operand<TInt32> keys = tf.dtypes.cast(unsignedShift(tf, z, 33), TInt32.class);
     Operand<TInt32> count = tf.math.minimum(batch, tf.constant(sampleSize));
-    Operand<TInt32> chosen = tf.nn.topK(uniforms, count, new TopK.Options[0]).indices();
+    Operand<TInt32> chosen = tf.nn.topK(keys, count, new TopK.Options[0]).indices();
     return tf.math.neg(tf.nn.topK(tf.math.neg(chosen), count, new TopK.Options[0]).values());
+  }
+
+  /** z >>> bits on int64 (TensorFlow's RightShift is arithmetic for signed types). */
+  private static Operand<TInt64> unsignedShift(Ops tf, Operand<TInt64> z, int bits) {
+    return tf.bitwise.bitwiseAnd(tf.bitwise.rightShift(z, tf.constant((long) bits)), tf.constant(-1L >>> bits));
   }
 
   /** Settings of {@link Frog}; every setter validates its value at once. */

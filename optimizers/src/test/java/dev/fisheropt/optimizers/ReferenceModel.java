@@ -46,4 +46,17 @@ final class ReferenceModel<T extends TFloating> {
     }
     loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(ref.labels), ref.numClasses);
   }
+
+  /** Every layer of the problem, registered for the layer-wise optimizers. */
+  LayerCollection layers() {
+    LayerCollection layers = new LayerCollection();
+    if (params.containsKey("dense1/kernel")) {
+      layers.registerFullyConnected(params.get("dense1/kernel"), params.get("dense1/bias"), input, preactivations1);
+      layers.registerFullyConnected(params.get("dense2/kernel"), params.get("dense2/bias"), hidden, logits);
+    } else {
+      layers.registerConv2d(params.get("conv/kernel"), params.get("conv/bias"), new long[] {1, 1, 1, 1}, "SAME", input, preactivations1);
+      layers.registerFullyConnected(params.get("dense/kernel"), params.get("dense/bias"), hidden, logits);
+    }
+    return layers;
+  }
 }
