@@ -1,9 +1,12 @@
 package dev.fisheropt.bench;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import dev.fisheropt.optimizers.AdaFisher;
 import dev.fisheropt.optimizers.Fismo;
+import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.InverseRoot;
+import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
 import dev.fisheropt.optimizers.Xla;
 import java.io.PrintStream;
@@ -50,6 +53,14 @@ public final class GpuStepBench {
   /** The model's parts an optimizer may need (layer inputs and pre-activations for AdaFisher/FROG). */
   public record Model(Graph graph, Operand<TFloat32> loss, List<Variable<TFloat32>> kernels, List<Variable<TFloat32>> biases,
       List<Operand<TFloat32>> inputs, List<Operand<TFloat32>> preactivations) {
+    LayerCollection layers() {
+      LayerCollection layers = new LayerCollection();
+      for (int i = 0; i < kernels.size(); i++) {
+        layers.registerFullyConnected(kernels.get(i), biases.get(i), inputs.get(i), preactivations.get(i));
+      }
+      return layers;
+    }
+
     List<Variable<?>> variables() {
       List<Variable<?>> all = new ArrayList<>(kernels);
       all.addAll(biases);
@@ -74,6 +85,9 @@ public final class GpuStepBench {
     OPTIMIZERS.put("muon", (g, m) -> guarded(Muon.builder().build(g), m));
     OPTIMIZERS.put("fismo-eigh", (g, m) -> guarded(Fismo.builder().inverseRoot(InverseRoot.EIGH).build(g), m));
     OPTIMIZERS.put("fismo-newton", (g, m) -> guarded(Fismo.builder().inverseRoot(InverseRoot.NEWTON).build(g), m));
+    // fisherInterval 1: the factor statistics are computed every step, the costliest setting.
+    OPTIMIZERS.put("adafisher", (g, m) -> guarded(AdaFisher.builder().layers(m.layers()).fisherInterval(1).build(g), m));
+    OPTIMIZERS.put("frog", (g, m) -> guarded(Frog.builder().layers(m.layers()).learningRate(0.05).build(g), m));
   }
 
   private static Built guarded(GuardedOptimizer optimizer, Model m) {
