@@ -16,10 +16,10 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
     int batchSize, int trainLimit, int testLimit, long seed, Map<OptimizerChoice, Double> learningRates,
     OptimizerChoice.Tuning tuning, int evalEvery, boolean xla, Path data, Path out, boolean help) {
 
-  public static final int EPOCHS_DEFAULT = 2;
+  public static final int EPOCHS_DEFAULT = 1;
   public static final int BATCH_DEFAULT = 128;
   public static final int HIDDEN_DEFAULT = 256;
-  public static final int EVAL_EVERY_DEFAULT = 100;
+  public static final int EVAL_EVERY_DEFAULT = 50;
   public static final long SEED_DEFAULT = 1;
   public static final Path OUT_DEFAULT = Path.of("compare-out");
 

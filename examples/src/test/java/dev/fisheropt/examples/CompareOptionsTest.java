@@ -21,7 +21,7 @@ class CompareOptionsTest {
     assertEquals(CompareOptions.EPOCHS_DEFAULT, o.epochs());
     assertEquals(CompareOptions.BATCH_DEFAULT, o.batchSize());
     assertEquals(FashionMnist.DEBIAN_DIRECTORY, o.data());
-    assertEquals(1e-3, o.learningRate(OptimizerChoice.ADAM));
+    assertEquals(2e-3, o.learningRate(OptimizerChoice.ADAM));
     assertEquals(OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT, o.tuning().fismoInterval());
   }
 
