@@ -1,0 +1,71 @@
+package dev.fisheropt.bench;
+
+/**
+ * FLOP counts of one step on the MLP 784→w→w→10 (the bench model), for predicting step-time ratios.
+ *
+ * <p>Forward + backward ≈ 6·B·Σ m·n over the kernels (two multiply-adds per weight and example for
+ * forward, four for the two backward products). Updates, per kernel W ∈ ℝ^{m×n}, a = min(m,n),
+ * b = max(m,n):
+ * <ul>
+ *   <li>Adam ≈ 12 per parameter, SGD+momentum ≈ 3 (element-wise; memory-bound in practice);</li>
+ *   <li>Newton–Schulz, 5 steps on the wide orientation: 5·(4a²b + 2a³);</li>
+ *   <li>Muon = Newton–Schulz + momentum (≈ 6 per parameter);</li>
+ *   <li>FISMO refresh: L = G·Q⁻¹·Gᵀ and R = Gᵀ·P⁻¹·G, 4(m²n + mn²); two eigendecompositions, counted
+ *       as 9m³ + 9n³ (the usual count for a symmetric eigensolver with vectors); the roots
+ *       P^{-1/2}, Q^{-1/2}, Q⁻¹ (and P⁻¹) as V·diag·Vᵀ, 4(m³ + n³);</li>
+ *   <li>FISMO every step: whitening P^{-1/2}·G·Q^{-1/2} and un-whitening, 4(m²n + mn²), plus
+ *       Newton–Schulz; with interval k the refresh counts 1/k.</li>
+ * </ul>
+ * Biases (and the fallback's Adam on them) are negligible and left out.
+ */
+final class FlopModel {
+  private FlopModel() {}
+
+  static long[][] kernels(int w) {
+    return new long[][] {{784, w}, {w, w}, {w, 10}};
+  }
+
+  static double forwardBackward(int w, int batch) {
+    double f = 0;
+    for (long[] k : kernels(w)) {
+      f += 6.0 * batch * k[0] * k[1];
+    }
+    return f;
+  }
+
+  static double newtonSchulz(long m, long n) {
+    double a = Math.min(m, n);
+    double b = Math.max(m, n);
+    return 5 * (4 * a * a * b + 2 * a * a * a);
+  }
+
+  static double fismoRefresh(long m, long n) {
+    double mm = m;
+    double nn = n;
+    return 4 * (mm * mm * nn + mm * nn * nn) + 9 * (mm * mm * mm + nn * nn * nn) + 4 * (mm * mm * mm + nn * nn * nn);
+  }
+
+  /** FLOPs of one update of the whole model. */
+  static double update(StepBench.Entry e, int w) {
+    double f = 0;
+    for (long[] k : kernels(w)) {
+      long m = k[0];
+      long n = k[1];
+      double params = (double) m * n;
+      f += switch (e.choice()) {
+        case ADAM -> 12 * params;
+        case MOMENTUM -> 3 * params;
+        case MUON -> newtonSchulz(m, n) + 6 * params;
+        case FISMO -> newtonSchulz(m, n) + 4 * ((double) m * m * n + (double) m * n * n) + fismoRefresh(m, n) / e.tuning().fismoInterval()
+            + 6 * params;
+      };
+    }
+    return f;
+  }
+
+  /** Predicted (forward+backward+update) ÷ Adam's, all at one FLOP rate. */
+  static double stepRatio(StepBench.Entry e, int w, int batch) {
+    double fb = forwardBackward(w, batch);
+    return (fb + update(e, w)) / (fb + update(StepBench.ENTRIES.get(0), w));
+  }
+}

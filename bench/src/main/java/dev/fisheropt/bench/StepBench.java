@@ -1,0 +1,172 @@
+package dev.fisheropt.bench;
+
+import dev.fisheropt.examples.FashionMnist;
+import dev.fisheropt.examples.Model;
+import dev.fisheropt.examples.OptimizerChoice;
+import dev.fisheropt.examples.StateMemory;
+import dev.fisheropt.optimizers.GuardedOptimizer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * Step-time benchmark of the optimizers on the MLP 784→w→w→10 (float32, CPU), as ratios to Adam
+ * measured in the same run.
+ *
+ * <p>Method: one graph and session per optimizer, all open at once; {@link #INPUTS} pre-built random
+ * batches fed in rotation; a warm-up block, then rounds in which every optimizer runs one block of
+ * {@link #BLOCK} consecutive steps (so FISMO with interval 10 pays exactly one refresh per block), the
+ * order of optimizers rotating from round to round. A block's time ÷ {@link #BLOCK} is one sample; the
+ * figures are medians over rounds, and ratios are medians of the per-round ratios, which cancels
+ * most of the drift of a machine shared with other jobs.
+ *
+ * <p>Modes: {@code grid} (step time over w × B), {@code update} (the optimizer update alone, against the
+ * MatMul rate of the same run, plus the pieces FISMO spends its time in).
+ */
+public final class StepBench {
+  static final int INPUTS = 4;
+  static final int BLOCK = 10;
+
+  /** One benchmarked configuration. */
+  record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning) {}
+
+  static final List<Entry> ENTRIES = List.of(
+      new Entry("Adam", OptimizerChoice.ADAM, OptimizerChoice.Tuning.defaults()),
+      new Entry("SGD+momentum", OptimizerChoice.MOMENTUM, OptimizerChoice.Tuning.defaults()),
+      new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
+      new Entry("FISMO k=1", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(1)),
+      new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)));
+
+  private StepBench() {}
+
+  public static void main(String[] args) {
+    String mode = args.length > 0 ? args[0] : "grid";
+    int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
+    System.out.printf(Locale.ROOT, "# %s, %d cores, %s %s, Java %s%n", mode, Runtime.getRuntime().availableProcessors(),
+        System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"));
+    switch (mode) {
+      case "grid" -> grid(rounds, args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
+          args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096});
+      case "update" -> UpdateBench.run(rounds);
+      default -> throw new IllegalArgumentException("mode must be grid or update, got " + mode);
+    }
+  }
+
+  private static int[] ints(String list) {
+    return Arrays.stream(list.split(",")).mapToInt(Integer::parseInt).toArray();
+  }
+
+  /** A training step of one optimizer on the MLP, ready to run. */
+  static final class Trainer implements AutoCloseable {
+    final Entry entry;
+    final Graph graph = new Graph();
+    final Session session;
+    final Model model;
+    final Op step;
+    final long stateBytes;
+    final TFloat32[] images = new TFloat32[INPUTS];
+    final TInt32[] labels = new TInt32[INPUTS];
+    private int next;
+
+    Trainer(Entry entry, int width, int batch) {
+      this.entry = entry;
+      model = new Model(graph, Model.Architecture.MLP, batch, width, 1);
+      GuardedOptimizer optimizer = entry.choice().build(graph, model.layers(), entry.choice().defaultLearningRate(), entry.tuning());
+      step = optimizer.minimize(model.loss());
+      stateBytes = StateMemory.bytes(optimizer);
+      session = new Session(graph);
+      session.initialize();
+      SplittableRandom random = new SplittableRandom(42);
+      for (int i = 0; i < INPUTS; i++) {
+        float[] x = new float[batch * FashionMnist.PIXELS];
+        for (int j = 0; j < x.length; j++) {
+          x[j] = (float) random.nextDouble();
+        }
+        int[] y = new int[batch];
+        Arrays.setAll(y, j -> random.nextInt(FashionMnist.CLASSES));
+        images[i] = TFloat32.tensorOf(Shape.of(batch, FashionMnist.PIXELS), DataBuffers.of(x, true, false));
+        labels[i] = TInt32.tensorOf(Shape.of(batch), DataBuffers.of(y, true, false));
+      }
+    }
+
+    /** Runs {@code steps} steps and returns the mean seconds per step. */
+    double block(int steps) {
+      long t0 = System.nanoTime();
+      for (int s = 0; s < steps; s++) {
+        int i = next++ % INPUTS;
+        session.runner().feed(model.trainImages(), images[i]).feed(model.trainLabels(), labels[i]).addTarget(step).run();
+      }
+      return (System.nanoTime() - t0) / 1e9 / steps;
+    }
+
+    @Override
+    public void close() {
+      for (int i = 0; i < INPUTS; i++) {
+        images[i].close();
+        labels[i].close();
+      }
+      session.close();
+      graph.close();
+    }
+  }
+
+  static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  }
+
+  private static void grid(int rounds, int[] widths, int[] batches) {
+    System.out.println("| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds) | FLOP-predicted ratio |");
+    System.out.println("|---|---|---|---|---|---|---|");
+    for (int w : widths) {
+      for (int b : batches) {
+        List<Trainer> trainers = new ArrayList<>();
+        for (Entry e : ENTRIES) {
+          trainers.add(new Trainer(e, w, b));
+        }
+        for (Trainer t : trainers) {
+          t.block(BLOCK);
+        }
+        double[][] times = new double[trainers.size()][rounds];
+        for (int r = 0; r < rounds; r++) {
+          for (int k = 0; k < trainers.size(); k++) {
+            int i = (k + r) % trainers.size();
+            times[i][r] = trainers.get(i).block(BLOCK);
+          }
+        }
+        for (int i = 0; i < trainers.size(); i++) {
+          double[] ratios = new double[rounds];
+          for (int r = 0; r < rounds; r++) {
+            ratios[r] = times[i][r] / times[0][r];
+          }
+          Entry e = trainers.get(i).entry;
+          System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f |%n", w, b, b / (2.0 * w), e.label(),
+              1000 * median(times[i]), median(ratios), FlopModel.stepRatio(e, w, b));
+        }
+        trainers.forEach(Trainer::close);
+      }
+    }
+  }
+
+  /** An m×n float32 variable of uniform values in [−0.5, 0.5) from {@code seed}. */
+  static Operand<TFloat32> variable(Ops tf, int m, int n, long seed) {
+    SplittableRandom random = new SplittableRandom(seed);
+    float[] v = new float[m * n];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (random.nextDouble() - 0.5);
+    }
+    return tf.variable(tf.withInitScope().constant(Shape.of(m, n), DataBuffers.of(v)));
+  }
+}

@@ -1,0 +1,140 @@
+package dev.fisheropt.bench;
+
+import dev.fisheropt.examples.StateMemory;
+import dev.fisheropt.ops.NewtonSchulz;
+import dev.fisheropt.optimizers.GuardedOptimizer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.framework.optimizers.Optimizer.GradAndVar;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * The optimizer update alone at w = 1024: the parameters of the bench MLP and fixed gradients, both
+ * variables, so a step is exactly the update (no forward, backward or feeding). Its time is set
+ * against the time its FLOP count ({@link FlopModel#update}) needs at the MatMul rate measured in the
+ * same run (1024×1024·1024×1024). Also times the pieces FISMO's refresh spends its time in.
+ */
+final class UpdateBench {
+  static final int WIDTH = 1024;
+
+  private UpdateBench() {}
+
+  /** A graph whose target runs one update of every kernel and bias of the MLP. */
+  private static final class UpdateOnly implements AutoCloseable {
+    final Graph graph = new Graph();
+    final Session session;
+    final Op update;
+    final long stateBytes;
+    final long parameters;
+
+    UpdateOnly(StepBench.Entry e) {
+      Ops tf = Ops.create(graph);
+      List<GradAndVar<?>> pairs = new ArrayList<>();
+      long count = 0;
+      int seed = 1;
+      for (long[] k : FlopModel.kernels(WIDTH)) {
+        Operand<TFloat32> w = StepBench.variable(tf.withSubScope("layer" + seed), (int) k[0], (int) k[1], seed);
+        Operand<TFloat32> g = StepBench.variable(tf.withSubScope("gradient" + seed), (int) k[0], (int) k[1], 100 + seed);
+        pairs.add(new GradAndVar<>(tf.math.mul(g, tf.constant(1e-2f)).asOutput(), w.asOutput()));
+        count += k[0] * k[1];
+        seed++;
+      }
+      GuardedOptimizer optimizer = e.choice().build(graph, new dev.fisheropt.optimizers.LayerCollection(),
+          e.choice().defaultLearningRate(), e.tuning());
+      update = optimizer.applyGradients(pairs, "update");
+      stateBytes = StateMemory.bytes(optimizer);
+      parameters = count;
+      session = new Session(graph);
+      session.initialize();
+    }
+
+    double block(int steps) {
+      long t0 = System.nanoTime();
+      for (int s = 0; s < steps; s++) {
+        session.runner().addTarget(update).run();
+      }
+      return (System.nanoTime() - t0) / 1e9 / steps;
+    }
+
+    @Override
+    public void close() {
+      session.close();
+      graph.close();
+    }
+  }
+
+  /** One op timed alone: target {@code op} of {@code graph}. */
+  private static double time(Session s, Op op, int steps) {
+    long t0 = System.nanoTime();
+    for (int i = 0; i < steps; i++) {
+      s.runner().addTarget(op).run();
+    }
+    return (System.nanoTime() - t0) / 1e9 / steps;
+  }
+
+  static void run(int rounds) {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat32> a = StepBench.variable(tf, WIDTH, WIDTH, 7);
+      Operand<TFloat32> b = StepBench.variable(tf, WIDTH, WIDTH, 8);
+      Op matmul = tf.linalg.matMul(a, b);
+      Operand<TFloat32> spd = tf.math.add(tf.linalg.matMul(a, a, org.tensorflow.op.linalg.MatMul.transposeB(true)),
+          dev.fisheropt.ops.Matrices.identity(tf, WIDTH, TFloat32.class));
+      Op eigh = tf.linalg.selfAdjointEig(spd, org.tensorflow.op.linalg.SelfAdjointEig.computeV(true));
+      Op spdOnly = spd;
+      Op polar = NewtonSchulz.polar(tf, a);
+      Op gram = tf.linalg.matMul(a, a, org.tensorflow.op.linalg.MatMul.transposeB(true));
+      try (Session s = new Session(g)) {
+        s.initialize();
+        List<UpdateOnly> updates = new ArrayList<>();
+        for (StepBench.Entry e : StepBench.ENTRIES) {
+          updates.add(new UpdateOnly(e));
+        }
+        for (UpdateOnly u : updates) {
+          u.block(StepBench.BLOCK);
+        }
+        time(s, matmul, 5);
+        time(s, eigh, 1);
+        time(s, polar, 1);
+        double[] matmulTimes = new double[rounds];
+        double[] eighTimes = new double[rounds];
+        double[] polarTimes = new double[rounds];
+        double[][] updateTimes = new double[updates.size()][rounds];
+        for (int r = 0; r < rounds; r++) {
+          matmulTimes[r] = time(s, matmul, 10);
+          eighTimes[r] = time(s, eigh, 2) - time(s, spdOnly, 2);
+          polarTimes[r] = time(s, polar, 3);
+          for (int k = 0; k < updates.size(); k++) {
+            int i = (k + r) % updates.size();
+            updateTimes[i][r] = updates.get(i).block(StepBench.BLOCK);
+          }
+        }
+        double rate = 2.0 * WIDTH * WIDTH * WIDTH / StepBench.median(matmulTimes);
+        System.out.printf(Locale.ROOT, "MatMul 1024x1024x1024: %.2f ms, %.1f GFLOP/s%n", 1e3 * StepBench.median(matmulTimes), rate / 1e9);
+        double polarFlops = FlopModel.newtonSchulz(WIDTH, WIDTH);
+        System.out.printf(Locale.ROOT, "Newton-Schulz 5 steps 1024x1024: %.1f ms (%.0f%% of MatMul rate)%n",
+            1e3 * StepBench.median(polarTimes), 100 * polarFlops / rate / StepBench.median(polarTimes));
+        System.out.printf(Locale.ROOT, "eigh 1024x1024 (SelfAdjointEigV2 with vectors): %.1f ms (%.0f%% of MatMul rate at 9n^3)%n",
+            1e3 * StepBench.median(eighTimes), 100 * 9.0 * WIDTH * WIDTH * WIDTH / rate / StepBench.median(eighTimes));
+        System.out.println();
+        System.out.println("| optimizer | update ms (median) | update GFLOP (model) | time at MatMul rate ms | efficiency | state bytes / parameter |");
+        System.out.println("|---|---|---|---|---|---|");
+        for (int i = 0; i < updates.size(); i++) {
+          UpdateOnly u = updates.get(i);
+          StepBench.Entry e = StepBench.ENTRIES.get(i);
+          double flops = FlopModel.update(e, WIDTH);
+          double t = StepBench.median(updateTimes[i]);
+          System.out.printf(Locale.ROOT, "| %s | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n", e.label(), 1e3 * t, flops / 1e9,
+              1e3 * flops / rate, 100 * flops / rate / t, (double) u.stateBytes / u.parameters);
+        }
+        updates.forEach(UpdateOnly::close);
+      }
+    }
+  }
+}

@@ -1,0 +1,184 @@
+package dev.fisheropt.examples;
+
+import dev.fisheropt.optimizers.LayerCollection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The classifiers of the comparison, float32, built in one graph with two inputs that share the
+ * variables: a training batch of static size (the loss the optimizer minimizes; every layer
+ * registered in {@link #layers()} with its inputs and pre-activations, as AdaFisher and FROG need)
+ * and an evaluation batch of any size.
+ *
+ * <ul>
+ *   <li>{@link Architecture#CNN}: conv 3×3×16 → ReLU → max-pool 2 → conv 3×3×32 → ReLU → max-pool 2 →
+ *       max-pool 2 (28→14→7→4) → dense 512→128 → ReLU → dense 128→10. The third pool keeps the first
+ *       dense kernel at 512 rows, so FISMO's left factor is 512×512 rather than 1568×1568.</li>
+ *   <li>{@link Architecture#MLP}: dense 784→h → ReLU → dense h→h → ReLU → dense h→10.</li>
+ * </ul>
+ * Weights are He-normal from a {@link SplittableRandom} of the given seed, biases zero, so two runs
+ * with one seed start identically.
+ */
+public final class Model {
+  /** The two model families. */
+  public enum Architecture {
+    CNN,
+    MLP
+  }
+
+  private final Ops tf;
+  private final SplittableRandom random;
+  private final LayerCollection layers = new LayerCollection();
+  private final List<Variable<TFloat32>> parameters = new ArrayList<>();
+  private final Placeholder<TFloat32> trainImages;
+  private final Placeholder<TInt32> trainLabels;
+  private final Placeholder<TFloat32> evalImages;
+  private final Operand<TFloat32> loss;
+  private final Operand<TInt32> evalPredictions;
+  private final long parameterCount;
+
+  /**
+   * @param batchSize the static size of the training batch
+   * @param hidden width of the MLP's hidden layers (ignored for the CNN)
+   */
+  public Model(Graph graph, Architecture architecture, int batchSize, int hidden, long seed) {
+    this.tf = Ops.create(graph);
+    this.random = new SplittableRandom(seed);
+    Shape imageShape = architecture == Architecture.CNN ? Shape.of(batchSize, 28, 28, 1) : Shape.of(batchSize, FashionMnist.PIXELS);
+    Shape evalShape = architecture == Architecture.CNN ? Shape.of(-1, 28, 28, 1) : Shape.of(-1, FashionMnist.PIXELS);
+    trainImages = tf.withName("train_images").placeholder(TFloat32.class, Placeholder.shape(imageShape));
+    trainLabels = tf.withName("train_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(batchSize)));
+    evalImages = tf.withName("eval_images").placeholder(TFloat32.class, Placeholder.shape(evalShape));
+    Builder train = new Builder(true);
+    Builder eval = new Builder(false);
+    Operand<TFloat32> trainLogits;
+    Operand<TFloat32> evalLogits;
+    if (architecture == Architecture.CNN) {
+      trainLogits = cnn(train, trainImages);
+      evalLogits = cnn(eval, evalImages);
+    } else {
+      trainLogits = mlp(train, trainImages, hidden);
+      evalLogits = mlp(eval, evalImages, hidden);
+    }
+    loss = tf.withName("loss").identity(dev.fisheropt.ops.SoftmaxCrossEntropy.mean(tf, trainLogits, trainLabels, FashionMnist.CLASSES));
+    evalPredictions = tf.withName("predictions").dtypes.cast(tf.math.argMax(evalLogits, tf.constant(1)), TInt32.class);
+    long count = 0;
+    for (Variable<TFloat32> v : parameters) {
+      count += v.shape().size();
+    }
+    parameterCount = count;
+  }
+
+  private Operand<TFloat32> cnn(Builder b, Operand<TFloat32> x) {
+    Operand<TFloat32> h = pool(tf.nn.relu(b.conv("conv1", x, 3, 1, 16)));
+    h = pool(pool(tf.nn.relu(b.conv("conv2", h, 3, 16, 32))));
+    h = tf.reshape(h, tf.constant(new long[] {x.shape().size(0), 4 * 4 * 32}));
+    h = tf.nn.relu(b.dense("dense1", h, 512, 128));
+    return b.dense("dense2", h, 128, FashionMnist.CLASSES);
+  }
+
+  private Operand<TFloat32> mlp(Builder b, Operand<TFloat32> x, int hidden) {
+    Operand<TFloat32> h = tf.nn.relu(b.dense("dense1", x, FashionMnist.PIXELS, hidden));
+    h = tf.nn.relu(b.dense("dense2", h, hidden, hidden));
+    return b.dense("dense3", h, hidden, FashionMnist.CLASSES);
+  }
+
+  private Operand<TFloat32> pool(Operand<TFloat32> x) {
+    return tf.nn.maxPool(x, tf.constant(new int[] {1, 2, 2, 1}), tf.constant(new int[] {1, 2, 2, 1}), "SAME");
+  }
+
+  /** Creates the variables on the training pass and reuses them on the evaluation pass. */
+  private final class Builder {
+    private final boolean training;
+    private int next;
+
+    Builder(boolean training) {
+      this.training = training;
+    }
+
+    Operand<TFloat32> dense(String name, Operand<TFloat32> x, int in, int out) {
+      Variable<TFloat32> kernel = parameter(name, "kernel", Shape.of(in, out), in);
+      Variable<TFloat32> bias = parameter(name, "bias", Shape.of(out), 0);
+      Operand<TFloat32> z = tf.nn.biasAdd(tf.linalg.matMul(x, kernel), bias);
+      if (training) {
+        layers.registerFullyConnected(kernel, bias, x, z);
+      }
+      return z;
+    }
+
+    Operand<TFloat32> conv(String name, Operand<TFloat32> x, int size, int in, int out) {
+      Variable<TFloat32> kernel = parameter(name, "kernel", Shape.of(size, size, in, out), size * size * in);
+      Variable<TFloat32> bias = parameter(name, "bias", Shape.of(out), 0);
+      Operand<TFloat32> z = tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME"), bias);
+      if (training) {
+        layers.registerConv2d(kernel, bias, new long[] {1, 1, 1, 1}, "SAME", x, z);
+      }
+      return z;
+    }
+
+    /** A new variable on the training pass (He-normal with this fan-in, zeros when 0); the same one after. */
+    private Variable<TFloat32> parameter(String scope, String name, Shape shape, int fanIn) {
+      if (!training) {
+        return parameters.get(next++);
+      }
+      float[] values = new float[(int) shape.size()];
+      double std = fanIn == 0 ? 0 : Math.sqrt(2.0 / fanIn);
+      for (int i = 0; i < values.length; i++) {
+        values[i] = (float) (std * gaussian());
+      }
+      Operand<TFloat32> init = tf.withInitScope().constant(shape, org.tensorflow.ndarray.buffer.DataBuffers.of(values));
+      Variable<TFloat32> v = tf.withSubScope(scope).withName(name).variable(init);
+      parameters.add(v);
+      return v;
+    }
+  }
+
+  private double gaussian() {
+    double u = 1.0 - random.nextDouble();
+    double w = random.nextDouble();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
+  }
+
+  public LayerCollection layers() {
+    return layers;
+  }
+
+  public List<Variable<TFloat32>> parameters() {
+    return List.copyOf(parameters);
+  }
+
+  public long parameterCount() {
+    return parameterCount;
+  }
+
+  /** Mean softmax cross-entropy of the training batch. */
+  public Operand<TFloat32> loss() {
+    return loss;
+  }
+
+  public Placeholder<TFloat32> trainImages() {
+    return trainImages;
+  }
+
+  public Placeholder<TInt32> trainLabels() {
+    return trainLabels;
+  }
+
+  public Placeholder<TFloat32> evalImages() {
+    return evalImages;
+  }
+
+  /** Predicted class of every evaluation image. */
+  public Operand<TInt32> evalPredictions() {
+    return evalPredictions;
+  }
+}

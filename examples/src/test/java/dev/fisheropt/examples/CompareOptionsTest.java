@@ -1,0 +1,59 @@
+package dev.fisheropt.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class CompareOptionsTest {
+  private static String error(String... args) {
+    return assertThrows(IllegalArgumentException.class, () -> CompareOptions.parse(args)).getMessage();
+  }
+
+  @Test
+  void noArgumentsGiveTheDocumentedDefaults() {
+    CompareOptions o = CompareOptions.parse();
+    assertEquals(OptimizerChoice.defaults(), o.optimizers());
+    assertEquals(Model.Architecture.CNN, o.model());
+    assertEquals(CompareOptions.EPOCHS_DEFAULT, o.epochs());
+    assertEquals(CompareOptions.BATCH_DEFAULT, o.batchSize());
+    assertEquals(FashionMnist.DEBIAN_DIRECTORY, o.data());
+    assertEquals(2e-3, o.learningRate(OptimizerChoice.ADAM));
+    assertEquals(OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT, o.tuning().fismoInterval());
+  }
+
+  @Test
+  void flagsSetTheirSettings() {
+    CompareOptions o = CompareOptions.parse("--optimizers", "fismo,adam", "--model", "mlp", "--hidden", "64", "--epochs", "3",
+        "--batch", "32", "--lr", "adam=2e-3,fismo=0.01", "--fismo-interval", "5", "--xla", "--data", "/tmp/fm", "--seed", "9");
+    assertEquals(List.of(OptimizerChoice.FISMO, OptimizerChoice.ADAM), o.optimizers());
+    assertEquals(Model.Architecture.MLP, o.model());
+    assertEquals(64, o.hidden());
+    assertEquals(2e-3, o.learningRate(OptimizerChoice.ADAM));
+    assertEquals(0.01, o.learningRate(OptimizerChoice.FISMO));
+    assertEquals(OptimizerChoice.MUON.defaultLearningRate(), o.learningRate(OptimizerChoice.MUON));
+    assertEquals(5, o.tuning().fismoInterval());
+    assertTrue(o.xla());
+    assertEquals(Path.of("/tmp/fm"), o.data());
+    assertEquals(9, o.seed());
+  }
+
+  @Test
+  void badArgumentsAreRejectedNamingTheFlag() {
+    assertTrue(error("--epoch", "3").contains("unknown argument '--epoch'"));
+    assertTrue(error("--epochs").contains("--epochs needs a value"));
+    assertTrue(error("--epochs", "--xla").contains("--epochs needs a value"));
+    assertTrue(error("--epochs", "two").contains("--epochs must be an integer, got 'two'"));
+    assertTrue(error("--batch", "0").contains("--batch must be a positive integer"));
+    assertTrue(error("--model", "resnet").contains("--model must be cnn or mlp"));
+    assertTrue(error("--optimizers", "adam,sgd").contains("unknown optimizer 'sgd'; choose from adam, momentum, muon, fismo"));
+    assertTrue(error("--optimizers", ",").contains("names no optimizer"));
+    assertTrue(error("--lr", "adam").contains("NAME=RATE"));
+    assertTrue(error("--lr", "adam=-1").contains("must be positive"));
+    assertTrue(error("--lr", "adam=fast").contains("'fast' is not a number"));
+    assertTrue(error("--batch", "256", "--train-limit", "100").contains("smaller than one batch"));
+  }
+}
