@@ -4,9 +4,7 @@ import dev.fisheropt.ops.FactorEma;
 import dev.fisheropt.ops.FunctionKeys;
 import dev.fisheropt.ops.InverseRoots;
 import dev.fisheropt.ops.Matrices;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -52,7 +50,7 @@ import org.tensorflow.types.family.TFloating;
  * Hyperparameter variables: {@code learning_rate}, {@code momentum}, {@code fisher_decay},
  * {@code damping}, {@code weight_decay} and the fallback's.
  */
-public final class Fismo extends GuardedOptimizer {
+public final class Fismo extends MatrixOptimizer {
   public static final String NAME_DEFAULT = "Fismo";
   public static final double LEARNING_RATE_DEFAULT = 0.02;
   public static final double MOMENTUM_DEFAULT = 0.95;
@@ -62,12 +60,8 @@ public final class Fismo extends GuardedOptimizer {
   public static final int PRECONDITIONER_INTERVAL_DEFAULT = 1;
   public static final double WEIGHT_DECAY_DEFAULT = 0.0;
 
-  private final Polar polar;
   private final InverseRoot inverseRoot;
-  private final int nsSteps;
   private final int preconditionerInterval;
-  private final Fallback fallback;
-  private final Set<String> excluded;
 
   /** FISMO with every setting at its default. */
   public Fismo(Graph graph) {
@@ -76,17 +70,10 @@ public final class Fismo extends GuardedOptimizer {
 
   private Fismo(Graph graph, Builder b) {
     super(graph, b);
-    this.polar = b.polar;
     this.inverseRoot = b.inverseRoot;
-    this.nsSteps = b.nsSteps;
     this.preconditionerInterval = b.preconditionerInterval;
-    this.fallback = b.fallback;
-    this.excluded = new HashSet<>(b.excluded);
-    hyperparameter("momentum", b.momentum);
     hyperparameter("fisher_decay", b.fisherDecay);
     hyperparameter("damping", b.damping);
-    hyperparameter("weight_decay", b.weightDecay);
-    registerFallback(fallback);
   }
 
   public static Builder builder() {
@@ -94,12 +81,7 @@ public final class Fismo extends GuardedOptimizer {
   }
 
   @Override
-  protected <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
-    MatrixView view = excluded.contains(variable.op().name()) ? null : MatrixView.of(variable.shape());
-    if (view == null) {
-      fallback.update(step, gradient, variable);
-      return;
-    }
+  <T extends TFloating> void updateMatrix(StepContext step, Operand<T> gradient, Variable<T> variable, MatrixView view) {
     Ops tf = step.tf();
     Ops init = step.init();
     Class<T> type = variable.type();
@@ -127,9 +109,7 @@ public final class Fismo extends GuardedOptimizer {
     Operand<T> beta = step.hyperparameter("momentum", type);
     Operand<T> whitened = Matrices.matmul(tf, Matrices.matmul(tf, f.pInvSqrt(), g), f.qInvSqrt());
     Operand<T> mNew = tf.math.add(tf.math.mul(beta, momentum), tf.math.mul(tf.math.sub(one, beta), whitened));
-    Operand<T> direction = Matrices.matmul(tf, Matrices.matmul(tf, f.pInvSqrt(), polar.factor(tf, mNew, nsSteps)), f.qInvSqrt());
-    Operand<T> eta = step.hyperparameter("learning_rate", type);
-    Operand<T> decayed = tf.math.sub(variable, tf.math.mul(tf.math.mul(eta, step.hyperparameter("weight_decay", type)), variable));
+    Operand<T> direction = Matrices.matmul(tf, Matrices.matmul(tf, f.pInvSqrt(), polarFactor(tf, mNew)), f.qInvSqrt());
     step.set(p, f.p());
     step.set(q, f.q());
     step.set(qInverse, f.qInverse());
@@ -140,7 +120,7 @@ public final class Fismo extends GuardedOptimizer {
       Variable<TInt64> unconverged = step.slot(variable, "unconverged_roots", init.constant(0L));
       step.set(unconverged, tf.math.add(unconverged, f.unconverged()));
     }
-    step.set(variable, tf.math.sub(decayed, tf.math.mul(eta, view.toParameter(tf, direction))));
+    descend(step, variable, view.toParameter(tf, direction));
   }
 
   /** The Kronecker factors after a step and the roots the step uses. */
@@ -211,32 +191,18 @@ public final class Fismo extends GuardedOptimizer {
   }
 
   /** Settings of {@link Fismo}; every setter validates its value at once. */
-  public static final class Builder extends GuardedOptimizer.Builder<Builder> {
-    private double momentum = MOMENTUM_DEFAULT;
+  public static final class Builder extends MatrixOptimizer.Builder<Builder> {
     private double fisherDecay = FISHER_DECAY_DEFAULT;
     private double damping = DAMPING_DEFAULT;
-    private int nsSteps = NS_STEPS_DEFAULT;
-    private Polar polar = Polar.NEWTON_SCHULZ;
     private InverseRoot inverseRoot = InverseRoot.EIGH;
     private int preconditionerInterval = PRECONDITIONER_INTERVAL_DEFAULT;
-    private double weightDecay = WEIGHT_DECAY_DEFAULT;
-    private Fallback fallback = Fallback.adam();
-    private final Set<String> excluded = new HashSet<>();
 
     private Builder() {
-      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT);
+      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT);
     }
 
     @Override
     protected Builder self() {
-      return this;
-    }
-
-
-
-    /** β ∈ [0, 1), the EMA coefficient of the whitened momentum. */
-    public Builder momentum(double momentum) {
-      this.momentum = Settings.decay("momentum", momentum);
       return this;
     }
 
@@ -249,19 +215,6 @@ public final class Fismo extends GuardedOptimizer {
     /** μ &gt; 0, the damping added as μ·tr(P)/m·I (and likewise for Q). */
     public Builder damping(double damping) {
       this.damping = Settings.positive("damping", damping);
-      return this;
-    }
-
-    public Builder nsSteps(int nsSteps) {
-      this.nsSteps = Settings.atLeastOne("nsSteps", nsSteps);
-      return this;
-    }
-
-    public Builder polar(Polar polar) {
-      if (polar == null) {
-        throw new IllegalArgumentException("polar must not be null");
-      }
-      this.polar = polar;
       return this;
     }
 
@@ -278,29 +231,6 @@ public final class Fismo extends GuardedOptimizer {
       this.preconditionerInterval = Settings.atLeastOne("preconditionerInterval", k);
       return this;
     }
-
-    /** Decoupled weight decay λ ≥ 0 on preconditioned parameters: W ← W − ηλW. */
-    public Builder weightDecay(double weightDecay) {
-      this.weightDecay = Settings.nonNegative("weightDecay", weightDecay);
-      return this;
-    }
-
-    public Builder fallback(Fallback fallback) {
-      if (fallback == null) {
-        throw new IllegalArgumentException("fallback must not be null; use Fallback.none() to freeze those parameters");
-      }
-      this.fallback = fallback;
-      return this;
-    }
-
-    /** Routes these matrix parameters (an embedding, the classifier head) to the fallback. */
-    public Builder exclude(Variable<?>... variables) {
-      for (Variable<?> v : variables) {
-        excluded.add(v.op().name());
-      }
-      return this;
-    }
-
 
     public Fismo build(Graph graph) {
       return new Fismo(graph, this);
