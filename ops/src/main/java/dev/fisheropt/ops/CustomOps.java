@@ -1,0 +1,101 @@
+package dev.fisheropt.ops;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.tensorflow.TensorFlow;
+
+/**
+ * The native op library {@code libfisheropt_ops.so} (built from {@code custom-ops-cc/}), loaded into
+ * TensorFlow once per JVM.
+ *
+ * <p>The library ships inside this jar for linux-x86_64. {@link #shared()} copies it to a private
+ * temporary directory and registers its ops with {@link TensorFlow#loadLibrary}; on any other
+ * platform, or when the resource is missing or TensorFlow rejects it, the library is reported
+ * unavailable, one log line (logger {@code dev.fisheropt.ops}) says why, and callers such as {@link
+ * FusedPolar} build the equivalent graph ops instead. Setting the system property {@value
+ * #LIBRARY_PROPERTY} to a file path loads that library instead of the bundled one.
+ */
+public final class CustomOps {
+  /** Where the build puts the library inside the jar. */
+  static final String BUNDLED_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops.so";
+  /** System property naming a library file to load instead of the bundled one. */
+  public static final String LIBRARY_PROPERTY = "fisheropt.ops.library";
+
+  private static final Logger LOG = Logger.getLogger("dev.fisheropt.ops");
+  private static CustomOps shared;
+
+  private final String unavailableReason;
+
+  private CustomOps(String unavailableReason) {
+    this.unavailableReason = unavailableReason;
+  }
+
+  /** The library of this JVM, loaded (or found unavailable) on first use. */
+  public static synchronized CustomOps shared() {
+    if (shared == null) {
+      String override = System.getProperty(LIBRARY_PROPERTY);
+      shared = override != null ? loadFile(Path.of(override)) : loadResource(BUNDLED_RESOURCE);
+    }
+    return shared;
+  }
+
+  /** True when the ops of the library are registered with TensorFlow and can be built. */
+  public boolean isLoaded() {
+    return unavailableReason == null;
+  }
+
+  /** Why the library could not be used, or empty when it is loaded. */
+  public Optional<String> unavailableReason() {
+    return Optional.ofNullable(unavailableReason);
+  }
+
+  /**
+   * Loads the library stored as class-path resource {@code resource}. Package-private so that tests
+   * can point it at a missing resource; everything else goes through {@link #shared()}.
+   */
+  static CustomOps loadResource(String resource) {
+    String platform = System.getProperty("os.name", "").toLowerCase(Locale.ROOT) + "-" + System.getProperty("os.arch", "");
+    if (!platform.equals("linux-amd64") && !platform.equals("linux-x86_64")) {
+      return unavailable("the fisheropt op library is built for linux-x86_64 only, this JVM runs on " + platform);
+    }
+    try (InputStream in = CustomOps.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        return unavailable("resource " + resource + " is not on the class path (was the native build skipped?)");
+      }
+      Path dir = Files.createTempDirectory("fisheropt-ops-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      Path file = dir.resolve("libfisheropt_ops.so");
+      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+      dir.toFile().deleteOnExit();
+      file.toFile().deleteOnExit();
+      return loadFile(file);
+    } catch (IOException | RuntimeException e) {
+      return unavailable("could not extract " + resource + ": " + e);
+    }
+  }
+
+  /** Registers the ops of the library file {@code file} with TensorFlow. */
+  static CustomOps loadFile(Path file) {
+    if (!Files.isRegularFile(file)) {
+      return unavailable("library file " + file + " does not exist");
+    }
+    try {
+      TensorFlow.loadLibrary(file.toAbsolutePath().toString());
+      return new CustomOps(null);
+    } catch (RuntimeException | UnsatisfiedLinkError e) {
+      return unavailable("TensorFlow could not load " + file + ": " + e.getMessage());
+    }
+  }
+
+  private static CustomOps unavailable(String reason) {
+    LOG.log(Level.WARNING, "fisheropt custom ops unavailable, using graph ops instead: {0}", reason);
+    return new CustomOps(reason);
+  }
+}
