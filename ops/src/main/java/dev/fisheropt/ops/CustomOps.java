@@ -6,8 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.tensorflow.TensorFlow;
@@ -20,7 +23,8 @@ import org.tensorflow.TensorFlow;
  * temporary directory and registers its ops with {@link TensorFlow#loadLibrary}; on any other
  * platform, or when the resource is missing or TensorFlow rejects it, the library is reported
  * unavailable, one log line (logger {@code dev.fisheropt.ops}) says why, and callers such as {@link
- * FusedPolar} build the equivalent graph ops instead. Setting the system property {@value
+ * FusedPolar} build the equivalent graph ops instead. The library is compiled for AVX2 and FMA; on a
+ * CPU without them it is not loaded at all. Setting the system property {@value
  * #LIBRARY_PROPERTY} to a file path loads that library instead of the bundled one.
  */
 public final class CustomOps {
@@ -66,6 +70,10 @@ public final class CustomOps {
     if (!platform.equals("linux-amd64") && !platform.equals("linux-x86_64")) {
       return unavailable("the fisheropt op library is built for linux-x86_64 only, this JVM runs on " + platform);
     }
+    String missingFeatures = missingCpuFeatures();
+    if (!missingFeatures.isEmpty()) {
+      return unavailable("the fisheropt op library needs a CPU with AVX2 and FMA, this one lacks " + missingFeatures);
+    }
     try (InputStream in = CustomOps.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
         return unavailable("resource " + resource + " is not on the class path (was the native build skipped?)");
@@ -92,6 +100,31 @@ public final class CustomOps {
     } catch (RuntimeException | UnsatisfiedLinkError e) {
       return unavailable("TensorFlow could not load " + file + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * The instruction-set extensions the library is compiled for ({@code -mavx2 -mfma}) that
+   * /proc/cpuinfo does not list, space-separated; empty when all are there.
+   */
+  static String missingCpuFeatures() {
+    Set<String> flags = new HashSet<>();
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          flags.addAll(Arrays.asList(line.substring(line.indexOf(':') + 1).trim().split("\\s+")));
+          break;
+        }
+      }
+    } catch (IOException e) {
+      return "(unknown: /proc/cpuinfo unreadable: " + e.getMessage() + ")";
+    }
+    StringBuilder missing = new StringBuilder();
+    for (String feature : new String[] {"avx", "avx2", "fma"}) {
+      if (!flags.contains(feature)) {
+        missing.append(missing.length() == 0 ? "" : " ").append(feature);
+      }
+    }
+    return missing.toString();
   }
 
   private static CustomOps unavailable(String reason) {
