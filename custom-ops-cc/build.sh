@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds libfisheropt_ops.so and copies it to OUTPUT_DIR. Called by the Maven build of `ops`.
+# Builds libfisheropt_ops.so (AVX2) and libfisheropt_ops_avx512.so and copies them to OUTPUT_DIR. Called by the Maven build of `ops`.
 #   build.sh OUTPUT_DIR BUILD_DIR TF_JAVA_NATIVE_JAR
 # Fetches the tensorflow-cpu 2.18.0 wheel once into $FISHEROPT_CACHE (default ~/.cache/fisheropt),
 # verifies its sha256, and takes the C++ headers from it; takes libtensorflow_framework.so.2 from
@@ -74,5 +74,5 @@ cmake -S "$HERE" -B "$BUILD_DIR/cmake" -DCMAKE_BUILD_TYPE=Release \
   -DTF_INCLUDE_DIR="$HEADERS" -DTF_FRAMEWORK_LIBRARY="$FRAMEWORK_DIR/libtensorflow_framework.so.2" >&2
 cmake --build "$BUILD_DIR/cmake" -j "$(nproc)" >&2
 mkdir -p "$OUTPUT_DIR"
-cp "$BUILD_DIR/cmake/libfisheropt_ops.so" "$OUTPUT_DIR/"
-log "built $OUTPUT_DIR/libfisheropt_ops.so in $(( $(date +%s) - start )) s"
+cp "$BUILD_DIR/cmake/libfisheropt_ops.so" "$BUILD_DIR/cmake/libfisheropt_ops_avx512.so" "$OUTPUT_DIR/"
+log "built libfisheropt_ops.so and libfisheropt_ops_avx512.so into $OUTPUT_DIR in $(( $(date +%s) - start )) s"

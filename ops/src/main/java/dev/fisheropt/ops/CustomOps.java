@@ -8,6 +8,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
@@ -23,13 +24,16 @@ import org.tensorflow.TensorFlow;
  * temporary directory and registers its ops with {@link TensorFlow#loadLibrary}; on any other
  * platform, or when the resource is missing or TensorFlow rejects it, the library is reported
  * unavailable, one log line (logger {@code dev.fisheropt.ops}) says why, and callers such as {@link
- * FusedPolar} build the equivalent graph ops instead. The library is compiled for AVX2 and FMA; on a
- * CPU without them it is not loaded at all. Setting the system property {@value
+ * FusedPolar} build the equivalent graph ops instead. The jar holds two builds of the library, for
+ * AVX-512 and for AVX2+FMA, and the one the CPU supports is loaded (/proc/cpuinfo); a CPU without
+ * AVX2 and FMA gets neither. Setting the system property {@value
  * #LIBRARY_PROPERTY} to a file path loads that library instead of the bundled one.
  */
 public final class CustomOps {
-  /** Where the build puts the library inside the jar. */
+  /** Where the build puts the library inside the jar: the AVX2+FMA build ... */
   static final String BUNDLED_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops.so";
+  /** ... and the AVX-512 build, chosen where the CPU has AVX-512 F, DQ, VL and BW. */
+  static final String BUNDLED_AVX512_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops_avx512.so";
   /** System property naming a library file to load instead of the bundled one. */
   public static final String LIBRARY_PROPERTY = "fisheropt.ops.library";
 
@@ -46,7 +50,13 @@ public final class CustomOps {
   public static synchronized CustomOps shared() {
     if (shared == null) {
       String override = System.getProperty(LIBRARY_PROPERTY);
-      shared = override != null ? loadFile(Path.of(override)) : loadResource(BUNDLED_RESOURCE);
+      if (override != null) {
+        shared = loadFile(Path.of(override));
+      } else {
+        Set<String> flags = cpuFlags();
+        boolean avx512 = flags.containsAll(List.of("avx512f", "avx512dq", "avx512vl", "avx512bw"));
+        shared = loadResource(avx512 ? BUNDLED_AVX512_RESOURCE : BUNDLED_RESOURCE);
+      }
     }
     return shared;
   }
@@ -79,7 +89,7 @@ public final class CustomOps {
         return unavailable("resource " + resource + " is not on the class path (was the native build skipped?)");
       }
       Path dir = Files.createTempDirectory("fisheropt-ops-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-      Path file = dir.resolve("libfisheropt_ops.so");
+      Path file = dir.resolve(resource.substring(resource.lastIndexOf('/') + 1));
       Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
       dir.toFile().deleteOnExit();
       file.toFile().deleteOnExit();
@@ -103,20 +113,13 @@ public final class CustomOps {
   }
 
   /**
-   * The instruction-set extensions the library is compiled for ({@code -mavx2 -mfma}) that
+   * The instruction-set extensions both builds of the library need ({@code -mavx2 -mfma}) that
    * /proc/cpuinfo does not list, space-separated; empty when all are there.
    */
   static String missingCpuFeatures() {
-    Set<String> flags = new HashSet<>();
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-        if (line.startsWith("flags")) {
-          flags.addAll(Arrays.asList(line.substring(line.indexOf(':') + 1).trim().split("\\s+")));
-          break;
-        }
-      }
-    } catch (IOException e) {
-      return "(unknown: /proc/cpuinfo unreadable: " + e.getMessage() + ")";
+    Set<String> flags = cpuFlags();
+    if (flags.isEmpty()) {
+      return "(unknown: no flags line in /proc/cpuinfo)";
     }
     StringBuilder missing = new StringBuilder();
     for (String feature : new String[] {"avx", "avx2", "fma"}) {
@@ -125,6 +128,20 @@ public final class CustomOps {
       }
     }
     return missing.toString();
+  }
+
+  /** The CPU feature flags of the first processor in /proc/cpuinfo; empty where it is unreadable. */
+  private static Set<String> cpuFlags() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("flags")) {
+          return new HashSet<>(Arrays.asList(line.substring(line.indexOf(':') + 1).trim().split("\\s+")));
+        }
+      }
+    } catch (IOException e) {
+      LOG.log(Level.FINE, "cannot read /proc/cpuinfo", e);
+    }
+    return Set.of();
   }
 
   private static CustomOps unavailable(String reason) {
