@@ -3,8 +3,9 @@
 //   X = M / (‖M‖_F + 1e-7), on the wide orientation (transposed when rows > cols);
 //   repeated `steps` times: A = X Xᵀ, B = b·A + c·A·A, X = a·X + B·X;  transposed back.
 // As graph ops each step is five kernels inside a StatelessWhile (plus the loop's own ops); here the
-// loop, the scaling and the transposes share one kernel and reuse three scratch buffers.
+// loop, the scaling and the transposes share one kernel and reuse four scratch buffers.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
