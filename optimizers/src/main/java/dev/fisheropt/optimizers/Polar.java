@@ -1,6 +1,7 @@
 package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.ExactPolar;
+import dev.fisheropt.ops.FusedPolar;
 import dev.fisheropt.ops.NewtonSchulz;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
@@ -11,12 +12,19 @@ public enum Polar {
   /** Muon's quintic Newton–Schulz iteration as a graph loop (the default). */
   NEWTON_SCHULZ,
   /** U_r V_rᵀ from the SVD, over the numerically nonzero singular values: slow, for reference runs. */
-  EXACT;
+  EXACT,
+  /**
+   * The same Newton–Schulz iteration as one native CPU op ({@code FisheroptFusedPolar} from {@code
+   * libfisheropt_ops.so}); falls back to {@link #NEWTON_SCHULZ}, with one log line, where the library
+   * cannot be loaded.
+   */
+  FUSED;
 
   <T extends TFloating> Operand<T> factor(Ops tf, Operand<T> matrix, int nsSteps) {
     return switch (this) {
       case NEWTON_SCHULZ -> NewtonSchulz.polar(tf, matrix, nsSteps, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
       case EXACT -> ExactPolar.polar(tf, matrix);
+      case FUSED -> FusedPolar.polar(tf, matrix, nsSteps, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
     };
   }
 }

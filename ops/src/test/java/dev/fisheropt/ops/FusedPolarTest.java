@@ -1,0 +1,300 @@
+package dev.fisheropt.ops;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Random;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.Tensor;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.family.TFloating;
+
+/**
+ * {@code FisheroptFusedPolar} computes what the graph Newton–Schulz iteration computes, for single and
+ * batched matrices of both orientations, and {@link FusedPolar} falls back to the graph iteration
+ * when the library is missing.
+ */
+class FusedPolarTest {
+  private static final double A = NewtonSchulz.A_DEFAULT;
+  private static final double B = NewtonSchulz.B_DEFAULT;
+  private static final double C = NewtonSchulz.C_DEFAULT;
+
+  /**
+   * The default build packs the library, so it must load; only a build run with
+   * -Dfisheropt.native.skip=true (which surefire passes on) may lack it, and then the comparisons
+   * would compare the graph with itself, so they are reported as aborted rather than passed.
+   */
+  @BeforeAll
+  static void libraryIsPresentUnlessTheNativeBuildWasSkipped() {
+    if (Boolean.getBoolean("fisheropt.native.skip")) {
+      Assumptions.abort("native build skipped (-Dfisheropt.native.skip=true)");
+    }
+    assertTrue(CustomOps.shared().isLoaded(), () -> "libfisheropt_ops.so did not load: " + CustomOps.shared().unavailableReason().orElse(""));
+  }
+
+  static Stream<Arguments> shapes() {
+    return Stream.of(Shape.of(1, 5), Shape.of(5, 1), Shape.of(16, 16), Shape.of(7, 3), Shape.of(3, 7),
+        Shape.of(33, 65), Shape.of(130, 40), Shape.of(96, 257))
+        .flatMap(s -> Stream.of(Arguments.of(s, TFloat64.class, 1e-12), Arguments.of(s, TFloat32.class, 1e-5)));
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("shapes")
+  <T extends TFloating> void equalsGraphNewtonSchulz(Shape shape, Class<T> type, double tolerance) {
+    double[] m = random(shape.size(), 11 + shape.size());
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<T> input = constant(tf, type, shape, m);
+      Operand<T> fused = FusedPolar.polar(tf, input, 5, A, B, C);
+      Operand<T> graph = NewtonSchulz.polar(tf, input, 5, A, B, C);
+      assertEquals(1, count(g, FusedPolar.OP_TYPE));
+      assertEquals(shape, fused.shape());
+      List<double[]> out = fetch(g, fused, graph);
+      assertClose(tolerance, out.get(0), out.get(1));
+    }
+  }
+
+  static Stream<Arguments> batches() {
+    // [4,6,9] and [2,3,10,4] are small enough to be spread over the thread pool by matrix; the
+    // matrices of [2,96,160] are each split over the pool.
+    return Stream.of(Shape.of(4, 6, 9), Shape.of(2, 3, 10, 4), Shape.of(2, 96, 160))
+        .flatMap(s -> Stream.of(Arguments.of(s, TFloat64.class, 1e-12), Arguments.of(s, TFloat32.class, 1e-5)));
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("batches")
+  <T extends TFloating> void batchEqualsGraphNewtonSchulzPerMatrix(Shape shape, Class<T> type, double tolerance) {
+    int rank = shape.numDimensions();
+    long rows = shape.size(rank - 2);
+    long cols = shape.size(rank - 1);
+    int count = (int) (shape.size() / (rows * cols));
+    double[] m = random(shape.size(), 5);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<T> fused = FusedPolar.polar(tf, constant(tf, type, shape, m), 3, A, B, C);
+      List<Operand<T>> perMatrix = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        double[] one = Arrays.copyOfRange(m, (int) (i * rows * cols), (int) ((i + 1) * rows * cols));
+        perMatrix.add(NewtonSchulz.polar(tf, constant(tf, type, Shape.of(rows, cols), one), 3, A, B, C));
+      }
+      List<Operand<?>> fetches = new ArrayList<>(perMatrix);
+      fetches.add(0, fused);
+      List<double[]> out = fetch(g, fetches.toArray(new Operand<?>[0]));
+      for (int i = 0; i < count; i++) {
+        double[] fusedOne = Arrays.copyOfRange(out.get(0), (int) (i * rows * cols), (int) ((i + 1) * rows * cols));
+        assertClose(tolerance, fusedOne, out.get(i + 1));
+      }
+    }
+  }
+
+  @Test
+  void zeroMatrixGivesZero() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> x = FusedPolar.polar(tf, tf.zeros(tf.constant(new long[] {3, 4}), TFloat64.class), 5, A, B, C);
+      assertArrayEquals(new double[12], fetch(g, x).get(0));
+    }
+  }
+
+  @Test
+  void nonFiniteMatrixGivesNaNsAndLeavesTheRestOfTheBatchAlone() {
+    double[] m = random(2 * 3 * 4, 3);
+    m[5] = Double.POSITIVE_INFINITY;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> fused = FusedPolar.polar(tf, constant(tf, TFloat64.class, Shape.of(2, 3, 4), m), 5, A, B, C);
+      Operand<TFloat64> second = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(3, 4), Arrays.copyOfRange(m, 12, 24)), 5, A, B, C);
+      List<double[]> out = fetch(g, fused, second);
+      for (int i = 0; i < 12; i++) {
+        assertTrue(Double.isNaN(out.get(0)[i]), "entry " + i + " of the non-finite matrix: " + out.get(0)[i]);
+      }
+      assertClose(1e-12, Arrays.copyOfRange(out.get(0), 12, 24), out.get(1));
+    }
+  }
+
+  @Test
+  void rejectsInputsThatAreNotMatrices() {
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> FusedPolar.polar(tf, tf.constant(new double[] {1, 2, 3}), 5, A, B, C));
+      assertTrue(e.getMessage().contains("shape [3]"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> FusedPolar.polar(tf, tf.constant(new double[][] {{1}}), 0, A, B, C));
+      assertThrows(IllegalArgumentException.class, () -> FusedPolar.polar(tf, tf.constant(new double[][] {{1}}), 5, Double.NaN, B, C));
+      assertThrows(IllegalArgumentException.class, () -> FusedPolar.polar(tf, tf.constant(new int[][] {{1}}).asOutput().expect(TFloat64.class), 5, A, B, C));
+    }
+  }
+
+  @Test
+  void opItselfRejectsBadRankAndAttributesWhenTheGraphIsBuilt() {
+    try (Graph g = new Graph(); TFloat64 a = TFloat64.scalarOf(A); TFloat32 wrongType = TFloat32.scalarOf(1f)) {
+      Ops tf = Ops.create(g);
+      RuntimeException rank = assertThrows(RuntimeException.class, () -> tf.scope().opBuilder(FusedPolar.OP_TYPE, "rank1")
+          .addInput(tf.constant(new double[] {1, 2}).asOutput())
+          .setAttr("steps", 5L).setAttr("a", a).setAttr("b", a).setAttr("c", a).build());
+      assertTrue(rank.getMessage().contains("rank"), rank.getMessage());
+      RuntimeException steps = assertThrows(RuntimeException.class, () -> tf.scope().opBuilder(FusedPolar.OP_TYPE, "steps0")
+          .addInput(tf.constant(new double[][] {{1, 2}}).asOutput())
+          .setAttr("steps", 0L).setAttr("a", a).setAttr("b", a).setAttr("c", a).build());
+      assertTrue(steps.getMessage().contains("steps"), steps.getMessage());
+      tf.scope().opBuilder(FusedPolar.OP_TYPE, "float32Coefficient")
+          .addInput(tf.constant(new double[][] {{1, 2}}).asOutput())
+          .setAttr("steps", 5L).setAttr("a", wrongType).setAttr("b", a).setAttr("c", a).build();
+      try (Session s = new Session(g)) {
+        RuntimeException attr = assertThrows(RuntimeException.class, () -> s.runner().fetch("float32Coefficient").run().close());
+        assertTrue(attr.getMessage().contains("'a' must be a float64 scalar"), attr.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void missingLibraryFallsBackToGraphNewtonSchulzAndSaysWhy() {
+    List<LogRecord> records = new ArrayList<>();
+    Handler capture = new Handler() {
+      @Override
+      public void publish(LogRecord r) {
+        records.add(r);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    Logger logger = Logger.getLogger("dev.fisheropt.ops");
+    logger.addHandler(capture);
+    CustomOps missing;
+    try {
+      missing = CustomOps.loadResource("dev/fisheropt/ops/native/no-such-platform/libfisheropt_ops.so");
+    } finally {
+      logger.removeHandler(capture);
+    }
+    assertFalse(missing.isLoaded());
+    assertTrue(missing.unavailableReason().orElseThrow().contains("no-such-platform"), missing.unavailableReason().orElseThrow());
+    assertEquals(1, records.size());
+    assertTrue(records.get(0).getParameters()[0].toString().contains("no-such-platform"));
+
+    double[] single = random(5 * 8, 21);
+    double[] batch = random(2 * 8 * 5, 22);
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> fallback = FusedPolar.polar(tf, constant(tf, TFloat64.class, Shape.of(5, 8), single), 5, A, B, C, missing);
+      Operand<TFloat64> batchFallback = FusedPolar.polar(tf, constant(tf, TFloat64.class, Shape.of(2, 8, 5), batch), 5, A, B, C, missing);
+      assertEquals(0, count(g, FusedPolar.OP_TYPE));
+      Operand<TFloat64> graph = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(5, 8), single), 5, A, B, C);
+      Operand<TFloat64> first = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(8, 5), Arrays.copyOfRange(batch, 0, 40)), 5, A, B, C);
+      Operand<TFloat64> second = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(8, 5), Arrays.copyOfRange(batch, 40, 80)), 5, A, B, C);
+      List<double[]> out = fetch(g, fallback, graph, batchFallback, first, second);
+      assertArrayEquals(out.get(1), out.get(0));
+      assertArrayEquals(out.get(3), Arrays.copyOfRange(out.get(2), 0, 40));
+      assertArrayEquals(out.get(4), Arrays.copyOfRange(out.get(2), 40, 80));
+    }
+  }
+
+  @Test
+  void missingLibraryFileIsReportedNotThrown() {
+    CustomOps missing = CustomOps.loadFile(java.nio.file.Path.of("/nonexistent/libfisheropt_ops.so"));
+    assertFalse(missing.isLoaded());
+    assertTrue(missing.unavailableReason().orElseThrow().contains("/nonexistent/libfisheropt_ops.so"));
+  }
+
+  private static int count(Graph g, String type) {
+    int n = 0;
+    for (Iterator<GraphOperation> it = g.operations(); it.hasNext();) {
+      if (it.next().type().equals(type)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private static double[] random(long n, long seed) {
+    Random r = new Random(seed);
+    double[] out = new double[(int) n];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = r.nextGaussian();
+    }
+    return out;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends TFloating> Operand<T> constant(Ops tf, Class<T> type, Shape shape, double[] data) {
+    if (type == TFloat64.class) {
+      return (Operand<T>) tf.constant(shape, DataBuffers.of(data, true, false));
+    }
+    float[] f = new float[data.length];
+    for (int i = 0; i < f.length; i++) {
+      f[i] = (float) data[i];
+    }
+    return (Operand<T>) tf.constant(shape, DataBuffers.of(f, true, false));
+  }
+
+  private static List<double[]> fetch(Graph g, Operand<?>... operands) {
+    try (Session s = new Session(g)) {
+      Session.Runner runner = s.runner();
+      for (Operand<?> o : operands) {
+        runner.fetch(o);
+      }
+      List<double[]> out = new ArrayList<>();
+      try (Result r = runner.run()) {
+        for (int i = 0; i < operands.length; i++) {
+          out.add(toDoubles(r.get(i)));
+        }
+      }
+      return out;
+    }
+  }
+
+  private static double[] toDoubles(Tensor t) {
+    int n = (int) t.shape().size();
+    double[] out = new double[n];
+    if (t instanceof TFloat64 d) {
+      d.asRawTensor().data().asDoubles().read(out);
+    } else {
+      float[] f = new float[n];
+      ((TFloat32) t).asRawTensor().data().asFloats().read(f);
+      for (int i = 0; i < n; i++) {
+        out[i] = f[i];
+      }
+    }
+    return out;
+  }
+
+  /** ‖a − b‖₂ / ‖b‖₂. */
+  private static void assertClose(double tolerance, double[] actual, double[] expected) {
+    double diff = 0;
+    double norm = 0;
+    for (int i = 0; i < actual.length; i++) {
+      diff += (actual[i] - expected[i]) * (actual[i] - expected[i]);
+      norm += expected[i] * expected[i];
+    }
+    double err = Math.sqrt(diff / norm);
+    assertTrue(err <= tolerance, "relative error " + err + " > " + tolerance);
+  }
+}
