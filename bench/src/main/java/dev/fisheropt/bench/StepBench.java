@@ -46,7 +46,28 @@ public final class StepBench {
       new Entry("SGD+momentum", OptimizerChoice.MOMENTUM, OptimizerChoice.Tuning.defaults()),
       new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
       new Entry("FISMO k=1", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(1)),
-      new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)));
+      new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)),
+      new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
+      new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
+      new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()));
+
+  /**
+   * The entries whose labels are listed (comma-separated, case-insensitive), in {@link #ENTRIES}
+   * order; Adam always comes first, since every ratio is to Adam. "all" or nothing: every entry.
+   */
+  static List<Entry> select(String labels) {
+    if (labels == null || labels.equalsIgnoreCase("all")) {
+      return ENTRIES;
+    }
+    List<String> wanted = Arrays.stream(labels.split(",")).map(l -> l.trim().toLowerCase(Locale.ROOT)).toList();
+    for (String w : wanted) {
+      if (ENTRIES.stream().noneMatch(e -> e.label().toLowerCase(Locale.ROOT).equals(w))) {
+        throw new IllegalArgumentException("unknown entry '" + w + "'; choose from "
+            + ENTRIES.stream().map(Entry::label).toList());
+      }
+    }
+    return ENTRIES.stream().filter(e -> e == ENTRIES.get(0) || wanted.contains(e.label().toLowerCase(Locale.ROOT))).toList();
+  }
 
   private StepBench() {}
 
@@ -57,8 +78,8 @@ public final class StepBench {
         System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"));
     switch (mode) {
       case "grid" -> grid(rounds, args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
-          args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096});
-      case "update" -> UpdateBench.run(rounds);
+          args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096}, select(args.length > 4 ? args[4] : null));
+      case "update" -> UpdateBench.run(rounds, select(args.length > 2 ? args[2] : null));
       default -> throw new IllegalArgumentException("mode must be grid or update, got " + mode);
     }
   }
@@ -127,13 +148,20 @@ public final class StepBench {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
-  private static void grid(int rounds, int[] widths, int[] batches) {
-    System.out.println("| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds) | FLOP-predicted ratio |");
-    System.out.println("|---|---|---|---|---|---|---|");
+  private static void grid(int rounds, int[] widths, int[] batches, List<Entry> entries) {
+    int momentum = -1;
+    for (int i = 0; i < entries.size(); i++) {
+      if (entries.get(i).choice() == OptimizerChoice.MOMENTUM) {
+        momentum = i;
+      }
+    }
+    System.out.println("| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds) | FLOP-predicted ratio"
+        + " | ratio to SGD+momentum (median of rounds) | FLOP-predicted |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|");
     for (int w : widths) {
       for (int b : batches) {
         List<Trainer> trainers = new ArrayList<>();
-        for (Entry e : ENTRIES) {
+        for (Entry e : entries) {
           trainers.add(new Trainer(e, w, b));
         }
         for (Trainer t : trainers) {
@@ -148,12 +176,15 @@ public final class StepBench {
         }
         for (int i = 0; i < trainers.size(); i++) {
           double[] ratios = new double[rounds];
+          double[] toMomentum = new double[rounds];
           for (int r = 0; r < rounds; r++) {
             ratios[r] = times[i][r] / times[0][r];
+            toMomentum[r] = momentum < 0 ? Double.NaN : times[i][r] / times[momentum][r];
           }
           Entry e = trainers.get(i).entry;
-          System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f |%n", w, b, b / (2.0 * w), e.label(),
-              1000 * median(times[i]), median(ratios), FlopModel.stepRatio(e, w, b));
+          System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n", w, b, b / (2.0 * w), e.label(),
+              1000 * median(times[i]), median(ratios), FlopModel.stepRatio(e, w, b), median(toMomentum),
+              momentum < 0 ? Double.NaN : FlopModel.stepRatio(e, entries.get(momentum), w, b));
         }
         trainers.forEach(Trainer::close);
       }
