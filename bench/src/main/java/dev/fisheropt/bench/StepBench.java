@@ -31,8 +31,10 @@ import org.tensorflow.types.TInt32;
  * figures are medians over rounds, and ratios are medians of the per-round ratios, which cancels
  * most of the drift of a machine shared with other jobs.
  *
- * <p>Modes: {@code grid} (step time over w × B), {@code update} (the optimizer update alone, against the
- * MatMul rate of the same run, plus the pieces FISMO spends its time in).
+ * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B),
+ * {@code update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same
+ * run, plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type kernel
+ * times of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see {@link #select}).
  */
 public final class StepBench {
   static final int INPUTS = 4;
@@ -80,7 +82,10 @@ public final class StepBench {
       case "grid" -> grid(rounds, args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
           args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096}, select(args.length > 4 ? args[4] : null));
       case "update" -> UpdateBench.run(rounds, select(args.length > 2 ? args[2] : null));
-      default -> throw new IllegalArgumentException("mode must be grid or update, got " + mode);
+      case "profile" -> Profile.run(select(args[4]).get(select(args[4]).size() - 1),
+          args.length > 5 && args[5].equals("cnn") ? Model.Architecture.CNN : Model.Architecture.MLP, Integer.parseInt(args[2]),
+          Integer.parseInt(args[3]), rounds);
+      default -> throw new IllegalArgumentException("mode must be grid, update or profile, got " + mode);
     }
   }
 
@@ -101,8 +106,12 @@ public final class StepBench {
     private int next;
 
     Trainer(Entry entry, int width, int batch) {
+      this(entry, Model.Architecture.MLP, width, batch);
+    }
+
+    Trainer(Entry entry, Model.Architecture architecture, int width, int batch) {
       this.entry = entry;
-      model = new Model(graph, Model.Architecture.MLP, batch, width, 1);
+      model = new Model(graph, architecture, batch, width, 1);
       GuardedOptimizer optimizer = entry.choice().build(graph, model.layers(), entry.choice().defaultLearningRate(), entry.tuning());
       step = optimizer.minimize(model.loss());
       stateBytes = StateMemory.bytes(optimizer);
@@ -116,7 +125,8 @@ public final class StepBench {
         }
         int[] y = new int[batch];
         Arrays.setAll(y, j -> random.nextInt(FashionMnist.CLASSES));
-        images[i] = TFloat32.tensorOf(Shape.of(batch, FashionMnist.PIXELS), DataBuffers.of(x, true, false));
+        Shape shape = architecture == Model.Architecture.CNN ? Shape.of(batch, 28, 28, 1) : Shape.of(batch, FashionMnist.PIXELS);
+        images[i] = TFloat32.tensorOf(shape, DataBuffers.of(x, true, false));
         labels[i] = TInt32.tensorOf(Shape.of(batch), DataBuffers.of(y, true, false));
       }
     }
