@@ -31,8 +31,10 @@ import org.tensorflow.types.TInt32;
  * figures are medians over rounds, and ratios are medians of the per-round ratios, which cancels
  * most of the drift of a machine shared with other jobs.
  *
- * <p>Modes: {@code grid} (step time over w × B), {@code update} (the optimizer update alone, against the
- * MatMul rate of the same run, plus the pieces FISMO spends its time in).
+ * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B),
+ * {@code update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same
+ * run, plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type kernel
+ * times of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see {@link #select}).
  */
 public final class StepBench {
   static final int INPUTS = 4;
@@ -46,7 +48,28 @@ public final class StepBench {
       new Entry("SGD+momentum", OptimizerChoice.MOMENTUM, OptimizerChoice.Tuning.defaults()),
       new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
       new Entry("FISMO k=1", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(1)),
-      new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)));
+      new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)),
+      new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
+      new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
+      new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()));
+
+  /**
+   * The entries whose labels are listed (comma-separated, case-insensitive), in {@link #ENTRIES}
+   * order; Adam always comes first, since every ratio is to Adam. "all" or nothing: every entry.
+   */
+  static List<Entry> select(String labels) {
+    if (labels == null || labels.equalsIgnoreCase("all")) {
+      return ENTRIES;
+    }
+    List<String> wanted = Arrays.stream(labels.split(",")).map(l -> l.trim().toLowerCase(Locale.ROOT)).toList();
+    for (String w : wanted) {
+      if (ENTRIES.stream().noneMatch(e -> e.label().toLowerCase(Locale.ROOT).equals(w))) {
+        throw new IllegalArgumentException("unknown entry '" + w + "'; choose from "
+            + ENTRIES.stream().map(Entry::label).toList());
+      }
+    }
+    return ENTRIES.stream().filter(e -> e == ENTRIES.get(0) || wanted.contains(e.label().toLowerCase(Locale.ROOT))).toList();
+  }
 
   private StepBench() {}
 
@@ -57,9 +80,12 @@ public final class StepBench {
         System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"));
     switch (mode) {
       case "grid" -> grid(rounds, args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
-          args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096});
-      case "update" -> UpdateBench.run(rounds);
-      default -> throw new IllegalArgumentException("mode must be grid or update, got " + mode);
+          args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096}, select(args.length > 4 ? args[4] : null));
+      case "update" -> UpdateBench.run(rounds, select(args.length > 2 ? args[2] : null));
+      case "profile" -> Profile.run(select(args[4]).get(select(args[4]).size() - 1),
+          args.length > 5 && args[5].equals("cnn") ? Model.Architecture.CNN : Model.Architecture.MLP, Integer.parseInt(args[2]),
+          Integer.parseInt(args[3]), rounds);
+      default -> throw new IllegalArgumentException("mode must be grid, update or profile, got " + mode);
     }
   }
 
@@ -80,8 +106,12 @@ public final class StepBench {
     private int next;
 
     Trainer(Entry entry, int width, int batch) {
+      this(entry, Model.Architecture.MLP, width, batch);
+    }
+
+    Trainer(Entry entry, Model.Architecture architecture, int width, int batch) {
       this.entry = entry;
-      model = new Model(graph, Model.Architecture.MLP, batch, width, 1);
+      model = new Model(graph, architecture, batch, width, 1);
       GuardedOptimizer optimizer = entry.choice().build(graph, model.layers(), entry.choice().defaultLearningRate(), entry.tuning());
       step = optimizer.minimize(model.loss());
       stateBytes = StateMemory.bytes(optimizer);
@@ -95,7 +125,8 @@ public final class StepBench {
         }
         int[] y = new int[batch];
         Arrays.setAll(y, j -> random.nextInt(FashionMnist.CLASSES));
-        images[i] = TFloat32.tensorOf(Shape.of(batch, FashionMnist.PIXELS), DataBuffers.of(x, true, false));
+        Shape shape = architecture == Model.Architecture.CNN ? Shape.of(batch, 28, 28, 1) : Shape.of(batch, FashionMnist.PIXELS);
+        images[i] = TFloat32.tensorOf(shape, DataBuffers.of(x, true, false));
         labels[i] = TInt32.tensorOf(Shape.of(batch), DataBuffers.of(y, true, false));
       }
     }
@@ -127,13 +158,20 @@ public final class StepBench {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
-  private static void grid(int rounds, int[] widths, int[] batches) {
-    System.out.println("| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds) | FLOP-predicted ratio |");
-    System.out.println("|---|---|---|---|---|---|---|");
+  private static void grid(int rounds, int[] widths, int[] batches, List<Entry> entries) {
+    int momentum = -1;
+    for (int i = 0; i < entries.size(); i++) {
+      if (entries.get(i).choice() == OptimizerChoice.MOMENTUM) {
+        momentum = i;
+      }
+    }
+    System.out.println("| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds) | FLOP-predicted ratio"
+        + " | ratio to SGD+momentum (median of rounds) | FLOP-predicted |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|");
     for (int w : widths) {
       for (int b : batches) {
         List<Trainer> trainers = new ArrayList<>();
-        for (Entry e : ENTRIES) {
+        for (Entry e : entries) {
           trainers.add(new Trainer(e, w, b));
         }
         for (Trainer t : trainers) {
@@ -148,12 +186,15 @@ public final class StepBench {
         }
         for (int i = 0; i < trainers.size(); i++) {
           double[] ratios = new double[rounds];
+          double[] toMomentum = new double[rounds];
           for (int r = 0; r < rounds; r++) {
             ratios[r] = times[i][r] / times[0][r];
+            toMomentum[r] = momentum < 0 ? Double.NaN : times[i][r] / times[momentum][r];
           }
           Entry e = trainers.get(i).entry;
-          System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f |%n", w, b, b / (2.0 * w), e.label(),
-              1000 * median(times[i]), median(ratios), FlopModel.stepRatio(e, w, b));
+          System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n", w, b, b / (2.0 * w), e.label(),
+              1000 * median(times[i]), median(ratios), FlopModel.stepRatio(e, w, b), median(toMomentum),
+              momentum < 0 ? Double.NaN : FlopModel.stepRatio(e, entries.get(momentum), w, b));
         }
         trainers.forEach(Trainer::close);
       }

@@ -19,9 +19,22 @@ import org.tensorflow.types.TFloat32;
  * variables, so a step is exactly the update (no forward, backward or feeding). Its time is set
  * against the time its FLOP count ({@link FlopModel#update}) needs at the MatMul rate measured in the
  * same run (1024×1024·1024×1024). Also times the pieces FISMO's refresh spends its time in.
+ *
+ * <p>AdaFisher(W) and FROG read the layers' inputs and output gradients, so their update cannot run
+ * without the model. For them the update is timed by difference, at batch {@link #IN_MODEL_BATCH}:
+ * a training step of the MLP with the optimizer, minus a training step with SGD+momentum in the same
+ * round, plus SGD+momentum's own update measured alone.
  */
 final class UpdateBench {
   static final int WIDTH = 1024;
+  static final int IN_MODEL_BATCH = 512;
+
+  static boolean needsModel(StepBench.Entry e) {
+    return switch (e.choice()) {
+      case ADAFISHER, ADAFISHERW, FROG -> true;
+      default -> false;
+    };
+  }
 
   private UpdateBench() {}
 
@@ -78,7 +91,14 @@ final class UpdateBench {
     return (System.nanoTime() - t0) / 1e9 / steps;
   }
 
-  static void run(int rounds) {
+  static void run(int rounds, List<StepBench.Entry> entries) {
+    List<StepBench.Entry> direct = new ArrayList<>(entries.stream().filter(e -> !needsModel(e)).toList());
+    List<StepBench.Entry> inModel = entries.stream().filter(UpdateBench::needsModel).toList();
+    StepBench.Entry momentum = StepBench.ENTRIES.stream().filter(e -> e.choice() == dev.fisheropt.examples.OptimizerChoice.MOMENTUM)
+        .findFirst().orElseThrow();
+    if (!inModel.isEmpty() && !direct.contains(momentum)) {
+      direct.add(momentum);
+    }
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Operand<TFloat32> a = StepBench.variable(tf, WIDTH, WIDTH, 7);
@@ -93,12 +113,23 @@ final class UpdateBench {
       try (Session s = new Session(g)) {
         s.initialize();
         List<UpdateOnly> updates = new ArrayList<>();
-        for (StepBench.Entry e : StepBench.ENTRIES) {
+        for (StepBench.Entry e : direct) {
           updates.add(new UpdateOnly(e));
         }
         for (UpdateOnly u : updates) {
           u.block(StepBench.BLOCK);
         }
+        List<StepBench.Trainer> trainers = new ArrayList<>();
+        if (!inModel.isEmpty()) {
+          trainers.add(new StepBench.Trainer(momentum, WIDTH, IN_MODEL_BATCH));
+          for (StepBench.Entry e : inModel) {
+            trainers.add(new StepBench.Trainer(e, WIDTH, IN_MODEL_BATCH));
+          }
+        }
+        for (StepBench.Trainer t : trainers) {
+          t.block(StepBench.BLOCK);
+        }
+        double[][] stepTimes = new double[trainers.size()][rounds];
         time(s, matmul, 5);
         time(s, eigh, 1);
         time(s, polar, 1);
@@ -114,6 +145,10 @@ final class UpdateBench {
             int i = (k + r) % updates.size();
             updateTimes[i][r] = updates.get(i).block(StepBench.BLOCK);
           }
+          for (int k = 0; k < trainers.size(); k++) {
+            int i = (k + r) % trainers.size();
+            stepTimes[i][r] = trainers.get(i).block(StepBench.BLOCK);
+          }
         }
         double rate = 2.0 * WIDTH * WIDTH * WIDTH / StepBench.median(matmulTimes);
         System.out.printf(Locale.ROOT, "MatMul 1024x1024x1024: %.2f ms, %.1f GFLOP/s%n", 1e3 * StepBench.median(matmulTimes), rate / 1e9);
@@ -127,13 +162,38 @@ final class UpdateBench {
         System.out.println("|---|---|---|---|---|---|");
         for (int i = 0; i < updates.size(); i++) {
           UpdateOnly u = updates.get(i);
-          StepBench.Entry e = StepBench.ENTRIES.get(i);
-          double flops = FlopModel.update(e, WIDTH);
+          StepBench.Entry e = direct.get(i);
+          double flops = FlopModel.update(e, WIDTH, IN_MODEL_BATCH);
           double t = StepBench.median(updateTimes[i]);
           System.out.printf(Locale.ROOT, "| %s | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n", e.label(), 1e3 * t, flops / 1e9,
               1e3 * flops / rate, 100 * flops / rate / t, (double) u.stateBytes / u.parameters);
         }
+        if (!trainers.isEmpty()) {
+          double momentumUpdate = StepBench.median(updateTimes[direct.indexOf(momentum)]);
+          System.out.println();
+          System.out.printf(Locale.ROOT, "In the model, B = %d: update = step - SGD+momentum step (same round, median) + SGD+momentum update alone (%.2f ms)%n",
+              IN_MODEL_BATCH, 1e3 * momentumUpdate);
+          System.out.println("| optimizer | step ms (median) | SGD+momentum step ms (median) | update ms | update GFLOP (model) | time at MatMul rate ms | efficiency | state bytes / parameter |");
+          System.out.println("|---|---|---|---|---|---|---|---|");
+          for (int i = 1; i < trainers.size(); i++) {
+            StepBench.Trainer t = trainers.get(i);
+            double[] differences = new double[rounds];
+            for (int r = 0; r < rounds; r++) {
+              differences[r] = stepTimes[i][r] - stepTimes[0][r];
+            }
+            double update = StepBench.median(differences) + momentumUpdate;
+            double flops = FlopModel.update(t.entry, WIDTH, IN_MODEL_BATCH);
+            long parameters = 0;
+            for (long[] k : FlopModel.kernels(WIDTH)) {
+              parameters += k[0] * k[1];
+            }
+            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n", t.entry.label(),
+                1e3 * StepBench.median(stepTimes[i]), 1e3 * StepBench.median(stepTimes[0]), 1e3 * update, flops / 1e9,
+                1e3 * flops / rate, 100 * flops / rate / update, (double) t.stateBytes / parameters);
+          }
+        }
         updates.forEach(UpdateOnly::close);
+        trainers.forEach(StepBench.Trainer::close);
       }
     }
   }

@@ -49,7 +49,7 @@ class CompareOptionsTest {
     assertTrue(error("--epochs", "two").contains("--epochs must be an integer, got 'two'"));
     assertTrue(error("--batch", "0").contains("--batch must be a positive integer"));
     assertTrue(error("--model", "resnet").contains("--model must be cnn or mlp"));
-    assertTrue(error("--optimizers", "adam,sgd").contains("unknown optimizer 'sgd'; choose from adam, momentum, muon, fismo"));
+    assertTrue(error("--optimizers", "adam,sgd").contains("unknown optimizer 'sgd'; choose from adam, momentum, muon, fismo, adafisher, adafisherw, frog"));
     assertTrue(error("--optimizers", ",").contains("names no optimizer"));
     assertTrue(error("--lr", "adam").contains("NAME=RATE"));
     assertTrue(error("--lr", "adam=-1").contains("must be positive"));

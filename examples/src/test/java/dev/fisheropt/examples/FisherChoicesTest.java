@@ -1,0 +1,59 @@
+package dev.fisheropt.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * AdaFisher, AdaFisherW and FROG are choices of {@code compare}, run by default, and each trains the
+ * CNN through the model's {@link dev.fisheropt.optimizers.LayerCollection} (every conv and dense
+ * layer registered) on a small synthetic Fashion-MNIST-shaped set.
+ */
+class FisherChoicesTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void theDefaultSetRunsEveryOptimizerOfTheIssue() {
+    assertEquals(List.of(OptimizerChoice.ADAM, OptimizerChoice.MUON, OptimizerChoice.FISMO, OptimizerChoice.ADAFISHER,
+        OptimizerChoice.ADAFISHERW, OptimizerChoice.FROG), OptimizerChoice.defaults());
+    assertEquals(OptimizerChoice.FROG, OptimizerChoice.parse("FROG"));
+    assertEquals("AdaFisherW", OptimizerChoice.parse("adafisherw").displayName());
+  }
+
+  @Test
+  void adaFisherAndAdaFisherWLearnTheSyntheticBandsOnTheCnn() throws IOException {
+    assertLearns("adafisher,adafisherw", 2);
+  }
+
+  /** FROG's default rate moves each column a fixed Fisher-norm distance; it needs more steps here. */
+  @Test
+  void frogLearnsTheSyntheticBandsOnTheCnn() throws IOException {
+    assertLearns("frog", 6);
+  }
+
+  private void assertLearns(String optimizers, int epochs) throws IOException {
+    Path data = Files.createDirectories(dir.resolve("data"));
+    IdxFiles.syntheticFashionMnist(data, 512, 200);
+    ByteArrayOutputStream text = new ByteArrayOutputStream();
+    CompareOptions options = CompareOptions.parse("--optimizers", optimizers, "--data", data.toString(),
+        "--out", dir.resolve("out").toString(), "--batch", "32", "--epochs", Integer.toString(epochs), "--eval-every", "16");
+    List<Compare.Result> results = new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
+    String printed = text.toString(StandardCharsets.UTF_8);
+    assertEquals(optimizers.split(",").length, results.size());
+    for (Compare.Result r : results) {
+      assertEquals(16L * epochs, r.steps());
+      assertTrue(r.testAccuracy() > 0.5, r.choice() + " should learn the synthetic bands, got " + r.testAccuracy() + "\n" + printed);
+      assertTrue(printed.contains("| " + r.choice().displayName() + " "), printed);
+    }
+  }
+}
