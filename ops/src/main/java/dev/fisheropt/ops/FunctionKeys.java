@@ -21,7 +21,8 @@ public final class FunctionKeys {
     for (Shape s : shapes) {
       key.append('_');
       for (int i = 0; i < s.numDimensions(); i++) {
-        key.append(i == 0 ? "" : "x").append(s.size(i));
+        long size = s.size(i);
+        key.append(i == 0 ? "" : "x").append(size < 0 ? "u" : Long.toString(size));
       }
       if (s.numDimensions() == 0) {
         key.append("scalar");

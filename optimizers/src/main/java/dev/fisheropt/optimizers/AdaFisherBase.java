@@ -1,14 +1,19 @@
 package dev.fisheropt.optimizers;
 
+import dev.fisheropt.ops.FunctionKeys;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Signature;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.If;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.nn.Conv2dBackpropFilter;
 import org.tensorflow.types.TBool;
@@ -132,20 +137,33 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     Variable<T> hD = step.slot(kernel, "H_D", init.fill(init.constant(new long[] {hLength}), init.constant(type, 1.0)));
     Variable<T> sD = step.slot(kernel, "S_D", init.fill(init.constant(new long[] {fanOut}), init.constant(type, 1.0)));
 
+    Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> z = (Operand<T>) layer.preactivations();
-    Operand<T> hHat = inputStatistics(tf, layer, type);
-    Operand<T> sHat = outputStatistics(tf, step.gradientOf(z));
+    Operand<T> dz = step.gradientOf(z);
     Operand<T> oldWeight = step.hyperparameter("factor_ema_old", type);
     Operand<T> newWeight = step.hyperparameter("factor_ema_new", type);
-    Operand<T> hNew = tf.math.add(tf.math.mul(oldWeight, hD), tf.math.mul(newWeight, minMax(tf, hHat)));
-    Operand<T> sNew = tf.math.add(tf.math.mul(oldWeight, sD), tf.math.mul(newWeight, minMax(tf, sHat)));
-    if (fisherInterval > 1) {
-      // The candidate statistics cost one pass over the layer's inputs and dZ, which the step has
-      // computed anyway (for a conv, 1/cout of its filter gradient): selecting between candidate and
-      // stored factors is cheaper than a functional If and keeps the step one XLA-friendly graph.
+    Operand<T> hNew;
+    Operand<T> sNew;
+    if (fisherInterval == 1) {
+      List<Operand<T>> refreshed = refreshedFactors(tf, layer, List.of(x, z, dz, hD, sD, oldWeight, newWeight));
+      hNew = refreshed.get(0);
+      sNew = refreshed.get(1);
+    } else {
+      // A functional If, so that steps between refreshes skip the statistics altogether (for a conv
+      // layer a filter gradient over its whole input).
       Operand<TBool> due = tf.math.equal(tf.math.mod(step.completedSteps(), tf.constant((long) fisherInterval)), tf.constant(0L));
-      hNew = tf.select(due, hNew, hD);
-      sNew = tf.select(due, sNew, sD);
+      List<Operand<T>> inputs = List.of(x, z, dz, hD, sD, oldWeight, newWeight);
+      String key = "adafisher_" + layer.kind().name().toLowerCase(java.util.Locale.ROOT) + "_" + (layer.padding() == null ? "dense" : layer.padding());
+      Shape[] shapes = inputs.stream().map(Operand::shape).toArray(Shape[]::new);
+      double[] geometry = layer.strides() == null ? new double[0]
+          : new double[] {layer.strides()[1], layer.strides()[2], layer.dilations()[1], layer.dilations()[2]};
+      ConcreteFunction refresh = branch(FunctionKeys.of(key + "_refresh", type, shapes, geometry), type, shapes,
+          (fn, in) -> refreshedFactors(fn, layer, in));
+      ConcreteFunction keep = branch(FunctionKeys.of(key + "_keep", type, shapes, geometry), type, shapes,
+          (fn, in) -> List.of(in.get(3), in.get(4)));
+      If chosen = tf.statelessIf(due, new ArrayList<>(inputs), List.of(type, type), refresh, keep, If.outputShapes(hD.shape(), sD.shape()));
+      hNew = (Operand<T>) chosen.output().get(0);
+      sNew = (Operand<T>) chosen.output().get(1);
     }
     step.set(hD, hNew);
     step.set(sD, sNew);
@@ -164,6 +182,40 @@ abstract class AdaFisherBase extends GuardedOptimizer {
   }
 
   /**
+   * H_D and S_D after a refresh, from (inputs, pre-activations, dZ, H_D, S_D, old weight, new weight):
+   * D ← old·D + new·MinMax(D̂).
+   */
+  private static <T extends TFloating> List<Operand<T>> refreshedFactors(Ops tf, LayerCollection.Layer layer, List<Operand<T>> in) {
+    Operand<T> hHat = inputStatistics(tf, layer, in.get(0), in.get(1));
+    Operand<T> sHat = outputStatistics(tf, in.get(2));
+    Operand<T> oldWeight = in.get(5);
+    Operand<T> newWeight = in.get(6);
+    return List.of(
+        tf.math.add(tf.math.mul(oldWeight, in.get(3)), tf.math.mul(newWeight, minMax(tf, hHat))),
+        tf.math.add(tf.math.mul(oldWeight, in.get(4)), tf.math.mul(newWeight, minMax(tf, sHat))));
+  }
+
+  private interface BranchBody<T extends TFloating> {
+    List<Operand<T>> build(Ops fn, List<Operand<T>> inputs);
+  }
+
+  /** A branch function over placeholders of the given shapes, returning the body's two factors. */
+  private static <T extends TFloating> ConcreteFunction branch(String key, Class<T> type, Shape[] shapes, BranchBody<T> body) {
+    return ConcreteFunction.create(fn -> {
+      List<Operand<T>> inputs = new ArrayList<>();
+      Signature.Builder signature = Signature.builder(key);
+      for (int i = 0; i < shapes.length; i++) {
+        Placeholder<T> in = fn.placeholder(type, Placeholder.shape(shapes[i]));
+        inputs.add(in);
+        signature.input("in" + i, in);
+      }
+      List<Operand<T>> out = body.build(fn, inputs);
+      // Identity keeps each output a node of its own where a branch passes an input through.
+      return signature.output("h_d", fn.identity(out.get(0))).output("s_d", fn.identity(out.get(1))).build();
+    });
+  }
+
+  /**
    * Ĥ_D before normalisation. For a conv layer the per-feature sums of squared zero-padded patches,
    * in the kernel's (kh, kw, cin) order, are the filter gradient of the squared inputs against ones
    * (no patches materialised); TensorFlow's CPU filter gradient has no dilation, so dilated layers
@@ -171,16 +223,20 @@ abstract class AdaFisherBase extends GuardedOptimizer {
    */
   @SuppressWarnings("unchecked")
   static <T extends TFloating> Operand<T> inputStatistics(Ops tf, LayerCollection.Layer layer, Class<T> type) {
+    return inputStatistics(tf, layer, (Operand<T>) layer.inputs(), (Operand<T>) layer.preactivations());
+  }
+
+  /** {@link #inputStatistics(Ops, LayerCollection.Layer, Class)} of the given inputs and pre-activations. */
+  static <T extends TFloating> Operand<T> inputStatistics(Ops tf, LayerCollection.Layer layer, Operand<T> x, Operand<T> z) {
+    Class<T> type = x.type();
     Shape kernelShape = layer.kernel().shape();
     long fanIn = kernelShape.size() / kernelShape.size(kernelShape.numDimensions() - 1);
-    Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> squares;
     double biasEntry;
     if (layer.kind() == LayerCollection.Kind.FULLY_CONNECTED) {
       squares = tf.math.mean(tf.math.square(x), tf.constant(0));
       biasEntry = 1.0;
     } else {
-      Operand<T> z = (Operand<T>) layer.preactivations();
       long[] k = kernelShape.asArray();
       Operand<TInt32> positionsShape = tf.slice(tf.shape(z), tf.constant(new int[] {0}), tf.constant(new int[] {3}));
       Operand<T> sums;
