@@ -226,9 +226,12 @@ public abstract class GuardedOptimizer extends Optimizer {
   public Op applyGradients(List<GradAndVar<? extends TType>> gradsAndVars, String opName) {
     List<GradAndVar<? extends TType>> ordered = new ArrayList<>(gradsAndVars);
     ordered.sort(Comparator.comparing(gv -> gv.getVariable().op().name()));
+    // Only the parameter gradients are checked: a NaN or Inf in a layer's dZ reaches its kernel
+    // gradient (dW sums dZ times inputs, and NaN·0 is NaN), and the auxiliary gradients are read only
+    // for the layers whose parameters this step trains. On large conv activations the check of dZ
+    // cost more than Adam's whole update.
     List<Output<?>> checked = new ArrayList<>();
     ordered.forEach(gv -> checked.add(gv.getGradient()));
-    checked.addAll(auxiliaryGradients.values().stream().sorted(Comparator.comparing(Output::name)).toList());
     Operand<TBool> finite = allFinite(checked);
     StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliaryGradients);
     for (GradAndVar<? extends TType> gv : ordered) {

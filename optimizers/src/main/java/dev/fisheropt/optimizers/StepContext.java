@@ -44,8 +44,8 @@ public final class StepContext {
 
   /**
    * dLoss/d{@code target} for a tensor the optimizer listed in
-   * {@link GuardedOptimizer#auxiliaryGradientTargets}, zeroed on a non-finite step like the
-   * parameter gradients.
+   * {@link GuardedOptimizer#auxiliaryGradientTargets}. It is not zeroed on a non-finite step (the
+   * parameter gradients are): what is built from it must tolerate NaN, since the commit discards it.
    *
    * @throws IllegalStateException if the gradients were not computed by this optimizer's
    *     {@code minimize} or {@code computeGradients}
@@ -57,7 +57,7 @@ public final class StepContext {
       throw new IllegalStateException("no gradient for '" + target.asOutput().name()
           + "': build the step with minimize(...) or computeGradients(...) of this optimizer");
     }
-    return sanitized((Operand<T>) g);
+    return (Operand<T>) g;
   }
 
   /** {@code gradient}, or zeros on a non-finite step, so that no NaN reaches a decomposition. */
