@@ -32,7 +32,7 @@ class AdaFisherReferenceTest {
   <T extends TFloating> void matchesAuthorsCodeEveryStep(String id, Class<T> type, double tolerance) {
     Reference ref = Reference.load(id + "_" + (type == TFloat64.class ? "float64" : "float32") + ".json");
     ReferenceModel<T> model = new ReferenceModel<>(ref, type);
-    LayerCollection layers = register(model, ref.problem);
+    LayerCollection layers = model.layers();
     JsonNode h = ref.hyperparameters;
     JsonNode derived = h.get("derived");
     AdaFisherBase optimizer;
@@ -59,14 +59,14 @@ class AdaFisherReferenceTest {
             at + "loss before: " + loss + " vs " + expected.lossBefore());
         session.run(step);
         for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
-          assertClose(tolerance, at + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
+          Values.assertClose(tolerance, at + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
         }
         for (LayerCollection.Layer layer : layers.layers()) {
           String name = layer.name().substring(0, layer.name().indexOf('/'));
           double[] hD = Values.fetch(session, slot(optimizer, layer.kernel(), "H_D"));
           double[] sD = Values.fetch(session, slot(optimizer, layer.kernel(), "S_D"));
-          assertClose(tolerance, at + name + "/H_D", hD, expected.extras().get(name + "/H_D_tf_order").data());
-          assertClose(tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
+          Values.assertClose(tolerance, at + name + "/H_D", hD, expected.extras().get(name + "/H_D_tf_order").data());
+          Values.assertClose(tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
           // F̃ in the kernel's own layout: kernel entry r (row-major [fan-in, fan-out]) is H_D[r / fanOut]·S_D[r % fanOut] + λ.
           double[] kernelFisher = new double[(hD.length - 1) * sD.length];
           for (int r = 0; r < kernelFisher.length; r++) {
@@ -76,11 +76,11 @@ class AdaFisherReferenceTest {
           for (int o = 0; o < sD.length; o++) {
             biasFisher[o] = hD[hD.length - 1] * sD[o] + lambda;
           }
-          assertClose(tolerance, at + name + "/kernel/F_tilde", kernelFisher, expected.extras().get(name + "/kernel/F_tilde").data());
-          assertClose(tolerance, at + name + "/bias/F_tilde", biasFisher, expected.extras().get(name + "/bias/F_tilde").data());
+          Values.assertClose(tolerance, at + name + "/kernel/F_tilde", kernelFisher, expected.extras().get(name + "/kernel/F_tilde").data());
+          Values.assertClose(tolerance, at + name + "/bias/F_tilde", biasFisher, expected.extras().get(name + "/bias/F_tilde").data());
         }
         for (String param : ref.paramOrder) {
-          assertClose(tolerance, at + param + "/exp_avg", Values.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
+          Values.assertClose(tolerance, at + param + "/exp_avg", Values.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
               expected.extras().get(param + "/exp_avg").data());
         }
       }
@@ -89,26 +89,9 @@ class AdaFisherReferenceTest {
     }
   }
 
-  /** The reference layers: dense1 and dense2 of the mlp; conv (SAME, stride 1) and dense of the cnn. */
-  static <T extends TFloating> LayerCollection register(ReferenceModel<T> model, String problem) {
-    LayerCollection layers = new LayerCollection();
-    if (problem.equals("mlp")) {
-      layers.registerFullyConnected(model.params.get("dense1/kernel"), model.params.get("dense1/bias"), model.input, model.preactivations1);
-      layers.registerFullyConnected(model.params.get("dense2/kernel"), model.params.get("dense2/bias"), model.hidden, model.logits);
-    } else {
-      layers.registerConv2d(model.params.get("conv/kernel"), model.params.get("conv/bias"), new long[] {1, 1, 1, 1}, "SAME",
-          model.input, model.preactivations1);
-      layers.registerFullyConnected(model.params.get("dense/kernel"), model.params.get("dense/bias"), model.hidden, model.logits);
-    }
-    return layers;
-  }
 
   private static Variable<?> slot(GuardedOptimizer optimizer, Variable<?> variable, String name) {
     return optimizer.getSlot(variable.asOutput(), name).orElseThrow(() -> new AssertionError("no slot " + variable.op().name() + "-" + name));
   }
 
-  private static void assertClose(double tolerance, String what, double[] actual, double[] expected) {
-    double err = Values.relativeError(actual, expected);
-    assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
-  }
 }

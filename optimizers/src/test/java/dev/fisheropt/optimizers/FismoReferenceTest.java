@@ -48,7 +48,7 @@ class FismoReferenceTest {
             "loss before step " + (t + 1) + ": " + loss + " vs " + expected.lossBefore());
         session.run(step);
         for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
-          assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
+          Values.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
         }
         for (Map.Entry<String, Reference.Tensor> e : expected.extras().entrySet()) {
           String name = e.getKey();
@@ -59,7 +59,7 @@ class FismoReferenceTest {
             default -> name.substring(cut + 1);
           };
           Operand<T> value = fismo.getSlot(param.asOutput(), slot).orElseThrow();
-          assertClose(tolerance, "step " + (t + 1) + " " + name, Values.fetch(session, value), e.getValue().data());
+          Values.assertClose(tolerance, "step " + (t + 1) + " " + name, Values.fetch(session, value), e.getValue().data());
         }
       }
     } finally {
@@ -67,8 +67,4 @@ class FismoReferenceTest {
     }
   }
 
-  private static void assertClose(double tolerance, String what, double[] actual, double[] expected) {
-    double err = Values.relativeError(actual, expected);
-    assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
-  }
 }

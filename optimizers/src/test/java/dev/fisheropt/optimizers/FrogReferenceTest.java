@@ -53,14 +53,14 @@ class FrogReferenceTest {
             "loss before step " + (t + 1) + ": " + loss + " vs " + expected.lossBefore());
         session.run(step);
         for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
-          assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, model.params.get(e.getKey())),
+          Values.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, model.params.get(e.getKey())),
               e.getValue().data());
         }
         for (Map.Entry<String, Reference.Tensor> e : expected.extras().entrySet()) {
           String param = e.getKey().substring(0, e.getKey().length() - "/momentum_buffer".length());
           Variable<T> variable = model.params.get(param);
           Operand<T> buffer = frog.getSlot(variable.asOutput(), "momentum").orElseThrow();
-          assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, buffer), e.getValue().data());
+          Values.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, buffer), e.getValue().data());
         }
       }
     } finally {
@@ -68,8 +68,4 @@ class FrogReferenceTest {
     }
   }
 
-  private static void assertClose(double tolerance, String what, double[] actual, double[] expected) {
-    double err = Values.relativeError(actual, expected);
-    assertTrue(err <= tolerance, what + ": relative error " + err + " > " + tolerance);
-  }
 }

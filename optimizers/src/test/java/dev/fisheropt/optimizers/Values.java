@@ -65,6 +65,14 @@ final class Values {
     return (Operand<T>) o;
   }
 
+  /** Fails unless ‖actual − expected‖₂ / ‖expected‖₂ ≤ tolerance, naming {@code what} and the error. */
+  static void assertClose(double tolerance, String what, double[] actual, double[] expected) {
+    double err = relativeError(actual, expected);
+    if (!(err <= tolerance)) {
+      throw new AssertionError(what + ": relative error " + err + " > " + tolerance);
+    }
+  }
+
   /** ‖a − b‖₂ / ‖b‖₂ (absolute error where b is zero). */
   static double relativeError(double[] a, double[] b) {
     if (a.length != b.length) {
