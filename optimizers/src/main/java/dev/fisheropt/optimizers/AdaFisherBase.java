@@ -2,6 +2,7 @@ package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.FunctionKeys;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -243,10 +244,10 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       if (layer.dilations()[1] == 1 && layer.dilations()[2] == 1) {
         Operand<T> ones = tf.fill(tf.concat(List.of(positionsShape, tf.constant(new int[] {1})), tf.constant(0)), tf.constant(type, 1.0));
         sums = tf.nn.conv2dBackpropFilter(tf.math.square(x), tf.constant(new int[] {(int) k[0], (int) k[1], (int) k[2], 1}),
-            ones, toList(layer.strides()), layer.padding(), Conv2dBackpropFilter.dataFormat("NHWC"));
+            ones, Arrays.stream(layer.strides()).boxed().toList(), layer.padding(), Conv2dBackpropFilter.dataFormat("NHWC"));
       } else {
-        Operand<T> patches = tf.image.extractImagePatches(x, List.of(1L, k[0], k[1], 1L), toList(layer.strides()),
-            toList(layer.dilations()), layer.padding());
+        Operand<T> patches = tf.image.extractImagePatches(x, List.of(1L, k[0], k[1], 1L), Arrays.stream(layer.strides()).boxed().toList(),
+            Arrays.stream(layer.dilations()).boxed().toList(), layer.padding());
         sums = tf.reduceSum(tf.math.square(patches), tf.constant(new int[] {0, 1, 2}));
       }
       Operand<T> rows = tf.dtypes.cast(tf.reduceProd(positionsShape, tf.constant(0)), type);
@@ -283,13 +284,6 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     return tf.constant(axes);
   }
 
-  private static List<Long> toList(long[] values) {
-    List<Long> out = new ArrayList<>();
-    for (long v : values) {
-      out.add(v);
-    }
-    return out;
-  }
 
   /** Settings AdaFisher and AdaFisherW share; every setter validates its value at once. */
   abstract static class Builder<B extends Builder<B>> extends GuardedOptimizer.Builder<B> {
