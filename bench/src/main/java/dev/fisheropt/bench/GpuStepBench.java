@@ -8,7 +8,7 @@ import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.InverseRoot;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
-import dev.fisheropt.optimizers.Xla;
+import dev.fisheropt.xla.Xla;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -91,7 +91,7 @@ public final class GpuStepBench {
   }
 
   private static Built guarded(GuardedOptimizer optimizer, Model m) {
-    return new Built(optimizer.minimize(m.loss(), m.variables()), optimizer.name());
+    return new Built(optimizer.minimize(m.loss(), m.variables()), optimizer.getOptimizerName());
   }
 
   /** One (optimizer, XLA mode) measurement. */

@@ -1,5 +1,10 @@
 package dev.fisheropt.bench;
 
+import dev.fisheropt.optimizers.LayerCollection;
+import dev.fisheropt.examples.OptimizerChoice;
+import org.tensorflow.op.linalg.MatMul;
+import dev.fisheropt.ops.KroneckerFactors;
+import org.tensorflow.op.linalg.SelfAdjointEig;
 import dev.fisheropt.examples.StateMemory;
 import dev.fisheropt.ops.NewtonSchulz;
 import dev.fisheropt.optimizers.GuardedOptimizer;
@@ -58,7 +63,7 @@ final class UpdateBench {
         count += k[0] * k[1];
         seed++;
       }
-      GuardedOptimizer optimizer = e.choice().build(graph, new dev.fisheropt.optimizers.LayerCollection(),
+      GuardedOptimizer optimizer = e.choice().build(graph, new LayerCollection(),
           e.choice().defaultLearningRate(), e.tuning());
       update = optimizer.applyGradients(pairs, "update");
       stateBytes = StateMemory.bytes(optimizer);
@@ -94,7 +99,7 @@ final class UpdateBench {
   static void run(int rounds, List<StepBench.Entry> entries) {
     List<StepBench.Entry> direct = new ArrayList<>(entries.stream().filter(e -> !needsModel(e)).toList());
     List<StepBench.Entry> inModel = entries.stream().filter(UpdateBench::needsModel).toList();
-    StepBench.Entry momentum = StepBench.ENTRIES.stream().filter(e -> e.choice() == dev.fisheropt.examples.OptimizerChoice.MOMENTUM)
+    StepBench.Entry momentum = StepBench.ENTRIES.stream().filter(e -> e.choice() == OptimizerChoice.MOMENTUM)
         .findFirst().orElseThrow();
     if (!inModel.isEmpty() && !direct.contains(momentum)) {
       direct.add(momentum);
@@ -104,12 +109,12 @@ final class UpdateBench {
       Operand<TFloat32> a = StepBench.variable(tf, WIDTH, WIDTH, 7);
       Operand<TFloat32> b = StepBench.variable(tf, WIDTH, WIDTH, 8);
       Op matmul = tf.linalg.matMul(a, b);
-      Operand<TFloat32> spd = tf.math.add(tf.linalg.matMul(a, a, org.tensorflow.op.linalg.MatMul.transposeB(true)),
-          dev.fisheropt.ops.Matrices.identity(tf, WIDTH, TFloat32.class));
-      Op eigh = tf.linalg.selfAdjointEig(spd, org.tensorflow.op.linalg.SelfAdjointEig.computeV(true));
+      Operand<TFloat32> spd = tf.math.add(tf.linalg.matMul(a, a, MatMul.transposeB(true)),
+          KroneckerFactors.identity(tf, WIDTH, TFloat32.class));
+      Op eigh = tf.linalg.selfAdjointEig(spd, SelfAdjointEig.computeV(true));
       Op spdOnly = spd;
       Op polar = NewtonSchulz.polar(tf, a);
-      Op gram = tf.linalg.matMul(a, a, org.tensorflow.op.linalg.MatMul.transposeB(true));
+      Op gram = tf.linalg.matMul(a, a, MatMul.transposeB(true));
       try (Session s = new Session(g)) {
         s.initialize();
         List<UpdateOnly> updates = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import org.knowm.xchart.style.Styler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -35,7 +36,7 @@ public final class Charts {
       ToDoubleFunction<Curve.Point> fy, boolean logLoss) {
     XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(x).yAxisTitle(y).build();
     chart.getStyler().setYAxisLogarithmic(logLoss);
-    chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+    chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
     chart.getStyler().setMarkerSize(4);
     for (Curve c : curves) {
       List<Double> xs = new ArrayList<>();
@@ -53,7 +54,7 @@ public final class Charts {
       }
     }
     if (!logLoss) {
-      chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideSE);
+      chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
     }
     return chart;
   }

@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import java.util.Arrays;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -40,10 +41,10 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
         --data DIR          the four Fashion-MNIST IDX files (default %s)
         --out DIR           where the CSV, PNG and TensorBoard logs go (default %s)
         --help              this text
-      """.formatted(String.join(",", java.util.Arrays.stream(OptimizerChoice.values()).map(OptimizerChoice::flag).toList()),
+      """.formatted(String.join(",", Arrays.stream(OptimizerChoice.values()).map(OptimizerChoice::flag).toList()),
       String.join(",", OptimizerChoice.defaults().stream().map(OptimizerChoice::flag).toList()), HIDDEN_DEFAULT,
       EPOCHS_DEFAULT, BATCH_DEFAULT, SEED_DEFAULT,
-      String.join(", ", java.util.Arrays.stream(OptimizerChoice.values()).map(c -> c.flag() + "=" + c.defaultLearningRate()).toList()),
+      String.join(", ", Arrays.stream(OptimizerChoice.values()).map(c -> c.flag() + "=" + c.defaultLearningRate()).toList()),
       OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT, EVAL_EVERY_DEFAULT, FashionMnist.DEBIAN_DIRECTORY, OUT_DEFAULT);
 
   /** The learning rate {@code choice} trains with. */

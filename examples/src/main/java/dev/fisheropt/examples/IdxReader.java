@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import java.util.zip.ZipException;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -50,7 +51,7 @@ public final class IdxReader {
       boolean gzip = b0 == 0x1f && b1 == 0x8b;
       try (InputStream in = gzip ? new BufferedInputStream(new GZIPInputStream(raw, 1 << 16)) : raw) {
         return read(file, in);
-      } catch (java.util.zip.ZipException e) {
+      } catch (ZipException e) {
         throw new IdxFormatException(file, "corrupt gzip data (" + e.getMessage() + ")");
       }
     }

@@ -1,5 +1,7 @@
 package dev.fisheropt.examples;
 
+import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,7 +71,7 @@ public final class Model {
       trainLogits = mlp(train, trainImages, hidden);
       evalLogits = mlp(eval, evalImages, hidden);
     }
-    loss = tf.withName("loss").identity(dev.fisheropt.ops.SoftmaxCrossEntropy.mean(tf, trainLogits, trainLabels, FashionMnist.CLASSES));
+    loss = tf.withName("loss").identity(SoftmaxCrossEntropy.mean(tf, trainLogits, trainLabels, FashionMnist.CLASSES));
     evalPredictions = tf.withName("predictions").dtypes.cast(tf.math.argMax(evalLogits, tf.constant(1)), TInt32.class);
     long count = 0;
     for (Variable<TFloat32> v : parameters) {
@@ -135,7 +137,7 @@ public final class Model {
       for (int i = 0; i < values.length; i++) {
         values[i] = (float) (std * gaussian());
       }
-      Operand<TFloat32> init = tf.withInitScope().constant(shape, org.tensorflow.ndarray.buffer.DataBuffers.of(values));
+      Operand<TFloat32> init = tf.withInitScope().constant(shape, DataBuffers.of(values));
       Variable<TFloat32> v = tf.withSubScope(scope).withName(name).variable(init);
       parameters.add(v);
       return v;

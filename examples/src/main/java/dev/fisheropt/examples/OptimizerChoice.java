@@ -2,6 +2,8 @@ package dev.fisheropt.examples;
 
 import dev.fisheropt.optimizers.AdaFisher;
 import dev.fisheropt.optimizers.AdaFisherW;
+import dev.fisheropt.optimizers.ElementwiseOptimizer;
+import dev.fisheropt.optimizers.Fallback;
 import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.GuardedOptimizer;
@@ -24,13 +26,16 @@ public enum OptimizerChoice {
   ADAM("adam", 2e-3, true) {
     @Override
     public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return AdamBaseline.builder().name("Adam").learningRate(learningRate).build(graph);
+      return ElementwiseOptimizer.builder(Fallback.adam()).name("Adam").learningRate(learningRate).build(graph);
     }
   },
-  MOMENTUM("momentum", MomentumBaseline.LEARNING_RATE_DEFAULT, false) {
+  // SGD with heavy-ball momentum 0.9: the first-order method FROG is measured against (FROG's own
+  // update of unregistered parameters has this form).
+  MOMENTUM("momentum", 0.05, false) {
     @Override
     public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return MomentumBaseline.builder().name("Momentum").learningRate(learningRate).build(graph);
+      return ElementwiseOptimizer.builder(Fallback.momentum(learningRate, Fallback.MOMENTUM_DEFAULT)).name("Momentum")
+          .learningRate(learningRate).build(graph);
     }
   },
   MUON("muon", Muon.LEARNING_RATE_DEFAULT, true) {

@@ -2,18 +2,11 @@ package dev.fisheropt.ops;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
-import org.tensorflow.Output;
-import org.tensorflow.Signature;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.op.core.While;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
-import org.tensorflow.types.family.TType;
 
 /**
  * Batched conjugate gradient: solves A_j x_j = b_j for every column j of an [n, m] right-hand side
@@ -93,102 +86,52 @@ public final class ConjugateGradient {
    *
    * @param b the right-hand sides, an [n, m] matrix of static shape
    */
-  @SuppressWarnings("unchecked")
   public <T extends TFloating> Solution<T> solve(Ops tf, ColumnOperator<T> a, Operand<T> b) {
-    long[] shape = Matrices.matrixShape(b, "conjugate gradient right-hand side");
-    Class<T> type = b.type();
-    Shape matrix = Shape.of(shape[0], shape[1]);
-    Shape vector = Shape.of(shape[1]);
-    List<Operand<?>> operands = a.operands();
-    List<LoopVar> vars = new ArrayList<>();
-    vars.add(new LoopVar(TInt32.class, Shape.scalar()));
-    vars.add(new LoopVar(type, matrix));
-    vars.add(new LoopVar(type, matrix));
-    vars.add(new LoopVar(type, matrix));
-    vars.add(new LoopVar(type, vector));
-    vars.add(new LoopVar(type, vector));
-    for (Operand<?> o : operands) {
-      vars.add(new LoopVar(o.type(), o.shape()));
-    }
-    String key = key(a, type, vars);
-
-    Operand<T> rs = columnDot(tf, b, b);
-    Operand<T> stop = tf.math.mul(rs, tf.constant(type, tolerance * tolerance));
-    List<Operand<?>> initial = new ArrayList<>(List.of(tf.constant(0), tf.zerosLike(b), b, b, rs, stop));
-    initial.addAll(operands);
-    While loop = tf.whileOp(initial, condition(key, vars), body(key, vars, a));
-    List<Output<?>> out = loop.output();
-    Operand<T> x = tf.ensureShape((Operand<T>) out.get(1), matrix);
-    Operand<T> residual = tf.math.sqrt(tf.ensureShape((Operand<T>) out.get(4), vector));
-    return new Solution<>(x, residual, (Operand<TInt32>) out.get(0));
-  }
-
-  private record LoopVar(Class<? extends TType> type, Shape shape) {}
-
-  private String key(ColumnOperator<?> a, Class<?> type, List<LoopVar> vars) {
+    Matrices.matrixShape(b, "conjugate gradient right-hand side");
     if (!a.key().matches("[A-Za-z0-9_]+")) {
       throw new IllegalArgumentException("operator key must hold only letters, digits and '_', got '" + a.key() + "'");
     }
-    StringBuilder base = new StringBuilder("cg_").append(a.key());
-    Shape[] shapes = new Shape[vars.size()];
-    for (int i = 0; i < shapes.length; i++) {
-      shapes[i] = vars.get(i).shape();
-      base.append('_').append(vars.get(i).type().getSimpleName());
+    Operand<T> rs = columnDot(tf, b, b);
+    Operand<T> stop = tf.math.mul(rs, tf.constant(b.type(), tolerance * tolerance));
+    List<Operand<?>> initial = new ArrayList<>(List.of(tf.constant(0), tf.zerosLike(b), b, b, rs, stop));
+    initial.addAll(a.operands());
+    GraphFunctions.Values out =
+        GraphFunctions.whileLoop(
+            tf,
+            GraphFunctions.name("cg_" + a.key(), iterations, tolerance, denominatorGuard),
+            initial,
+            this::more,
+            (fn, in) -> step(fn, a, in));
+    return new Solution<>(out.get(1), tf.math.sqrt(out.get(4)), out.get(0));
+  }
+
+  /** Whether to run another step: below the step limit and, with a tolerance, some column unconverged. */
+  private Operand<TBool> more(Ops fn, GraphFunctions.Values in) {
+    Operand<TBool> more = fn.math.less(in.<TInt32>get(0), fn.constant(iterations));
+    if (tolerance > 0) {
+      Operand<TBool> unconverged = fn.math.greater(in.<TFloating>get(4), in.<TFloating>get(5));
+      more = fn.math.logicalAnd(more, fn.reduceAny(unconverged, fn.constant(0)));
     }
-    // An unknown dimension prints as -1, which a function name may not hold.
-    return FunctionKeys.of(base.toString(), type, shapes, iterations, tolerance, denominatorGuard).replace('-', 'u');
+    return more;
   }
 
-  private static List<Operand<?>> placeholders(Ops fn, List<LoopVar> vars, Signature.Builder sig) {
-    List<Operand<?>> in = new ArrayList<>();
-    // Zero-padded names sort in loop-variable order, should the signature order them by name.
-    for (int i = 0; i < vars.size(); i++) {
-      Placeholder<?> p = fn.placeholder(vars.get(i).type(), Placeholder.shape(vars.get(i).shape()));
-      sig.input(String.format("in%03d", i), p);
-      in.add(p);
-    }
-    return in;
-  }
-
-  @SuppressWarnings("unchecked")
-  private ConcreteFunction condition(String key, List<LoopVar> vars) {
-    return ConcreteFunction.create(fn -> {
-      Signature.Builder sig = Signature.builder(key + "_cond");
-      List<Operand<?>> in = placeholders(fn, vars, sig);
-      Operand<TBool> more = fn.math.less((Operand<TInt32>) in.get(0), fn.constant(iterations));
-      if (tolerance > 0) {
-        Operand<TBool> unconverged = fn.math.greater((Operand<TFloating>) in.get(4), (Operand<TFloating>) in.get(5));
-        more = fn.math.logicalAnd(more, fn.reduceAny(unconverged, fn.constant(0)));
-      }
-      return sig.output("more", more).build();
-    });
-  }
-
-  @SuppressWarnings("unchecked")
-  private <T extends TFloating> ConcreteFunction body(String key, List<LoopVar> vars, ColumnOperator<T> a) {
-    return ConcreteFunction.create(fn -> {
-      Signature.Builder sig = Signature.builder(key + "_body");
-      List<Operand<?>> in = placeholders(fn, vars, sig);
-      Operand<T> x = (Operand<T>) in.get(1);
-      Operand<T> r = (Operand<T>) in.get(2);
-      Operand<T> p = (Operand<T>) in.get(3);
-      Operand<T> rs = (Operand<T>) in.get(4);
-      Operand<T> guard = fn.constant(x.type(), denominatorGuard);
-      Operand<T> ap = a.apply(fn, in.subList(6, in.size()), p);
-      Operand<T> alpha = fn.math.div(rs, fn.math.add(columnDot(fn, p, ap), guard));
-      Operand<T> xNext = fn.math.add(x, fn.math.mul(p, alpha));
-      Operand<T> rNext = fn.math.sub(r, fn.math.mul(ap, alpha));
-      Operand<T> rsNext = columnDot(fn, rNext, rNext);
-      Operand<T> beta = fn.math.div(rsNext, fn.math.add(rs, guard));
-      Operand<T> pNext = fn.math.add(fn.math.mul(p, beta), rNext);
-      sig.output("out000", fn.math.add((Operand<TInt32>) in.get(0), fn.constant(1)))
-          .output("out001", xNext).output("out002", rNext).output("out003", pNext).output("out004", rsNext)
-          .output("out005", fn.identity(in.get(5)));
-      for (int i = 6; i < in.size(); i++) {
-        sig.output(String.format("out%03d", i), fn.identity(in.get(i)));
-      }
-      return sig.build();
-    });
+  /** One step on (i, x, r, p, ⟨r, r⟩, stop, operands…); the stop level and the operands pass through. */
+  private <T extends TFloating> List<Operand<?>> step(Ops fn, ColumnOperator<T> a, GraphFunctions.Values in) {
+    Operand<T> x = in.get(1);
+    Operand<T> r = in.get(2);
+    Operand<T> p = in.get(3);
+    Operand<T> rs = in.get(4);
+    Operand<T> guard = fn.constant(x.type(), denominatorGuard);
+    Operand<T> ap = a.apply(fn, in.subList(6, in.size()), p);
+    Operand<T> alpha = fn.math.div(rs, fn.math.add(columnDot(fn, p, ap), guard));
+    Operand<T> xNext = fn.math.add(x, fn.math.mul(p, alpha));
+    Operand<T> rNext = fn.math.sub(r, fn.math.mul(ap, alpha));
+    Operand<T> rsNext = columnDot(fn, rNext, rNext);
+    Operand<T> beta = fn.math.div(rsNext, fn.math.add(rs, guard));
+    Operand<T> pNext = fn.math.add(fn.math.mul(p, beta), rNext);
+    List<Operand<?>> next = new ArrayList<>(List.of(fn.math.add(in.<TInt32>get(0), fn.constant(1)), xNext, rNext, pNext, rsNext));
+    next.addAll(in.subList(5, in.size()));
+    return next;
   }
 
   /** ⟨u_j, v_j⟩ for every column j. */

@@ -1,14 +1,8 @@
 package dev.fisheropt.ops;
 
 import java.util.List;
-import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
-import org.tensorflow.Signature;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.If;
-import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.op.core.While;
 import org.tensorflow.op.linalg.SelfAdjointEig;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
@@ -85,7 +79,7 @@ public final class InverseRoots {
    * The residual below which {@link #newton} stops early: 1e-6 for float32, 1e-13 for float64 (a few
    * hundred ulps of 1; below that the residual is rounding noise).
    */
-  public static double newtonStopTolerance(Class<? extends TFloating> type) {
+  static double newtonStopTolerance(Class<? extends TFloating> type) {
     return Matrices.epsilon(type) < 1e-10 ? 1e-13 : 1e-6;
   }
 
@@ -93,7 +87,7 @@ public final class InverseRoots {
    * The residual at or below which {@link #newton} reports convergence: 1e-4 for float32, 1e-9 for
    * float64. A root that misses it is still bounded (see {@link #newton}) but less accurate.
    */
-  public static double newtonAcceptTolerance(Class<? extends TFloating> type) {
+  static double newtonAcceptTolerance(Class<? extends TFloating> type) {
     return Matrices.epsilon(type) < 1e-10 ? 1e-9 : 1e-4;
   }
 
@@ -131,28 +125,22 @@ public final class InverseRoots {
       throw new IllegalArgumentException("Newton iterations must be at least 1, got " + maxIterations);
     }
     Class<T> type = a.type();
-    Shape square = Shape.of(shape[0], shape[1]);
     Attempt<T> plain = attempt(tf, a, 0.0, maxIterations);
     Operand<T> accept = Matrices.scalar(tf, newtonAcceptTolerance(type), type);
-    ConcreteFunction keep = retryBranch("newton_root_keep", type, square, maxIterations,
-        (fn, in) -> new Attempt<>(in.get(1), in.get(2), in.get(3), fn.dtypes.cast(in.get(4), TInt32.class)));
-    ConcreteFunction retry = retryBranch("newton_root_retry", type, square, maxIterations, (fn, in) -> {
-      Attempt<T> shifted = attempt(fn, in.get(0), shape[0] * Matrices.epsilon(type), maxIterations);
-      return new Attempt<>(shifted.inverseSqrt(), shifted.inverse(), shifted.residual(),
-          fn.math.add(shifted.iterations(), fn.dtypes.cast(in.get(4), TInt32.class)));
-    });
-    If chosen = tf.statelessIf(tf.math.lessEqual(plain.residual(), accept),
-        List.of(a, plain.inverseSqrt(), plain.inverse(), plain.residual(), tf.dtypes.cast(plain.iterations(), type)),
-        List.of(type, type, type, TInt32.class), keep, retry, If.outputShapes(square, square, Shape.scalar(), Shape.scalar()));
-    @SuppressWarnings("unchecked")
-    Operand<T> inverseSqrt = tf.ensureShape((Operand<T>) chosen.output().get(0), square);
-    @SuppressWarnings("unchecked")
-    Operand<T> inverse = tf.ensureShape((Operand<T>) chosen.output().get(1), square);
-    @SuppressWarnings("unchecked")
-    Operand<T> residual = (Operand<T>) chosen.output().get(2);
-    @SuppressWarnings("unchecked")
-    Operand<TInt32> iterations = (Operand<TInt32>) chosen.output().get(3);
-    return new NewtonRoots<>(inverseSqrt, inverse, residual, iterations, tf.math.lessEqual(residual, accept));
+    GraphFunctions.Values chosen =
+        GraphFunctions.ifThenElse(
+            tf,
+            tf.math.lessEqual(plain.residual(), accept),
+            GraphFunctions.name("newton_root_retry", maxIterations),
+            List.of(a, plain.inverseSqrt(), plain.inverse(), plain.residual(), plain.iterations()),
+            (fn, in) -> in.subList(1, 5),
+            (fn, in) -> {
+              Attempt<T> shifted = attempt(fn, in.get(0), shape[0] * Matrices.epsilon(type), maxIterations);
+              return List.of(shifted.inverseSqrt(), shifted.inverse(), shifted.residual(),
+                  fn.math.add(shifted.iterations(), in.<TInt32>get(4)));
+            });
+    Operand<T> residual = chosen.get(2);
+    return new NewtonRoots<>(chosen.get(0), chosen.get(1), residual, chosen.get(3), tf.math.lessEqual(residual, accept));
   }
 
   /** One run of the iteration on A + s·I, s = shift·‖A‖²_F/tr A. */
@@ -175,75 +163,37 @@ public final class InverseRoots {
     // r starts below `previous` so that the first iteration always runs.
     Operand<T> huge = Matrices.scalar(tf, Float.MAX_VALUE, type);
     Operand<T> infinity = Matrices.scalar(tf, Double.POSITIVE_INFINITY, type);
-    Shape square = Shape.of(n, n);
-    While loop = tf.whileOp(List.of(tf.constant(0), y0, z0, huge, infinity),
-        newtonCondition(type, square, maxIterations, newtonStopTolerance(type)), newtonBody(type, square));
-    @SuppressWarnings("unchecked")
-    Operand<T> z = Matrices.symmetrize(tf, tf.ensureShape((Operand<T>) loop.output().get(2), square));
-    @SuppressWarnings("unchecked")
-    Operand<T> residual = (Operand<T>) loop.output().get(3);
-    @SuppressWarnings("unchecked")
-    Operand<TInt32> iterations = (Operand<TInt32>) loop.output().get(0);
+    double stop = newtonStopTolerance(type);
+    GraphFunctions.Values loop =
+        GraphFunctions.whileLoop(
+            tf,
+            GraphFunctions.name("newton_root", maxIterations, stop),
+            List.of(tf.constant(0), y0, z0, huge, infinity),
+            (fn, in) -> {
+              Operand<T> r = in.get(3);
+              return fn.math.logicalAnd(
+                  fn.math.less(in.<TInt32>get(0), fn.constant(maxIterations)),
+                  fn.math.logicalAnd(fn.math.greater(r, Matrices.scalar(fn, stop, type)), fn.math.less(r, in.get(4))));
+            },
+            (fn, in) -> newtonStep(fn, in.get(0), in.get(1), in.get(2), in.get(3)));
+    Operand<T> z = Matrices.symmetrize(tf, loop.get(2));
+    Operand<T> residual = loop.get(3);
+    Operand<TInt32> iterations = loop.get(0);
     Operand<T> inverseSqrt = tf.math.div(z, tf.math.sqrt(c));
     Operand<T> inverse = Matrices.symmetrize(tf, tf.math.div(Matrices.matmul(tf, z, z), c));
     return new Attempt<>(inverseSqrt, inverse, residual, iterations);
   }
 
-  private interface RetryBody<T extends TFloating> {
-    Attempt<T> build(Ops fn, List<Operand<T>> inputs);
-  }
-
-  /** A branch taking (A, A^{-1/2}, A^{-1}, residual, iterations as T) and returning the four results. */
-  private static <T extends TFloating> ConcreteFunction retryBranch(String name, Class<T> type, Shape square, int maxIterations,
-      RetryBody<T> body) {
-    return ConcreteFunction.create(fn -> {
-      Shape[] shapes = {square, square, square, Shape.scalar(), Shape.scalar()};
-      Signature.Builder sig = Signature.builder(FunctionKeys.of(name, type, shapes, maxIterations));
-      List<Operand<T>> inputs = new java.util.ArrayList<>();
-      for (int i = 0; i < shapes.length; i++) {
-        Placeholder<T> in = fn.placeholder(type, Placeholder.shape(shapes[i]));
-        inputs.add(in);
-        sig.input("in" + i, in);
-      }
-      Attempt<T> out = body.build(fn, inputs);
-      // Identity keeps each output a distinct node where the branch passes an input through.
-      return sig.output("inverse_sqrt", fn.identity(out.inverseSqrt())).output("inverse", fn.identity(out.inverse()))
-          .output("residual", fn.identity(out.residual())).output("iterations", fn.identity(out.iterations())).build();
-    });
-  }
-
-  private static <T extends TFloating> ConcreteFunction newtonCondition(Class<T> type, Shape shape, int maxIterations, double stop) {
-    return ConcreteFunction.create(fn -> {
-      Placeholder<TInt32> i = fn.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-      Placeholder<T> y = fn.placeholder(type, Placeholder.shape(shape));
-      Placeholder<T> z = fn.placeholder(type, Placeholder.shape(shape));
-      Placeholder<T> r = fn.placeholder(type, Placeholder.shape(Shape.scalar()));
-      Placeholder<T> previous = fn.placeholder(type, Placeholder.shape(Shape.scalar()));
-      Operand<TBool> more = fn.math.logicalAnd(fn.math.less(i, fn.constant(maxIterations)),
-          fn.math.logicalAnd(fn.math.greater(r, Matrices.scalar(fn, stop, type)), fn.math.less(r, previous)));
-      return Signature.builder(FunctionKeys.of("newton_root_cond", type, new Shape[] {shape}, maxIterations, stop))
-          .input("i", i).input("y", y).input("z", z).input("r", r).input("previous", previous)
-          .output("more", more).build();
-    });
-  }
-
-  private static <T extends TFloating> ConcreteFunction newtonBody(Class<T> type, Shape shape) {
-    return ConcreteFunction.create(fn -> {
-      Placeholder<TInt32> i = fn.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-      Placeholder<T> y = fn.placeholder(type, Placeholder.shape(shape));
-      Placeholder<T> z = fn.placeholder(type, Placeholder.shape(shape));
-      Placeholder<T> r = fn.placeholder(type, Placeholder.shape(Shape.scalar()));
-      Placeholder<T> previous = fn.placeholder(type, Placeholder.shape(Shape.scalar()));
-      // E = I − ZY measures how far the pair is from (A/c)^{1/2}, (A/c)^{-1/2}; T = I + E/2.
-      Operand<T> error = Matrices.addToDiagonal(fn, fn.math.neg(Matrices.matmul(fn, z, y)), Matrices.scalar(fn, 1.0, type));
-      Operand<T> t = Matrices.addToDiagonal(fn, fn.math.mul(Matrices.scalar(fn, 0.5, type), error), Matrices.scalar(fn, 1.0, type));
-      Operand<T> residual = fn.math.div(Matrices.frobeniusNorm(fn, error), Matrices.scalar(fn, Math.sqrt(shape.size(0)), type));
-      return Signature.builder(FunctionKeys.of("newton_root_body", type, new Shape[] {shape}))
-          .input("i", i).input("y", y).input("z", z).input("r", r).input("previous", previous)
-          .output("i_next", fn.math.add(i, fn.constant(1)))
-          .output("y_next", Matrices.matmul(fn, y, t)).output("z_next", Matrices.matmul(fn, t, z))
-          .output("r_next", residual).output("previous_next", r)
-          .build();
-    });
+  /**
+   * One iteration from (i, Y, Z, r, previous r): E = I − ZY measures how far the pair is from
+   * (A/c)^{1/2}, (A/c)^{-1/2}; T = I + E/2, Y ← YT, Z ← TZ, and r ← ‖E‖_F/√n.
+   */
+  private static <T extends TFloating> List<Operand<?>> newtonStep(Ops fn, Operand<TInt32> i, Operand<T> y, Operand<T> z,
+      Operand<T> r) {
+    Class<T> type = y.type();
+    Operand<T> error = Matrices.addToDiagonal(fn, fn.math.neg(Matrices.matmul(fn, z, y)), Matrices.scalar(fn, 1.0, type));
+    Operand<T> t = Matrices.addToDiagonal(fn, fn.math.mul(Matrices.scalar(fn, 0.5, type), error), Matrices.scalar(fn, 1.0, type));
+    Operand<T> residual = fn.math.div(Matrices.frobeniusNorm(fn, error), Matrices.scalar(fn, Math.sqrt(y.shape().size(0)), type));
+    return List.of(fn.math.add(i, fn.constant(1)), Matrices.matmul(fn, y, t), Matrices.matmul(fn, t, z), residual, r);
   }
 }

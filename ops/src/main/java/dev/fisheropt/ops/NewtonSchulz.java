@@ -1,13 +1,8 @@
 package dev.fisheropt.ops;
 
 import java.util.List;
-import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
-import org.tensorflow.Signature;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.Placeholder;
-import org.tensorflow.op.core.While;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -53,39 +48,29 @@ public final class NewtonSchulz {
     if (tall) {
       x = transpose(tf, x);
     }
-    Shape wide = tall ? Shape.of(shape[1], shape[0]) : Shape.of(shape[0], shape[1]);
-    While loop = tf.whileOp(List.of(tf.constant(0), x), condition(steps, type, wide), body(type, wide, a, b, c));
-    @SuppressWarnings("unchecked")
-    Operand<T> result = (Operand<T>) loop.output().get(1);
-    result = tf.ensureShape(result, wide);
+    String name = GraphFunctions.name("newton_schulz", steps, a, b, c);
+    Operand<T> result =
+        GraphFunctions.whileLoop(
+                tf,
+                name,
+                List.of(tf.constant(0), x),
+                (fn, in) -> fn.math.less(in.<TInt32>get(0), fn.constant(steps)),
+                (fn, in) -> List.of(fn.math.add(in.<TInt32>get(0), fn.constant(1)), step(fn, in.get(1), a, b, c)))
+            .get(1);
     return tall ? transpose(tf, result) : result;
+  }
+
+  /** X ← aX + (bA + cA²)X with A = XXᵀ. */
+  private static <T extends TFloating> Operand<T> step(Ops fn, Operand<T> x, double a, double b, double c) {
+    Class<T> type = x.type();
+    Operand<T> gram = Matrices.matmulTransposeB(fn, x, x);
+    Operand<T> poly = fn.math.add(
+        fn.math.mul(Matrices.scalar(fn, b, type), gram),
+        fn.math.mul(Matrices.scalar(fn, c, type), Matrices.matmul(fn, gram, gram)));
+    return fn.math.add(fn.math.mul(Matrices.scalar(fn, a, type), x), Matrices.matmul(fn, poly, x));
   }
 
   private static <T extends TFloating> Operand<T> transpose(Ops tf, Operand<T> x) {
     return tf.linalg.transpose(x, tf.constant(new int[] {1, 0}));
-  }
-
-  private static <T extends TFloating> ConcreteFunction condition(int steps, Class<T> type, Shape shape) {
-    return ConcreteFunction.create(fn -> {
-      Placeholder<TInt32> i = fn.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-      Placeholder<T> x = fn.placeholder(type, Placeholder.shape(shape));
-      return Signature.builder(FunctionKeys.of("newton_schulz_cond", type, new Shape[] {shape}, steps)).input("i", i).input("x", x).output("more", fn.math.less(i, fn.constant(steps))).build();
-    });
-  }
-
-  private static <T extends TFloating> ConcreteFunction body(Class<T> type, Shape shape, double a, double b, double c) {
-    return ConcreteFunction.create(fn -> {
-      Placeholder<TInt32> i = fn.placeholder(TInt32.class, Placeholder.shape(Shape.scalar()));
-      Placeholder<T> x = fn.placeholder(type, Placeholder.shape(shape));
-      Operand<T> gram = Matrices.matmulTransposeB(fn, x, x);
-      Operand<T> poly = fn.math.add(
-          fn.math.mul(Matrices.scalar(fn, b, type), gram),
-          fn.math.mul(Matrices.scalar(fn, c, type), Matrices.matmul(fn, gram, gram)));
-      Operand<T> next = fn.math.add(fn.math.mul(Matrices.scalar(fn, a, type), x), Matrices.matmul(fn, poly, x));
-      return Signature.builder(FunctionKeys.of("newton_schulz_body", type, new Shape[] {shape}, a, b, c))
-          .input("i", i).input("x", x)
-          .output("i_next", fn.math.add(i, fn.constant(1))).output("x_next", next)
-          .build();
-    });
   }
 }

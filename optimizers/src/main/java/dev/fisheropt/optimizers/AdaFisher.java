@@ -42,6 +42,13 @@ import org.tensorflow.types.family.TFloating;
  */
 public final class AdaFisher extends AdaFisherBase {
   public static final String NAME_DEFAULT = "AdaFisher";
+  public static final double LEARNING_RATE_DEFAULT = 1e-3;
+  public static final double BETA_DEFAULT = 0.9;
+  public static final double FACTOR_EMA_OLD_DEFAULT = 0.08;
+  public static final double FACTOR_EMA_NEW_DEFAULT = 0.008;
+  public static final double DAMPING_DEFAULT = 1e-3;
+  public static final int FISHER_INTERVAL_DEFAULT = 100;
+  public static final double WEIGHT_DECAY_DEFAULT = 0.0;
 
   /** AdaFisher with every setting at its default and no registered layers. */
   public AdaFisher(Graph graph) {
@@ -52,6 +59,7 @@ public final class AdaFisher extends AdaFisherBase {
     super(graph, b);
   }
 
+  /** Settings starting at every default. */
   public static Builder builder() {
     return new Builder();
   }
@@ -78,6 +86,7 @@ public final class AdaFisher extends AdaFisherBase {
       return this;
     }
 
+    /** Builds the optimizer in {@code graph}. */
     public AdaFisher build(Graph graph) {
       return new AdaFisher(graph, this);
     }

@@ -13,8 +13,9 @@ import org.tensorflow.types.family.TFloating;
  * <pre>
  *   m ← βm + (1−β)g,   θ ← θ − η·((m / (1 − βᵗ)) / F̃ + κθ)
  * </pre>
- * so the decay is neither preconditioned nor part of the momentum. Settings, defaults, slots and
- * hyperparameter variables are those of {@link AdaFisher}.
+ * so the decay is neither preconditioned nor part of the momentum. Settings, slots and
+ * hyperparameter variables are those of {@link AdaFisher}, and so are the defaults
+ * ({@link AdaFisher#LEARNING_RATE_DEFAULT} and the other {@code AdaFisher.*_DEFAULT}).
  */
 public final class AdaFisherW extends AdaFisherBase {
   public static final String NAME_DEFAULT = "AdaFisherW";
@@ -28,6 +29,7 @@ public final class AdaFisherW extends AdaFisherBase {
     super(graph, b);
   }
 
+  /** Settings starting at every default. */
   public static Builder builder() {
     return new Builder();
   }
@@ -54,6 +56,7 @@ public final class AdaFisherW extends AdaFisherBase {
       return this;
     }
 
+    /** Builds the optimizer in {@code graph}. */
     public AdaFisherW build(Graph graph) {
       return new AdaFisherW(graph, this);
     }

@@ -1,18 +1,12 @@
 package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.FactorEma;
-import dev.fisheropt.ops.FunctionKeys;
-import dev.fisheropt.ops.InverseRoots;
-import dev.fisheropt.ops.Matrices;
+import dev.fisheropt.ops.GraphFunctions;
+import dev.fisheropt.ops.KroneckerFactors;
 import java.util.List;
-import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
-import org.tensorflow.Signature;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.core.If;
-import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt64;
@@ -44,7 +38,7 @@ import org.tensorflow.types.family.TFloating;
  * {@code inverseRoot(NEWTON)} also {@code unconverged_roots}, an int64 count of the factor roots
  * whose Newton iteration missed its acceptance tolerance (see {@link InverseRoot#NEWTON}).
  *
- * <p>Under XLA ({@link Xla}), {@code inverseRoot(NEWTON)} with {@code polar(NEWTON_SCHULZ)} puts
+ * <p>Under XLA ({@code dev.fisheropt.xla.Xla}), {@code inverseRoot(NEWTON)} with {@code polar(NEWTON_SCHULZ)} puts
  * every compute op of the step in XLA clusters; with {@code EIGH} the {@code SelfAdjointEigV2} ops
  * stay outside.
  * Hyperparameter variables: {@code learning_rate}, {@code momentum}, {@code fisher_decay},
@@ -59,6 +53,9 @@ public final class Fismo extends MatrixOptimizer {
   public static final int NS_STEPS_DEFAULT = 5;
   public static final int PRECONDITIONER_INTERVAL_DEFAULT = 1;
   public static final double WEIGHT_DECAY_DEFAULT = 0.0;
+  public static final InverseRoot INVERSE_ROOT_DEFAULT = InverseRoot.EIGH;
+  public static final Polar POLAR_DEFAULT = Polar.NEWTON_SCHULZ;
+  public static final Fallback FALLBACK_DEFAULT = Fallback.adam();
 
   private final InverseRoot inverseRoot;
   private final int preconditionerInterval;
@@ -76,6 +73,7 @@ public final class Fismo extends MatrixOptimizer {
     hyperparameter("damping", b.damping);
   }
 
+  /** Settings starting at every default. */
   public static Builder builder() {
     return new Builder();
   }
@@ -85,31 +83,26 @@ public final class Fismo extends MatrixOptimizer {
     Ops tf = step.tf();
     Ops init = step.init();
     Class<T> type = variable.type();
-    long m = view.rows();
-    long n = view.cols();
-    Variable<T> p = step.slot(variable, "P", Matrices.identity(init, m, type));
-    Variable<T> q = step.slot(variable, "Q", Matrices.identity(init, n, type));
-    Variable<T> qInverse = step.slot(variable, "Q_inverse", Matrices.identity(init, n, type));
-    Variable<T> pInvSqrt = step.slot(variable, "P_inverse_sqrt", Matrices.identity(init, m, type));
-    Variable<T> qInvSqrt = step.slot(variable, "Q_inverse_sqrt", Matrices.identity(init, n, type));
-    Variable<T> momentum = step.slot(variable, "momentum", init.zeros(init.constant(new long[] {m, n}), type));
-
+    Variable<T> p = step.slot(variable, "P", KroneckerFactors.identity(init, view.rows(), type));
+    Variable<T> q = step.slot(variable, "Q", KroneckerFactors.identity(init, view.cols(), type));
+    Variable<T> qInverse = step.slot(variable, "Q_inverse", KroneckerFactors.identity(init, view.cols(), type));
+    Variable<T> pInvSqrt = step.slot(variable, "P_inverse_sqrt", KroneckerFactors.identity(init, view.rows(), type));
+    Variable<T> qInvSqrt = step.slot(variable, "Q_inverse_sqrt", KroneckerFactors.identity(init, view.cols(), type));
+    Variable<T> momentum = step.slot(variable, "momentum", init.zeros(init.constant(new long[] {view.rows(), view.cols()}), type));
     Operand<T> g = view.toMatrix(tf, gradient);
-    Operand<T> gamma = step.hyperparameter("fisher_decay", type);
-    Operand<T> mu = step.hyperparameter("damping", type);
-    Factors<T> f;
-    if (preconditionerInterval == 1) {
-      f = refresh(tf, inverseRoot, g, p, q, qInverse, gamma, mu);
-    } else {
-      Operand<TBool> due = tf.math.equal(
-          tf.math.mod(step.completedSteps(), tf.constant((long) preconditionerInterval)), tf.constant(0L));
-      f = refreshWhen(tf, due, g, p, q, qInverse, pInvSqrt, qInvSqrt, gamma, mu);
-    }
+
+    Factors<T> f = Factors.of(GraphFunctions.every(tf, preconditionerInterval, step.completedSteps(),
+        "fismo_refresh_" + inverseRoot.name(),
+        List.of(g, p, q, qInverse, pInvSqrt, qInvSqrt, step.hyperparameter("fisher_decay", type),
+            step.hyperparameter("damping", type)),
+        (fn, in) -> refresh(fn, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7)).asList(),
+        (fn, in) -> List.of(in.get(1), in.get(2), in.get(3), in.get(4), in.get(5), fn.constant(0L))));
+
     Operand<T> one = tf.constant(type, 1.0);
     Operand<T> beta = step.hyperparameter("momentum", type);
-    Operand<T> whitened = Matrices.matmul(tf, Matrices.matmul(tf, f.pInvSqrt(), g), f.qInvSqrt());
+    Operand<T> whitened = KroneckerFactors.sandwich(tf, f.pInvSqrt(), g, f.qInvSqrt());
     Operand<T> mNew = tf.math.add(tf.math.mul(beta, momentum), tf.math.mul(tf.math.sub(one, beta), whitened));
-    Operand<T> direction = Matrices.matmul(tf, Matrices.matmul(tf, f.pInvSqrt(), polarFactor(tf, mNew)), f.qInvSqrt());
+    Operand<T> direction = KroneckerFactors.sandwich(tf, f.pInvSqrt(), polarFactor(tf, mNew), f.qInvSqrt());
     step.set(p, f.p());
     step.set(q, f.q());
     step.set(qInverse, f.qInverse());
@@ -123,82 +116,45 @@ public final class Fismo extends MatrixOptimizer {
     descend(step, variable, view.toParameter(tf, direction));
   }
 
-  /** The Kronecker factors after a step and the roots the step uses. */
+  /** The Kronecker factors after a step, the roots the step uses, and how many roots missed. */
   private record Factors<T extends TFloating>(Operand<T> p, Operand<T> q, Operand<T> qInverse, Operand<T> pInvSqrt,
-      Operand<T> qInvSqrt, Operand<TInt64> unconverged) {}
+      Operand<T> qInvSqrt, Operand<TInt64> unconverged) {
+    static <T extends TFloating> Factors<T> of(GraphFunctions.Values v) {
+      return new Factors<>(v.get(0), v.get(1), v.get(2), v.get(3), v.get(4), v.get(5));
+    }
 
-  private static <T extends TFloating> Factors<T> refresh(Ops tf, InverseRoot inverseRoot, Operand<T> g, Operand<T> p,
-      Operand<T> q, Operand<T> qInverse, Operand<T> gamma, Operand<T> mu) {
-    Class<T> type = g.type();
-    long[] shape = Matrices.matrixShape(g, "gradient");
-    Operand<T> m = tf.constant(type, (double) shape[0]);
-    Operand<T> n = tf.constant(type, (double) shape[1]);
-    Operand<T> l = tf.math.div(Matrices.matmulTransposeB(tf, Matrices.matmul(tf, g, qInverse), g), n);
-    l = Matrices.addToDiagonal(tf, l, tf.math.div(tf.math.mul(mu, Matrices.trace(tf, p)), m));
-    Operand<T> pNew = FactorEma.traceNormalized(tf, p, l, gamma);
-    InverseRoot.Result<T> pResult = inverseRoot.roots(tf, pNew);
-    InverseRoots.Roots<T> pRoots = pResult.roots();
-    Operand<T> r = tf.math.div(Matrices.matmul(tf, Matrices.matmulTransposeA(tf, g, pRoots.inverse()), g), m);
-    r = Matrices.addToDiagonal(tf, r, tf.math.div(tf.math.mul(mu, Matrices.trace(tf, q)), n));
-    Operand<T> qNew = FactorEma.traceNormalized(tf, q, r, gamma);
-    InverseRoot.Result<T> qResult = inverseRoot.roots(tf, qNew);
-    InverseRoots.Roots<T> qRoots = qResult.roots();
-    Operand<TInt64> unconverged = tf.math.add(failures(tf, pResult.converged()), failures(tf, qResult.converged()));
-    return new Factors<>(pNew, qNew, qRoots.inverse(), pRoots.inverseSqrt(), qRoots.inverseSqrt(), unconverged);
+    List<Operand<?>> asList() {
+      return List.of(p, q, qInverse, pInvSqrt, qInvSqrt, unconverged);
+    }
+  }
+
+  /** The factor updates, Gauss–Seidel (Q uses the new P), and the roots of the new factors. */
+  private <T extends TFloating> Factors<T> refresh(Ops tf, Operand<T> g, Operand<T> p, Operand<T> q, Operand<T> qInverse,
+      Operand<T> gamma, Operand<T> mu) {
+    Operand<T> pNew = FactorEma.traceNormalized(tf, p, KroneckerFactors.leftStatistic(tf, g, qInverse, p, mu), gamma);
+    InverseRoot.Result<T> pRoots = inverseRoot.roots(tf, pNew);
+    Operand<T> qNew =
+        FactorEma.traceNormalized(tf, q, KroneckerFactors.rightStatistic(tf, g, pRoots.roots().inverse(), q, mu), gamma);
+    InverseRoot.Result<T> qRoots = inverseRoot.roots(tf, qNew);
+    Operand<TInt64> unconverged = tf.math.add(failures(tf, pRoots.converged()), failures(tf, qRoots.converged()));
+    return new Factors<>(pNew, qNew, qRoots.roots().inverse(), pRoots.roots().inverseSqrt(), qRoots.roots().inverseSqrt(),
+        unconverged);
   }
 
   private static Operand<TInt64> failures(Ops tf, Operand<TBool> converged) {
     return tf.select(converged, tf.constant(0L), tf.constant(1L));
   }
 
-  /** {@link #refresh} on the steps where {@code due} holds, the stored factors and roots otherwise. */
-  @SuppressWarnings("unchecked")
-  private <T extends TFloating> Factors<T> refreshWhen(Ops tf, Operand<TBool> due, Operand<T> g, Operand<T> p, Operand<T> q,
-      Operand<T> qInverse, Operand<T> pInvSqrt, Operand<T> qInvSqrt, Operand<T> gamma, Operand<T> mu) {
-    Class<T> type = g.type();
-    List<Shape> shapes = List.of(g.shape(), p.shape(), q.shape(), qInverse.shape(), pInvSqrt.shape(), qInvSqrt.shape(),
-        Shape.scalar(), Shape.scalar());
-    ConcreteFunction recompute = branch("fismo_refresh_" + inverseRoot.name().toLowerCase(java.util.Locale.ROOT), type, shapes, (fn, in) -> refresh(fn, inverseRoot, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7)));
-    ConcreteFunction keep = branch("fismo_keep", type, shapes,
-        (fn, in) -> new Factors<>(in.get(1), in.get(2), in.get(3), in.get(4), in.get(5), fn.constant(0L)));
-    List<Class<? extends org.tensorflow.types.family.TType>> types = List.of(type, type, type, type, type, TInt64.class);
-    If chosen = tf.statelessIf(due, List.of(g, p, q, qInverse, pInvSqrt, qInvSqrt, gamma, mu), types, recompute, keep,
-        If.outputShapes(p.shape(), q.shape(), qInverse.shape(), pInvSqrt.shape(), qInvSqrt.shape(), Shape.scalar()));
-    List<org.tensorflow.Output<?>> out = chosen.output();
-    return new Factors<>((Operand<T>) out.get(0), (Operand<T>) out.get(1), (Operand<T>) out.get(2), (Operand<T>) out.get(3),
-        (Operand<T>) out.get(4), (Operand<TInt64>) out.get(5));
-  }
-
-  private interface BranchBody<T extends TFloating> {
-    Factors<T> build(Ops fn, List<Operand<T>> inputs);
-  }
-
-  private static <T extends TFloating> ConcreteFunction branch(String name, Class<T> type, List<Shape> shapes, BranchBody<T> body) {
-    return ConcreteFunction.create(fn -> {
-      List<Operand<T>> inputs = new java.util.ArrayList<>();
-      Signature.Builder sig = Signature.builder(FunctionKeys.of(name, type, shapes.toArray(new Shape[0])));
-      for (int i = 0; i < shapes.size(); i++) {
-        Placeholder<T> in = fn.placeholder(type, Placeholder.shape(shapes.get(i)));
-        inputs.add(in);
-        sig.input("in" + i, in);
-      }
-      Factors<T> f = body.build(fn, inputs);
-      // Identity keeps each output a distinct node even where a branch passes an input through.
-      return sig.output("p", fn.identity(f.p())).output("q", fn.identity(f.q())).output("q_inverse", fn.identity(f.qInverse()))
-          .output("p_inverse_sqrt", fn.identity(f.pInvSqrt())).output("q_inverse_sqrt", fn.identity(f.qInvSqrt()))
-          .output("unconverged", fn.identity(f.unconverged())).build();
-    });
-  }
-
   /** Settings of {@link Fismo}; every setter validates its value at once. */
   public static final class Builder extends MatrixOptimizer.Builder<Builder> {
     private double fisherDecay = FISHER_DECAY_DEFAULT;
     private double damping = DAMPING_DEFAULT;
-    private InverseRoot inverseRoot = InverseRoot.EIGH;
+    private InverseRoot inverseRoot = INVERSE_ROOT_DEFAULT;
     private int preconditionerInterval = PRECONDITIONER_INTERVAL_DEFAULT;
 
     private Builder() {
-      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT);
+      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT, POLAR_DEFAULT,
+          FALLBACK_DEFAULT);
     }
 
     @Override
@@ -218,6 +174,7 @@ public final class Fismo extends MatrixOptimizer {
       return this;
     }
 
+    /** How the factors' inverse roots are computed (default {@link InverseRoot#EIGH}). */
     public Builder inverseRoot(InverseRoot inverseRoot) {
       if (inverseRoot == null) {
         throw new IllegalArgumentException("inverseRoot must not be null");
@@ -232,6 +189,7 @@ public final class Fismo extends MatrixOptimizer {
       return this;
     }
 
+    /** Builds the optimizer in {@code graph}. */
     public Fismo build(Graph graph) {
       return new Fismo(graph, this);
     }

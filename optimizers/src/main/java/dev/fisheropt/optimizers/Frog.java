@@ -3,16 +3,14 @@ package dev.fisheropt.optimizers;
 import dev.fisheropt.ops.ColumnOperator;
 import dev.fisheropt.ops.ConjugateGradient;
 import dev.fisheropt.ops.RowFisher;
+import dev.fisheropt.ops.RowSample;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.core.Variable;
-import org.tensorflow.op.nn.TopK;
-import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
-import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -64,6 +62,7 @@ public final class Frog extends GuardedOptimizer {
   private final int cgIterations;
   private final double denominatorGuard;
   private final long seed;
+  private final Fallback others;
 
   /** FROG with every setting at its default and no registered layer: every parameter takes SGD with momentum. */
   public Frog(Graph graph) {
@@ -77,12 +76,15 @@ public final class Frog extends GuardedOptimizer {
     this.cgIterations = b.cgIterations;
     this.denominatorGuard = b.denominatorGuard;
     this.seed = b.seed;
+    // The rule reads FROG's own momentum and weight decay (registered below) and is given its rate.
+    this.others = Fallback.momentum(Fallback.LEARNING_RATE_DEFAULT, b.momentum, b.weightDecay);
     hyperparameter("momentum", b.momentum);
     hyperparameter("damping", b.damping);
     hyperparameter("weight_decay", b.weightDecay);
     hyperparameter("other_learning_rate_ratio", b.otherLearningRateRatio);
   }
 
+  /** Settings starting at every default. */
   public static Builder builder() {
     return new Builder();
   }
@@ -97,21 +99,17 @@ public final class Frog extends GuardedOptimizer {
   protected <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
     Ops tf = step.tf();
     Class<T> type = variable.type();
-    Variable<T> buffer = step.slot(variable, "momentum", step.init().zerosLike(variable));
     Operand<T> eta = step.hyperparameter("learning_rate", type);
-    Operand<T> rho = step.hyperparameter("weight_decay", type);
-    Operand<T> mNew = tf.math.add(tf.math.mul(step.hyperparameter("momentum", type), buffer), gradient);
     LayerCollection.Layer layer = layers.layerOf(variable)
         .filter(l -> l.kernel().op().name().equals(variable.op().name())).orElse(null);
     if (layer == null) {
-      Operand<T> direction = tf.math.add(mNew, tf.math.mul(rho, variable));
-      Operand<T> rate = tf.math.mul(eta, step.hyperparameter("other_learning_rate_ratio", type));
-      step.set(buffer, direction);
-      step.set(variable, tf.math.sub(variable, tf.math.mul(rate, direction)));
+      others.update(step, gradient, variable, tf.math.mul(eta, step.hyperparameter("other_learning_rate_ratio", type)), "");
       return;
     }
+    Variable<T> buffer = step.slot(variable, "momentum", step.init().zerosLike(variable));
+    Operand<T> mNew = tf.math.add(tf.math.mul(step.hyperparameter("momentum", type), buffer), gradient);
     Operand<T> z = precondition(step, layer, variable, mNew);
-    Operand<T> decay = tf.math.sub(tf.constant(type, 1.0), tf.math.mul(eta, rho));
+    Operand<T> decay = tf.math.sub(tf.constant(type, 1.0), tf.math.mul(eta, step.hyperparameter("weight_decay", type)));
     step.set(buffer, mNew);
     step.set(variable, tf.math.sub(tf.math.mul(decay, variable), tf.math.mul(eta, z)));
   }
@@ -129,7 +127,8 @@ public final class Frog extends GuardedOptimizer {
     Operand<T> y = tf.math.mul(tf.dtypes.cast(batch, type), dz);
     long staticBatch = dz.shape().isUnknown() ? -1 : dz.shape().size(0);
     if (staticBatch < 0 || sampleSize < staticBatch) {
-      Operand<TInt32> rows = sample(step, layer, batch);
+      long layerSeed = RowSample.stream(seed, layers.layers().indexOf(layer));
+      Operand<TInt32> rows = RowSample.indices(tf, layerSeed, step.completedSteps(), batch, sampleSize);
       x = tf.gather(x, rows, tf.constant(0));
       y = tf.gather(y, rows, tf.constant(0));
     }
@@ -157,33 +156,6 @@ public final class Frog extends GuardedOptimizer {
 
   private static Operand<TInt32> rowCount(Ops tf, Operand<?> t) {
     return tf.gather(tf.shape(t), tf.constant(0), tf.constant(0));
-  }
-
-  /**
-   * min(r, batch) distinct row indices in ascending order, uniformly random: the rows with the
-   * largest of {@code batch} hash keys of (seed, layer, step count, row). The keys are integer
-   * arithmetic (SplitMix64), which every backend computes identically, so a run under XLA samples
-   * the same rows as one without it. With r ≥ batch this is every row in order.
-   */
-  private Operand<TInt32> sample(StepContext step, LayerCollection.Layer layer, Operand<TInt32> batch) {
-    Ops tf = step.tf();
-    long layerSeed = seed ^ (0x9E3779B97F4A7C15L * (layers.layers().indexOf(layer) + 1));
-    Operand<TInt64> rows = tf.dtypes.cast(tf.range(tf.constant(0), batch, tf.constant(1)), TInt64.class);
-    Operand<TInt64> z = tf.math.add(
-        tf.math.add(tf.constant(layerSeed), tf.math.mul(step.completedSteps(), tf.constant(0xD1B54A32D192ED03L))),
-        tf.math.mul(rows, tf.constant(0x9E3779B97F4A7C15L)));
-    z = tf.math.mul(tf.bitwise.bitwiseXor(z, unsignedShift(tf, z, 30)), tf.constant(0xBF58476D1CE4E5B9L));
-    z = tf.math.mul(tf.bitwise.bitwiseXor(z, unsignedShift(tf, z, 27)), tf.constant(0x94D049BB133111EBL));
-    z = tf.bitwise.bitwiseXor(z, unsignedShift(tf, z, 31));
-    Operand<TInt32> keys = tf.dtypes.cast(unsignedShift(tf, z, 33), TInt32.class);
-    Operand<TInt32> count = tf.math.minimum(batch, tf.constant(sampleSize));
-    Operand<TInt32> chosen = tf.nn.topK(keys, count, new TopK.Options[0]).indices();
-    return tf.math.neg(tf.nn.topK(tf.math.neg(chosen), count, new TopK.Options[0]).values());
-  }
-
-  /** z >>> bits on int64 (TensorFlow's RightShift is arithmetic for signed types). */
-  private static Operand<TInt64> unsignedShift(Ops tf, Operand<TInt64> z, int bits) {
-    return tf.bitwise.bitwiseAnd(tf.bitwise.rightShift(z, tf.constant((long) bits)), tf.constant(-1L >>> bits));
   }
 
   /** Settings of {@link Frog}; every setter validates its value at once. */
@@ -264,6 +236,7 @@ public final class Frog extends GuardedOptimizer {
       return this;
     }
 
+    /** Builds the optimizer in {@code graph}. */
     public Frog build(Graph graph) {
       return new Frog(graph, this);
     }

@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import java.util.AbstractList;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -56,8 +57,6 @@ public abstract class GuardedOptimizer extends Optimizer {
   private final Variable<TInt64> stepCount;
   private final Variable<TInt64> skippedSteps;
 
-  private Map<Output<?>, Output<?>> auxiliaryGradients = Map.of();
-
   /**
    * Creates the counters {@code <name>/step}, {@code <name>/skipped_steps} and the hyperparameter
    * {@code <name>/learning_rate} from the common settings.
@@ -77,10 +76,10 @@ public abstract class GuardedOptimizer extends Optimizer {
     }
   }
 
-  /** Registers the hyperparameters of the fallback as {@code <name>/fallback_<key>}. */
-  protected final void registerFallback(Fallback fallback) {
-    fallback.hyperparameters().entrySet().stream().sorted(Map.Entry.comparingByKey())
-        .forEach(e -> hyperparameter("fallback_" + e.getKey(), e.getValue()));
+  /** Registers the hyperparameters of an update rule as {@code <name>/<prefix><key>}. */
+  final void registerRule(Fallback rule, String prefix) {
+    rule.hyperparameters().entrySet().stream().sorted(Map.Entry.comparingByKey())
+        .forEach(e -> hyperparameter(prefix + e.getKey(), e.getValue()));
   }
 
   /**
@@ -116,12 +115,8 @@ public abstract class GuardedOptimizer extends Optimizer {
   }
 
   /** The optimizer's name scope, under which its ops and hyperparameter variables live. */
-  public final String name() {
-    return name;
-  }
-
   @Override
-  public String getOptimizerName() {
+  public final String getOptimizerName() {
     return name;
   }
 
@@ -163,7 +158,7 @@ public abstract class GuardedOptimizer extends Optimizer {
     return applyGradients(gradients(loss, outputs), name + "-minimize");
   }
 
-  private List<GradAndVar<?>> gradients(Operand<?> loss, List<Output<?>> variables) {
+  private Gradients gradients(Operand<?> loss, List<Output<?>> variables) {
     if (variables.isEmpty()) {
       throw new IllegalArgumentException("the loss '" + loss.op().name() + "' reads no variable to train");
     }
@@ -183,8 +178,31 @@ public abstract class GuardedOptimizer extends Optimizer {
     for (int i = 0; i < auxiliary.size(); i++) {
       byTarget.put(auxiliary.get(i).asOutput(), gradients[variables.size() + i]);
     }
-    auxiliaryGradients = byTarget;
-    return pairs;
+    return new Gradients(pairs, byTarget);
+  }
+
+  /**
+   * The gradients of one loss: the parameters' pairs, as the framework expects them, and the
+   * auxiliary gradients computed in the same call, which belong to this step only.
+   */
+  private static final class Gradients extends AbstractList<GradAndVar<?>> {
+    private final List<GradAndVar<?>> pairs;
+    private final Map<Output<?>, Output<?>> auxiliary;
+
+    Gradients(List<GradAndVar<?>> pairs, Map<Output<?>, Output<?>> auxiliary) {
+      this.pairs = List.copyOf(pairs);
+      this.auxiliary = Map.copyOf(auxiliary);
+    }
+
+    @Override
+    public GradAndVar<?> get(int index) {
+      return pairs.get(index);
+    }
+
+    @Override
+    public int size() {
+      return pairs.size();
+    }
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
@@ -233,7 +251,8 @@ public abstract class GuardedOptimizer extends Optimizer {
     List<Output<?>> checked = new ArrayList<>();
     ordered.forEach(gv -> checked.add(gv.getGradient()));
     Operand<TBool> finite = allFinite(checked);
-    StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliaryGradients);
+    Map<Output<?>, Output<?>> auxiliary = gradsAndVars instanceof Gradients g ? g.auxiliary : Map.of();
+    StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliary);
     for (GradAndVar<? extends TType> gv : ordered) {
       applyOne(step, gv);
     }

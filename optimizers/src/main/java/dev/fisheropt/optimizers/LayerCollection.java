@@ -34,6 +34,23 @@ public final class LayerCollection {
    */
   public record Layer(Kind kind, Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations,
       long[] strides, String padding, long[] dilations) {
+    public Layer {
+      strides = strides == null ? null : strides.clone();
+      dilations = dilations == null ? null : dilations.clone();
+    }
+
+    /** {1, sh, sw, 1} of a conv layer (a copy), null for a fully-connected one. */
+    @Override
+    public long[] strides() {
+      return strides == null ? null : strides.clone();
+    }
+
+    /** {1, dh, dw, 1} of a conv layer (a copy), null for a fully-connected one. */
+    @Override
+    public long[] dilations() {
+      return dilations == null ? null : dilations.clone();
+    }
+
     /** The kernel's name, by which the layer is known. */
     public String name() {
       return kernel.op().name();
@@ -104,7 +121,7 @@ public final class LayerCollection {
       }
     }
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(3));
-    return add(new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides.clone(), padding, dilations.clone()));
+    return add(new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides, padding, dilations));
   }
 
   /** Every registered layer, in registration order. */

@@ -28,14 +28,16 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
     this.excluded = new HashSet<>(b.excluded);
     hyperparameter("momentum", b.momentum);
     hyperparameter("weight_decay", b.weightDecay);
-    registerFallback(fallback);
+    hyperparameter("fallback_learning_rate", fallback.learningRate());
+    registerRule(fallback, "fallback_");
   }
 
   @Override
   protected final <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
     MatrixView view = excluded.contains(variable.op().name()) ? null : MatrixView.of(variable.shape());
     if (view == null) {
-      fallback.update(step, gradient, variable);
+      Operand<T> eta = step.hyperparameter("fallback_learning_rate", variable.type());
+      fallback.update(step, gradient, variable, eta, "fallback_");
     } else {
       updateMatrix(step, gradient, variable, view);
     }
@@ -62,16 +64,19 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
   abstract static class Builder<B extends Builder<B>> extends GuardedOptimizer.Builder<B> {
     private double momentum;
     private int nsSteps;
-    private Polar polar = Polar.NEWTON_SCHULZ;
+    private Polar polar;
     private double weightDecay;
-    private Fallback fallback = Fallback.adam();
+    private Fallback fallback;
     private final Set<String> excluded = new HashSet<>();
 
-    Builder(String defaultName, double defaultLearningRate, double defaultMomentum, int defaultNsSteps, double defaultWeightDecay) {
+    Builder(String defaultName, double defaultLearningRate, double defaultMomentum, int defaultNsSteps,
+        double defaultWeightDecay, Polar defaultPolar, Fallback defaultFallback) {
       super(defaultName, defaultLearningRate);
       this.momentum = defaultMomentum;
       this.nsSteps = defaultNsSteps;
       this.weightDecay = defaultWeightDecay;
+      this.polar = defaultPolar;
+      this.fallback = defaultFallback;
     }
 
     /** β ∈ [0, 1), the momentum coefficient. */
@@ -86,6 +91,7 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
       return self();
     }
 
+    /** How the polar factor is computed (default {@link Polar#NEWTON_SCHULZ}). */
     public B polar(Polar polar) {
       if (polar == null) {
         throw new IllegalArgumentException("polar must not be null");
@@ -111,7 +117,13 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
 
     /** Routes these matrix parameters (an embedding, the classifier head) to the fallback. */
     public B exclude(Variable<?>... variables) {
+      if (variables == null) {
+        throw new IllegalArgumentException("exclude needs variables, got null");
+      }
       for (Variable<?> v : variables) {
+        if (v == null) {
+          throw new IllegalArgumentException("exclude got a null variable");
+        }
         excluded.add(v.op().name());
       }
       return self();

@@ -28,6 +28,8 @@ public final class Muon extends MatrixOptimizer {
   public static final boolean NESTEROV_DEFAULT = true;
   public static final int NS_STEPS_DEFAULT = 5;
   public static final double WEIGHT_DECAY_DEFAULT = 0.0;
+  public static final Polar POLAR_DEFAULT = Polar.NEWTON_SCHULZ;
+  public static final Fallback FALLBACK_DEFAULT = Fallback.adam();
 
   private final boolean nesterov;
 
@@ -41,6 +43,7 @@ public final class Muon extends MatrixOptimizer {
     this.nesterov = b.nesterov;
   }
 
+  /** Settings starting at every default. */
   public static Builder builder() {
     return new Builder();
   }
@@ -66,7 +69,8 @@ public final class Muon extends MatrixOptimizer {
     private boolean nesterov = NESTEROV_DEFAULT;
 
     private Builder() {
-      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT);
+      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT, POLAR_DEFAULT,
+          FALLBACK_DEFAULT);
     }
 
     @Override
@@ -74,11 +78,13 @@ public final class Muon extends MatrixOptimizer {
       return this;
     }
 
+    /** Whether the polar factor is taken of the Nesterov look-ahead (1−β)G + βB (default true). */
     public Builder nesterov(boolean nesterov) {
       this.nesterov = nesterov;
       return this;
     }
 
+    /** Builds the optimizer in {@code graph}. */
     public Muon build(Graph graph) {
       return new Muon(graph, this);
     }

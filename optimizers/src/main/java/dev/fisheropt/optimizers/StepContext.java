@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
 import org.tensorflow.Output;
@@ -31,6 +32,7 @@ public final class StepContext {
   private final List<Write<?>> writes = new ArrayList<>();
   private final Map<String, Operand<?>> casts = new HashMap<>();
   private final Map<Output<?>, Output<?>> auxiliaryGradients;
+  private final Map<Object, Object> shared = new HashMap<>();
 
   StepContext(GuardedOptimizer optimizer, Ops tf, Operand<TBool> finite, Variable<TInt64> completed, boolean guarded,
       Map<Output<?>, Output<?>> auxiliaryGradients) {
@@ -58,6 +60,20 @@ public final class StepContext {
           + "': build the step with minimize(...) or computeGradients(...) of this optimizer");
     }
     return (Operand<T>) g;
+  }
+
+  /**
+   * The value {@code build} makes, built once per step and key: what several parameters of one
+   * layer share (its Fisher factors, say) belongs to the step, not to the optimizer.
+   */
+  @SuppressWarnings("unchecked")
+  public <V> V shared(Object key, Supplier<V> build) {
+    V value = (V) shared.get(key);
+    if (value == null) {
+      value = build.get();
+      shared.put(key, value);
+    }
+    return value;
   }
 
   /** {@code gradient}, or zeros on a non-finite step, so that no NaN reaches a decomposition. */

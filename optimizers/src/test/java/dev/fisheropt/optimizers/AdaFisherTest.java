@@ -356,8 +356,8 @@ class AdaFisherTest {
       adaFisher.hyperparameters().forEach((k, v) -> values.put(k, Values.scalar(session, v)));
       assertEquals(Map.of("learning_rate", 1e-3, "beta", 0.9, "factor_ema_old", 0.08, "factor_ema_new", 0.008,
           "damping", 1e-3, "weight_decay", 0.0), values);
-      assertEquals("AdaFisher", adaFisher.name());
-      assertEquals("AdaFisherW", new AdaFisherW(graph).name());
+      assertEquals("AdaFisher", adaFisher.getOptimizerName());
+      assertEquals("AdaFisherW", new AdaFisherW(graph).getOptimizerName());
       assertEquals(100, AdaFisher.FISHER_INTERVAL_DEFAULT);
     }
   }

@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import dev.fisheropt.xla.Xla;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -71,7 +72,7 @@ class XlaTest {
       Xla.Placement second = runStep(session, step);
       for (Xla.Placement placement : List.of(first, second)) {
         assertTrue(placement.count("_XlaCompile") > 0 && placement.count("_XlaRun") > 0, "no XLA cluster ran: " + placement.opCountsByDevice());
-        assertEquals(List.of(), placement.computeOpsOutsideClusters(optimizer.name()));
+        assertEquals(List.of(), placement.computeOpsOutsideClusters(optimizer.getOptimizerName()));
       }
     } finally {
       model.graph.close();
@@ -88,7 +89,7 @@ class XlaTest {
       session.initialize();
       Xla.Placement placement = runStep(session, step);
       assertTrue(placement.compiled());
-      List<String> outside = placement.computeOpsOutsideClusters(fismo.name());
+      List<String> outside = placement.computeOpsOutsideClusters(fismo.getOptimizerName());
       // P and Q of each of the two dense kernels.
       assertEquals(4, outside.size(), outside.toString());
       outside.forEach(op -> assertTrue(op.endsWith("(SelfAdjointEigV2)"), op));

@@ -1,4 +1,4 @@
-package dev.fisheropt.optimizers;
+package dev.fisheropt.savedmodel;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
-package dev.fisheropt.optimizers;
+package dev.fisheropt.xla;
 
+import java.util.regex.Pattern;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -50,7 +51,7 @@ public final class Xla {
    * compilation has not compiled the cluster yet).
    */
   private static final Set<String> CLUSTER_PLUMBING = Set.of("_XlaCompile", "_XlaRun", "_XlaMerge");
-  private static final java.util.regex.Pattern CLUSTER_NODE = java.util.regex.Pattern.compile("cluster_\\d+(_\\d+)?/.*");
+  private static final Pattern CLUSTER_NODE = Pattern.compile("cluster_\\d+(_\\d+)?/.*");
 
   private Xla() {}
 

@@ -2,7 +2,7 @@ package dev.fisheropt.savedmodel;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.optimizers.LayerCollection;
-import dev.fisheropt.optimizers.TrainingExport;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

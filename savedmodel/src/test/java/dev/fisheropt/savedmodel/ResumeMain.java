@@ -1,6 +1,6 @@
 package dev.fisheropt.savedmodel;
 
-import dev.fisheropt.optimizers.TrainingBundle;
+
 import java.nio.file.Path;
 import java.util.Map;
 import org.tensorflow.Result;

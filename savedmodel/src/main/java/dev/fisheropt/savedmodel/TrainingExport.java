@@ -1,4 +1,4 @@
-package dev.fisheropt.optimizers;
+package dev.fisheropt.savedmodel;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -228,7 +228,11 @@ public final class TrainingExport {
 
     /** Name of the op {@link #trainOutput} creates (default {@code train_loss}). */
     public Builder trainOpName(String name) {
-      this.trainOpName = Settings.name(name);
+      if (name == null || !name.matches("[A-Za-z][A-Za-z0-9_.\\-]*")) {
+        throw new IllegalArgumentException(
+            "trainOpName must start with a letter and hold only letters, digits, '_', '.', '-', got '" + name + "'");
+      }
+      this.trainOpName = name;
       return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.fisheropt.savedmodel;
 
+import dev.fisheropt.optimizers.ElementwiseOptimizer;
 import dev.fisheropt.optimizers.Fallback;
 import dev.fisheropt.optimizers.AdaFisher;
 import dev.fisheropt.optimizers.AdaFisherW;
@@ -28,10 +29,9 @@ record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Fu
         // its finish() updates beta1_power unordered with ApplyAdam: the same resume in three fresh
         // JVMs gave two different results.
         new OptimizerCase("FrameworkAdam", false, false, p -> new Adam(p.graph, 0.01f)),
-        // Adam for every parameter, as the fallback of an optimizer that preconditions nothing.
-        new OptimizerCase("FallbackAdam", true, true,
-            p -> Muon.builder().name("Adam").fallback(Fallback.adam(0.01, 0.9, 0.999, 1e-8))
-                .exclude(p.params.toArray(new Variable<?>[0])).build(p.graph)),
+        // Adam for every parameter: the element-wise rule as a complete optimizer.
+        new OptimizerCase("ElementwiseAdam", true, true,
+            p -> ElementwiseOptimizer.builder(Fallback.adam(0.01, 0.9, 0.999, 1e-8)).name("Adam").build(p.graph)),
         new OptimizerCase("Muon", true, true, p -> Muon.builder().learningRate(0.05).build(p.graph)),
         new OptimizerCase("Fismo", true, true, p -> Fismo.builder().learningRate(0.05).build(p.graph)),
         // Short refresh intervals and a row sample smaller than the batch, so that the factor

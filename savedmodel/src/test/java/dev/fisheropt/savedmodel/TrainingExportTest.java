@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.optimizers.GuardedOptimizer;
-import dev.fisheropt.optimizers.TrainingBundle;
-import dev.fisheropt.optimizers.TrainingExport;
+
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,7 +97,7 @@ class TrainingExportTest {
         }
         if (p.optimizer instanceof GuardedOptimizer g) {
           assertEquals(expectedVariables(params, g), new TreeSet<>(names), "variables of the export");
-          assertEquals((double) BEFORE, VariableDump.of(model.session()).values().get(g.name() + "/step").asDoubles()[0],
+          assertEquals((double) BEFORE, VariableDump.of(model.session()).values().get(g.getOptimizerName() + "/step").asDoubles()[0],
               "the step counter");
         }
         assertEquals(saved.values().keySet(), new TreeSet<>(names));
@@ -116,10 +116,10 @@ class TrainingExportTest {
     }
     expected.add(g.stepCount().op().name());
     expected.add(g.skippedSteps().op().name());
-    assertEquals(g.name() + "/step", g.stepCount().op().name());
-    assertEquals(g.name() + "/skipped_steps", g.skippedSteps().op().name());
+    assertEquals(g.getOptimizerName() + "/step", g.stepCount().op().name());
+    assertEquals(g.getOptimizerName() + "/skipped_steps", g.skippedSteps().op().name());
     for (Map.Entry<String, Operand<? extends TNumber>> h : g.hyperparameters().entrySet()) {
-      assertEquals(g.name() + "/" + h.getKey(), h.getValue().op().name());
+      assertEquals(g.getOptimizerName() + "/" + h.getKey(), h.getValue().op().name());
       expected.add(h.getValue().op().name());
     }
     return expected;

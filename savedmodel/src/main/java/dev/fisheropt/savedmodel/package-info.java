@@ -1,0 +1,7 @@
+/**
+ * A training graph as a SavedModel: {@link dev.fisheropt.savedmodel.TrainingExport} writes the graph
+ * with every variable (parameters and the optimizer's state) and two signatures, {@code serve} and
+ * {@code train}; {@link dev.fisheropt.savedmodel.TrainingBundle} reloads it, in any JVM and without
+ * the optimizer object, to serve or to continue training exactly where the export was made.
+ */
+package dev.fisheropt.savedmodel;
