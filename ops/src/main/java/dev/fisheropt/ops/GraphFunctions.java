@@ -88,15 +88,11 @@ public final class GraphFunctions {
       Body then,
       Body otherwise) {
     String key = FunctionKeys.of(name, inputs);
-    List<Output<?>> outputs = new ArrayList<>();
-    ConcreteFunction thenFunction = function(key + "_then", inputs, then, outputs);
-    ConcreteFunction elseFunction = function(key + "_else", inputs, otherwise, new ArrayList<>());
     List<Class<? extends TType>> types = new ArrayList<>();
-    Shape[] shapes = new Shape[outputs.size()];
-    for (int i = 0; i < shapes.length; i++) {
-      types.add(outputs.get(i).type());
-      shapes[i] = outputs.get(i).shape();
-    }
+    List<Shape> outputShapes = new ArrayList<>();
+    ConcreteFunction thenFunction = function(key + "_then", inputs, then, types, outputShapes);
+    ConcreteFunction elseFunction = function(key + "_else", inputs, otherwise, null, null);
+    Shape[] shapes = outputShapes.toArray(new Shape[0]);
     If chosen =
         tf.statelessIf(
             condition,
@@ -117,8 +113,8 @@ public final class GraphFunctions {
       Ops tf, String name, List<? extends Operand<?>> initial, Condition condition, Body body) {
     String key = FunctionKeys.of(name, initial);
     ConcreteFunction test =
-        function(key + "_cond", initial, (fn, in) -> List.of(condition.build(fn, in)), null);
-    ConcreteFunction step = function(key + "_body", initial, body, null);
+        function(key + "_cond", initial, (fn, in) -> List.of(condition.build(fn, in)), null, null);
+    ConcreteFunction step = function(key + "_body", initial, body, null, null);
     List<Shape> shapes = initial.stream().map(Operand::shape).toList();
     return new Values(
         withShapes(tf, tf.whileOp(new ArrayList<>(initial), test, step).output(), shapes));
@@ -154,11 +150,15 @@ public final class GraphFunctions {
   }
 
   /**
-   * A function over stand-ins for {@code inputs}; {@code described}, when given, receives its
-   * outputs (for their dtypes and shapes).
+   * A function over stand-ins for {@code inputs}; {@code types} and {@code shapes}, when given,
+   * receive its outputs' dtypes and shapes (read while the function's graph is open).
    */
   private static ConcreteFunction function(
-      String key, List<? extends Operand<?>> inputs, Body body, List<Output<?>> described) {
+      String key,
+      List<? extends Operand<?>> inputs,
+      Body body,
+      List<Class<? extends TType>> types,
+      List<Shape> shapes) {
     return ConcreteFunction.create(
         fn -> {
           Signature.Builder signature = Signature.builder(key);
@@ -178,8 +178,9 @@ public final class GraphFunctions {
               out = fn.identity(out);
             }
             signature.output(String.format("out%03d", i), out);
-            if (described != null) {
-              described.add(out.asOutput());
+            if (types != null) {
+              types.add(out.type());
+              shapes.add(out.shape());
             }
           }
           return signature.build();

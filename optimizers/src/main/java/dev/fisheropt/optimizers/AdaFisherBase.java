@@ -42,11 +42,11 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     super(graph, b);
     this.layers = b.layers;
     this.fisherInterval = b.fisherInterval;
-    hyperparameter("beta", b.beta);
-    hyperparameter("factor_ema_old", b.factorEmaOld);
-    hyperparameter("factor_ema_new", b.factorEmaNew);
-    hyperparameter("damping", b.damping);
-    hyperparameter("weight_decay", b.weightDecay);
+    hyperparameter("beta", b.beta, Settings.Range.DECAY);
+    hyperparameter("factor_ema_old", b.factorEmaOld, Settings.Range.CLOSED_DECAY);
+    hyperparameter("factor_ema_new", b.factorEmaNew, Settings.Range.CLOSED_DECAY);
+    hyperparameter("damping", b.damping, Settings.Range.POSITIVE);
+    hyperparameter("weight_decay", b.weightDecay, Settings.Range.NON_NEGATIVE);
   }
 
   /** The gradient that enters the momentum: g, or g + κθ for L2 regularisation. */

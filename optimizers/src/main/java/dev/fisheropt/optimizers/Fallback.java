@@ -71,6 +71,16 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
     return learningRate;
   }
 
+  /** The valid range of a rule's hyperparameter, by its name. */
+  static Settings.Range rangeOf(String key) {
+    return switch (key) {
+      case "beta1", "beta2", "momentum" -> Settings.Range.DECAY;
+      case "epsilon" -> Settings.Range.POSITIVE;
+      case "weight_decay" -> Settings.Range.NON_NEGATIVE;
+      default -> throw new IllegalArgumentException("no range for rule hyperparameter '" + key + "'");
+    };
+  }
+
   /** Hyperparameters other than the learning rate, by name. */
   abstract Map<String, Double> hyperparameters();
 

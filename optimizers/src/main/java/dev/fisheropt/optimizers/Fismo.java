@@ -69,8 +69,8 @@ public final class Fismo extends MatrixOptimizer {
     super(graph, b);
     this.inverseRoot = b.inverseRoot;
     this.preconditionerInterval = b.preconditionerInterval;
-    hyperparameter("fisher_decay", b.fisherDecay);
-    hyperparameter("damping", b.damping);
+    hyperparameter("fisher_decay", b.fisherDecay, Settings.Range.CLOSED_DECAY);
+    hyperparameter("damping", b.damping, Settings.Range.POSITIVE);
   }
 
   /** Settings starting at every default. */

@@ -78,10 +78,10 @@ public final class Frog extends GuardedOptimizer {
     this.seed = b.seed;
     // The rule reads FROG's own momentum and weight decay (registered below) and is given its rate.
     this.others = Fallback.momentum(Fallback.LEARNING_RATE_DEFAULT, b.momentum, b.weightDecay);
-    hyperparameter("momentum", b.momentum);
-    hyperparameter("damping", b.damping);
-    hyperparameter("weight_decay", b.weightDecay);
-    hyperparameter("other_learning_rate_ratio", b.otherLearningRateRatio);
+    hyperparameter("momentum", b.momentum, Settings.Range.DECAY);
+    hyperparameter("damping", b.damping, Settings.Range.NON_NEGATIVE);
+    hyperparameter("weight_decay", b.weightDecay, Settings.Range.NON_NEGATIVE);
+    hyperparameter("other_learning_rate_ratio", b.otherLearningRateRatio, Settings.Range.NON_NEGATIVE);
   }
 
   /** Settings starting at every default. */

@@ -6,10 +6,12 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -22,6 +24,8 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 import org.tensorflow.types.family.TNumber;
@@ -52,10 +56,30 @@ public abstract class GuardedOptimizer extends Optimizer {
   private final String name;
   private final Ops scoped;
   private final Map<String, Operand<? extends TNumber>> hyperparameters = new LinkedHashMap<>();
+  private final Map<String, Settings.Range> ranges = new HashMap<>();
   private final Map<String, Map<String, Variable<?>>> slots = new HashMap<>();
   private final boolean skipNonFinite;
   private final Variable<TInt64> stepCount;
   private final Variable<TInt64> skippedSteps;
+  private final Map<SkipCause, Variable<TInt64>> skipsByCause = new EnumMap<>(SkipCause.class);
+
+  /** Why a step was skipped; each skipped step counts under the first cause that applies. */
+  public enum SkipCause {
+    /** A hyperparameter (a variable assigned at run time, or a schedule) is NaN or out of range. */
+    INVALID_HYPERPARAMETERS,
+    /** A parameter gradient holds NaN or Inf. */
+    NONFINITE_GRADIENTS,
+    /**
+     * The step's own arithmetic produced NaN or Inf in a new parameter or state value (overflowing
+     * statistics, a factor the eigendecomposition could not take, a diverging root).
+     */
+    NONFINITE_RESULTS;
+
+    /** The counter's name under the optimizer's scope, e.g. {@code skipped_nonfinite_gradients}. */
+    public String counterName() {
+      return "skipped_" + name().toLowerCase(Locale.ROOT);
+    }
+  }
 
   /**
    * Creates the counters {@code <name>/step}, {@code <name>/skipped_steps} and the hyperparameter
@@ -64,22 +88,31 @@ public abstract class GuardedOptimizer extends Optimizer {
   protected GuardedOptimizer(Graph graph, Builder<?> settings) {
     super(graph, settings.name);
     this.name = settings.name;
+    if (graph.operation(name + "/step") != null || graph.operation(name) != null) {
+      throw new IllegalArgumentException("the name '" + name + "' is already taken in this graph (by another optimizer "
+          + "or op); give this optimizer another with .name(...)");
+    }
     this.scoped = Ops.create(graph).withSubScope(name);
     this.skipNonFinite = settings.skipNonFinite;
     Ops init = scoped.withInitScope();
     this.stepCount = scoped.withName("step").variable(init.constant(0L));
     this.skippedSteps = scoped.withName("skipped_steps").variable(init.constant(0L));
+    for (SkipCause cause : SkipCause.values()) {
+      skipsByCause.put(cause, scoped.withName(cause.counterName()).variable(init.constant(0L)));
+    }
+    // A schedule may reach 0 (warmup from zero, decay to zero); a constant rate is positive.
     if (settings.learningRateSchedule != null) {
       hyperparameters.put("learning_rate", settings.learningRateSchedule);
+      ranges.put("learning_rate", Settings.Range.NON_NEGATIVE);
     } else {
-      hyperparameter("learning_rate", settings.learningRate);
+      hyperparameter("learning_rate", settings.learningRate, Settings.Range.NON_NEGATIVE);
     }
   }
 
   /** Registers the hyperparameters of an update rule as {@code <name>/<prefix><key>}. */
   final void registerRule(Fallback rule, String prefix) {
     rule.hyperparameters().entrySet().stream().sorted(Map.Entry.comparingByKey())
-        .forEach(e -> hyperparameter(prefix + e.getKey(), e.getValue()));
+        .forEach(e -> hyperparameter(prefix + e.getKey(), e.getValue(), Fallback.rangeOf(e.getKey())));
   }
 
   /**
@@ -91,9 +124,13 @@ public abstract class GuardedOptimizer extends Optimizer {
     return List.of();
   }
 
-  /** Registers a hyperparameter as a float64 scalar variable {@code <scope>/<key>}. */
-  protected final void hyperparameter(String key, double value) {
+  /**
+   * Registers a hyperparameter as a float64 scalar variable {@code <scope>/<key>}; a step on which
+   * its value lies outside {@code range} is skipped.
+   */
+  final void hyperparameter(String key, double value, Settings.Range range) {
     hyperparameters.put(key, scoped.withName(key).variable(scoped.withInitScope().constant(value)));
+    ranges.put(key, range);
   }
 
   /**
@@ -109,9 +146,17 @@ public abstract class GuardedOptimizer extends Optimizer {
     return stepCount;
   }
 
-  /** Steps whose gradients held NaN or Inf and that were therefore not applied. */
+  /**
+   * Steps that were not applied: their gradients or results held NaN or Inf, or a hyperparameter
+   * was out of range. Such a step changes no parameter and no state.
+   */
   public final Variable<TInt64> skippedSteps() {
     return skippedSteps;
+  }
+
+  /** The skipped steps by cause ({@code <name>/skipped_<cause>}); they add up to {@link #skippedSteps}. */
+  public final Map<SkipCause, Variable<TInt64>> skippedStepsByCause() {
+    return Collections.unmodifiableMap(skipsByCause);
   }
 
   /** The optimizer's name scope, under which its ops and hyperparameter variables live. */
@@ -134,10 +179,13 @@ public abstract class GuardedOptimizer extends Optimizer {
     return all;
   }
 
-  /** Differentiates the loss with respect to every {@code VariableV2} the loss reads. */
+  /**
+   * Differentiates the loss with respect to every floating-point {@code VariableV2} the loss reads
+   * (integer variables, counters say, have no gradient and are left alone).
+   */
   @Override
   public <T extends TType> List<GradAndVar<?>> computeGradients(Operand<?> loss) {
-    return gradients(loss, reachableVariables(loss));
+    return gradients(loss, reachableVariables(loss).stream().filter(v -> TFloating.class.isAssignableFrom(v.type())).toList());
   }
 
   /**
@@ -153,6 +201,7 @@ public abstract class GuardedOptimizer extends Optimizer {
       if (!reachable.contains(v.op().name())) {
         throw new IllegalArgumentException("variable '" + v.op().name() + "' is not read by the loss '" + loss.op().name() + "'");
       }
+      requireTrainable(v.asOutput());
       outputs.add(v.asOutput());
     }
     return applyGradients(gradients(loss, outputs), name + "-minimize");
@@ -257,18 +306,33 @@ public abstract class GuardedOptimizer extends Optimizer {
       applyOne(step, gv);
     }
     step.set(stepCount, scoped.math.add(stepCount, scoped.constant(1L)));
-    return step.commit(skippedSteps, opName);
+    return step.commit(validHyperparameters(), skippedSteps, skipsByCause, opName);
   }
 
   @SuppressWarnings("unchecked")
   private <T extends TFloating> void applyOne(StepContext step, GradAndVar<? extends TType> gv) {
     Output<T> variable = (Output<T>) gv.getVariable();
-    if (!TFloating.class.isAssignableFrom(variable.type())) {
-      throw new IllegalArgumentException("variable '" + variable.op().name() + "' has dtype "
-          + variable.dataType() + "; only floating-point variables can be trained");
-    }
+    requireTrainable(variable);
     Output<T> gradient = (Output<T>) gv.getGradient();
     update(step, step.sanitized(gradient), new Variable<>(variable.op()));
+  }
+
+  /** Every fisheropt optimizer trains float32 and float64 variables, and only those. */
+  private static void requireTrainable(Output<?> variable) {
+    if (variable.type() != TFloat32.class && variable.type() != TFloat64.class) {
+      throw new IllegalArgumentException("variable '" + variable.op().name() + "' has dtype " + variable.dataType()
+          + "; fisheropt optimizers train float32 and float64 variables only");
+    }
+  }
+
+  /** Whether every hyperparameter lies in its range (true when the guard is off). */
+  private Operand<TBool> validHyperparameters() {
+    if (!skipNonFinite) {
+      return scoped.constant(true);
+    }
+    List<Operand<TBool>> checks = new ArrayList<>();
+    hyperparameters.forEach((key, value) -> checks.add(ranges.get(key).contains(scoped, value)));
+    return scoped.reduceAll(scoped.stack(checks), scoped.constant(0));
   }
 
   private Operand<TBool> allFinite(List<Output<?>> gradients) {
@@ -314,7 +378,13 @@ public abstract class GuardedOptimizer extends Optimizer {
       return existing;
     }
     Ops init = scoped.withInitScope();
-    GraphOperation op = graph.opBuilder(VARIABLE_V2, variable.op().name() + "-" + slotName, init.scope())
+    String slotVariable = variable.op().name() + "-" + slotName;
+    if (graph.operation(slotVariable) != null) {
+      throw new IllegalArgumentException("variable '" + variable.op().name() + "' already has a slot '" + slotVariable
+          + "', made by another optimizer in this graph: train each variable with one optimizer (give each "
+          + "optimizer its own variables with minimize(loss, variables))");
+    }
+    GraphOperation op = graph.opBuilder(VARIABLE_V2, slotVariable, init.scope())
         .setAttr("shape", initialValue.shape())
         .setAttr("dtype", initialValue.asOutput().dataType())
         .build();

@@ -1,6 +1,7 @@
 package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.InverseRoots;
+import dev.fisheropt.ops.KroneckerFactors;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBool;
@@ -24,7 +25,13 @@ public enum InverseRoot {
 
   <T extends TFloating> Result<T> roots(Ops tf, Operand<T> spd) {
     return switch (this) {
-      case EIGH -> new Result<>(InverseRoots.eigh(tf, spd), tf.constant(true));
+      case EIGH -> {
+        // SelfAdjointEigV2 fails the whole run on NaN or Inf; such a factor is replaced by I here and
+        // the step, whose new factor is not finite, is skipped by the guard.
+        Operand<TBool> finite = tf.reduceAll(tf.math.isFinite(spd), tf.constant(new int[] {0, 1}));
+        Operand<T> safe = tf.select(finite, spd, KroneckerFactors.identity(tf, spd.shape().size(0), spd.type()));
+        yield new Result<>(InverseRoots.eigh(tf, safe), finite);
+      }
       case NEWTON -> {
         InverseRoots.NewtonRoots<T> r = InverseRoots.newton(tf, spd);
         yield new Result<>(r.roots(), r.converged());

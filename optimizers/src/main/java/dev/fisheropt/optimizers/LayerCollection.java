@@ -7,6 +7,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.OperationAttributeInspector;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.core.Variable;
@@ -121,6 +124,7 @@ public final class LayerCollection {
       }
     }
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(3));
+    checkAgainstConvOp(what, kernel, preactivations, strides, padding, dilations);
     return add(new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides, padding, dilations));
   }
 
@@ -160,6 +164,48 @@ public final class LayerCollection {
     }
     requireSameType(what + " inputs", inputs, kernel);
     requireSameType(what + " preactivations", preactivations, kernel);
+  }
+
+  /**
+   * Where the pre-activations come from a Conv2D of the kernel (directly, or through a bias add),
+   * its strides, padding and dilations must be the registered ones: with SAME padding a wrong
+   * dilation still gives matching shapes, and the statistics would be silently wrong.
+   */
+  private static void checkAgainstConvOp(String what, Variable<?> kernel, Operand<?> preactivations, long[] strides,
+      String padding, long[] dilations) {
+    GraphOperation conv = convOf(preactivations);
+    if (conv == null || !conv.input(1).op().name().equals(kernel.op().name())) {
+      return;
+    }
+    OperationAttributeInspector attrs = conv.attributes();
+    requireSameAttribute(what, conv, "strides", Arrays.toString(strides), Arrays.toString(attrs.getAttrIntList("strides")));
+    requireSameAttribute(what, conv, "padding", padding, attrs.getAttrString("padding"));
+    requireSameAttribute(what, conv, "dilations", Arrays.toString(dilations), Arrays.toString(attrs.getAttrIntList("dilations")));
+  }
+
+  private static GraphOperation convOf(Operand<?> preactivations) {
+    if (!(preactivations.op() instanceof GraphOperation op)) {
+      return null;
+    }
+    if (op.type().equals("Conv2D")) {
+      return op;
+    }
+    if (Set.of("BiasAdd", "Add", "AddV2").contains(op.type())) {
+      for (int i = 0; i < op.numInputs(); i++) {
+        if (op.input(i).op() instanceof GraphOperation in && in.type().equals("Conv2D")) {
+          return in;
+        }
+      }
+    }
+    return null;
+  }
+
+  private static void requireSameAttribute(String what, GraphOperation conv, String attribute, String registered,
+      String actual) {
+    if (!registered.equals(actual)) {
+      throw new IllegalArgumentException(what + ": registered " + attribute + " " + registered + " but the Conv2D op '"
+          + conv.name() + "' uses " + actual);
+    }
   }
 
   private static String nameOf(Variable<?> kernel) {

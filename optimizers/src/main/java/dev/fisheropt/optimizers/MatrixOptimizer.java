@@ -26,9 +26,9 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
     this.nsSteps = b.nsSteps;
     this.fallback = b.fallback;
     this.excluded = new HashSet<>(b.excluded);
-    hyperparameter("momentum", b.momentum);
-    hyperparameter("weight_decay", b.weightDecay);
-    hyperparameter("fallback_learning_rate", fallback.learningRate());
+    hyperparameter("momentum", b.momentum, Settings.Range.DECAY);
+    hyperparameter("weight_decay", b.weightDecay, Settings.Range.NON_NEGATIVE);
+    hyperparameter("fallback_learning_rate", fallback.learningRate(), Settings.Range.POSITIVE);
     registerRule(fallback, "fallback_");
   }
 

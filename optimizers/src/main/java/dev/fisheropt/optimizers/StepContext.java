@@ -91,7 +91,10 @@ public final class StepContext {
     return optimizer.initOps();
   }
 
-  /** True when every gradient of this step is finite. */
+  /**
+   * True when every gradient of this step is finite. The step commits only if, in addition, every
+   * new value is finite and the hyperparameters are valid.
+   */
   public Operand<TBool> finite() {
     return finite;
   }
@@ -129,16 +132,26 @@ public final class StepContext {
   }
 
   /**
-   * Writes every declared value (the old one where the step is not finite) after all of them have
-   * been computed, and counts a skipped step.
+   * Writes every declared value after all of them have been computed, or, when the step is not
+   * sound, writes the old values back and counts a skipped step under its cause. A step is sound
+   * when the hyperparameters are valid, the gradients finite, and every new floating-point value
+   * finite.
    */
-  Op commit(Variable<TInt64> skippedSteps, String name) {
+  Op commit(Operand<TBool> validHyperparameters, Variable<TInt64> skippedSteps,
+      Map<GuardedOptimizer.SkipCause, Variable<TInt64>> skipsByCause, String name) {
+    Operand<TBool> resultsFinite = guarded ? resultsFinite() : tf.constant(true);
+    Operand<TBool> sound = tf.math.logicalAnd(validHyperparameters, tf.math.logicalAnd(finite, resultsFinite));
     List<Write<?>> all = new ArrayList<>();
     for (Write<?> w : writes) {
-      all.add(guard(w));
+      all.add(guarded ? keepUnless(sound, w) : w);
     }
-    Operand<TInt64> skipIncrement = tf.select(finite, tf.constant(0L), tf.constant(1L));
-    all.add(new Write<>(skippedSteps, tf.math.add(skippedSteps, skipIncrement)));
+    all.add(count(skippedSteps, tf.math.logicalNot(sound)));
+    Operand<TBool> invalid = tf.math.logicalNot(validHyperparameters);
+    Operand<TBool> badGradients = tf.math.logicalAnd(validHyperparameters, tf.math.logicalNot(finite));
+    Operand<TBool> badResults = tf.math.logicalAnd(tf.math.logicalAnd(validHyperparameters, finite), tf.math.logicalNot(resultsFinite));
+    all.add(count(skipsByCause.get(GuardedOptimizer.SkipCause.INVALID_HYPERPARAMETERS), invalid));
+    all.add(count(skipsByCause.get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS), badGradients));
+    all.add(count(skipsByCause.get(GuardedOptimizer.SkipCause.NONFINITE_RESULTS), badResults));
     List<Operation> computed = new ArrayList<>();
     for (Write<?> w : all) {
       computed.add(w.value().op());
@@ -152,8 +165,25 @@ public final class StepContext {
     return tf.withControlDependencies(assigns).withName(name).noOp();
   }
 
-  private <T extends TType> Write<T> guard(Write<T> w) {
-    return guarded ? new Write<>(w.variable(), tf.select(finite, w.value(), w.variable())) : w;
+  /** Whether every floating-point value this step would write is finite. */
+  @SuppressWarnings("unchecked")
+  private Operand<TBool> resultsFinite() {
+    List<Operand<TBool>> checks = new ArrayList<>();
+    for (Write<?> w : writes) {
+      if (TFloating.class.isAssignableFrom(w.value().type())) {
+        Operand<TBool> isFinite = tf.math.isFinite((Operand<TFloating>) w.value());
+        checks.add(tf.reduceAll(isFinite, tf.range(tf.constant(0), tf.rank(isFinite), tf.constant(1))));
+      }
+    }
+    return checks.isEmpty() ? tf.constant(true) : tf.reduceAll(tf.stack(checks), tf.constant(0));
+  }
+
+  private Write<TInt64> count(Variable<TInt64> counter, Operand<TBool> when) {
+    return new Write<>(counter, tf.math.add(counter, tf.select(when, tf.constant(1L), tf.constant(0L))));
+  }
+
+  private <T extends TType> Write<T> keepUnless(Operand<TBool> sound, Write<T> w) {
+    return new Write<>(w.variable(), tf.select(sound, w.value(), w.variable()));
   }
 
   private static <T extends TType> Op assign(Ops tf, Write<T> w) {

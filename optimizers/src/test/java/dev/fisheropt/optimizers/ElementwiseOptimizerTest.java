@@ -133,7 +133,7 @@ class ElementwiseOptimizerTest {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
       Operand<TFloat64> x = tf.constant(new double[][] {{1, 2}, {-1, 0.5}, {0.25, -2}});
-      Variable<TFloat64> kernel = tf.withName("dense/kernel").variable(tf.withInitScope().constant(new double[][] {{0.1, -0.2}, {0.3, 0.4}}));
+      Variable<TFloat64> kernel = tf.withSubScope("dense").withName("kernel").variable(tf.withInitScope().constant(new double[][] {{0.1, -0.2}, {0.3, 0.4}}));
       Operand<TFloat64> z = tf.linalg.matMul(x, kernel);
       LayerCollection layers = new LayerCollection().registerFullyConnected(kernel, null, x, z);
       AdaFisher adaFisher = AdaFisher.builder().layers(layers).fisherInterval(1).learningRate(0.01).build(graph);
