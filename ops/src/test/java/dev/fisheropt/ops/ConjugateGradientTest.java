@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.DenseMatrices;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -95,8 +99,8 @@ class ConjugateGradientTest {
       for (int i = 0; i < n; i++) {
         eigenvalues[i] = spectra[j][i % spectra[j].length];
       }
-      a[j] = TestTensors.withEigenvalues(TestTensors.orthogonal(random, n), eigenvalues);
-      b[j] = TestTensors.gaussian(random, n);
+      a[j] = DenseMatrices.withEigenvalues(DenseMatrices.orthogonal(random, n), eigenvalues);
+      b[j] = RandomArrays.gaussian(random, n);
     }
     return new Systems(a, b);
   }
@@ -105,26 +109,21 @@ class ConjugateGradientTest {
   private static <T extends TFloating> List<double[]> run(Systems s, Class<T> type, ConjugateGradient cg, boolean withDiagnostics) {
     try (Graph g = new Graph(); Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<T> stacked = TestTensors.constant(tf, type, new long[] {s.m(), s.n(), s.n()}, s.stacked());
-      Operand<T> b = TestTensors.constant(tf, type, new long[] {s.n(), s.m()}, s.columns());
+      Operand<T> stacked = Tensors.constant(tf, type, new long[] {s.m(), s.n(), s.n()}, s.stacked());
+      Operand<T> b = Tensors.constant(tf, type, new long[] {s.n(), s.m()}, s.columns());
       ConjugateGradient.Solution<T> solution = cg.solve(tf, dense(stacked), b);
       List<Operand<?>> fetches = new ArrayList<>(List.of(solution.x()));
       if (withDiagnostics) {
         fetches.add(solution.residualNorms());
         fetches.add(solution.iterations());
       }
-      return List.of(TestTensors.fetch(session, fetches));
+      return List.of(Tensors.fetch(session, fetches));
     }
   }
 
+  /** ‖A_j x_j − b_j‖ / ‖b_j‖. */
   private static double relativeResidual(Systems s, double[] x, int j) {
-    double[] xj = s.column(x, j);
-    double[] ax = TestTensors.multiply(s.a()[j], xj);
-    double r = 0;
-    for (int i = 0; i < s.n(); i++) {
-      r += (ax[i] - s.b()[j][i]) * (ax[i] - s.b()[j][i]);
-    }
-    return Math.sqrt(r / TestTensors.dot(s.b()[j], s.b()[j]));
+    return Close.relativeError(DenseMatrices.multiply(s.a()[j], s.column(x, j)), s.b()[j]);
   }
 
   @Test
@@ -156,16 +155,13 @@ class ConjugateGradientTest {
     Systems s = systems(2, n, spectrum, spectrum);
     double rate = (Math.sqrt(kappa) - 1) / (Math.sqrt(kappa) + 1);
     for (int j = 0; j < s.m(); j++) {
-      double[] exact = TestTensors.solve(s.a()[j], s.b()[j]);
-      double initialError = Math.sqrt(TestTensors.dot(exact, TestTensors.multiply(s.a()[j], exact)));
+      double[] exact = DenseMatrices.solve(s.a()[j], s.b()[j]);
+      double initialError = Math.sqrt(DenseMatrices.dot(exact, DenseMatrices.multiply(s.a()[j], exact)));
       double previous = initialError;
       for (int k = 1; k <= 12; k++) {
         double[] xk = s.column(run(s, TFloat64.class, ConjugateGradient.steps(k), false).get(0), j);
-        double[] e = new double[n];
-        for (int i = 0; i < n; i++) {
-          e[i] = xk[i] - exact[i];
-        }
-        double error = Math.sqrt(TestTensors.dot(e, TestTensors.multiply(s.a()[j], e)));
+        double[] e = DenseMatrices.subtract(xk, exact);
+        double error = Math.sqrt(DenseMatrices.dot(e, DenseMatrices.multiply(s.a()[j], e)));
         assertTrue(error <= 2 * Math.pow(rate, k) * initialError,
             "column " + j + " step " + k + ": ‖e‖_A " + error + " > bound " + 2 * Math.pow(rate, k) * initialError);
         assertTrue(error < previous, "the energy-norm error decreases at every step");
@@ -193,7 +189,7 @@ class ConjugateGradientTest {
     assertEquals(3.0, out.get(2)[0], "the slowest column needs three steps");
     for (int j = 0; j < s.m(); j++) {
       assertTrue(relativeResidual(s, out.get(0), j) <= 1e-8);
-      assertTrue(residualNorms[j] <= 1e-8 * Math.sqrt(TestTensors.dot(s.b()[j], s.b()[j])));
+      assertTrue(residualNorms[j] <= 1e-8 * Math.sqrt(DenseMatrices.dot(s.b()[j], s.b()[j])));
     }
     assertEquals(50.0, run(s, TFloat64.class, ConjugateGradient.steps(50), true).get(2)[0], "without a tolerance every step runs");
   }

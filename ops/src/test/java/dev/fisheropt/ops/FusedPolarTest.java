@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Graphs;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Random;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
@@ -22,13 +24,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.tensorflow.Graph;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
-import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
@@ -66,16 +64,16 @@ class FusedPolarTest {
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("shapes")
   <T extends TFloating> void equalsGraphNewtonSchulz(Shape shape, Class<T> type, double tolerance) {
-    double[] m = random(shape.size(), 11 + shape.size());
+    double[] m = RandomArrays.gaussian(11 + shape.size(), (int) shape.size());
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<T> input = constant(tf, type, shape, m);
+      Operand<T> input = Tensors.constant(tf, type, shape, m);
       Operand<T> fused = FusedPolar.polar(tf, input, 5, A, B, C);
       Operand<T> graph = NewtonSchulz.polar(tf, input, 5, A, B, C);
-      assertEquals(1, count(g, FusedPolar.OP_TYPE));
+      assertEquals(1, Graphs.countOps(g, FusedPolar.OP_TYPE));
       assertEquals(shape, fused.shape());
-      List<double[]> out = fetch(g, fused, graph);
-      assertClose(tolerance, out.get(0), out.get(1));
+      double[][] out = Tensors.fetch(g, fused, graph);
+      Close.assertClose(tolerance, shape + " " + type.getSimpleName(), out[0], out[1]);
     }
   }
 
@@ -93,21 +91,21 @@ class FusedPolarTest {
     long rows = shape.size(rank - 2);
     long cols = shape.size(rank - 1);
     int count = (int) (shape.size() / (rows * cols));
-    double[] m = random(shape.size(), 5);
+    double[] m = RandomArrays.gaussian(5, (int) shape.size());
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<T> fused = FusedPolar.polar(tf, constant(tf, type, shape, m), 3, A, B, C);
+      Operand<T> fused = FusedPolar.polar(tf, Tensors.constant(tf, type, shape, m), 3, A, B, C);
       List<Operand<T>> perMatrix = new ArrayList<>();
       for (int i = 0; i < count; i++) {
         double[] one = Arrays.copyOfRange(m, (int) (i * rows * cols), (int) ((i + 1) * rows * cols));
-        perMatrix.add(NewtonSchulz.polar(tf, constant(tf, type, Shape.of(rows, cols), one), 3, A, B, C));
+        perMatrix.add(NewtonSchulz.polar(tf, Tensors.constant(tf, type, Shape.of(rows, cols), one), 3, A, B, C));
       }
       List<Operand<?>> fetches = new ArrayList<>(perMatrix);
       fetches.add(0, fused);
-      List<double[]> out = fetch(g, fetches.toArray(new Operand<?>[0]));
+      double[][] out = Tensors.fetch(g, fetches.toArray(new Operand<?>[0]));
       for (int i = 0; i < count; i++) {
-        double[] fusedOne = Arrays.copyOfRange(out.get(0), (int) (i * rows * cols), (int) ((i + 1) * rows * cols));
-        assertClose(tolerance, fusedOne, out.get(i + 1));
+        double[] fusedOne = Arrays.copyOfRange(out[0], (int) (i * rows * cols), (int) ((i + 1) * rows * cols));
+        Close.assertClose(tolerance, shape + " " + type.getSimpleName() + " matrix " + i, fusedOne, out[i + 1]);
       }
     }
   }
@@ -117,23 +115,23 @@ class FusedPolarTest {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Operand<TFloat64> x = FusedPolar.polar(tf, tf.zeros(tf.constant(new long[] {3, 4}), TFloat64.class), 5, A, B, C);
-      assertArrayEquals(new double[12], fetch(g, x).get(0));
+      assertArrayEquals(new double[12], Tensors.fetch(g, x)[0]);
     }
   }
 
   @Test
   void nonFiniteMatrixGivesNaNsAndLeavesTheRestOfTheBatchAlone() {
-    double[] m = random(2 * 3 * 4, 3);
+    double[] m = RandomArrays.gaussian(3, 2 * 3 * 4);
     m[5] = Double.POSITIVE_INFINITY;
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<TFloat64> fused = FusedPolar.polar(tf, constant(tf, TFloat64.class, Shape.of(2, 3, 4), m), 5, A, B, C);
-      Operand<TFloat64> second = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(3, 4), Arrays.copyOfRange(m, 12, 24)), 5, A, B, C);
-      List<double[]> out = fetch(g, fused, second);
+      Operand<TFloat64> fused = FusedPolar.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(2, 3, 4), m), 5, A, B, C);
+      Operand<TFloat64> second = NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(3, 4), Arrays.copyOfRange(m, 12, 24)), 5, A, B, C);
+      double[][] out = Tensors.fetch(g, fused, second);
       for (int i = 0; i < 12; i++) {
-        assertTrue(Double.isNaN(out.get(0)[i]), "entry " + i + " of the non-finite matrix: " + out.get(0)[i]);
+        assertTrue(Double.isNaN(out[0][i]), "entry " + i + " of the non-finite matrix: " + out[0][i]);
       }
-      assertClose(1e-12, Arrays.copyOfRange(out.get(0), 12, 24), out.get(1));
+      Close.assertClose(1e-12, "the finite matrix of the batch", Arrays.copyOfRange(out[0], 12, 24), out[1]);
     }
   }
 
@@ -200,20 +198,20 @@ class FusedPolarTest {
     assertEquals(1, records.size());
     assertTrue(records.get(0).getParameters()[0].toString().contains("no-such-platform"));
 
-    double[] single = random(5 * 8, 21);
-    double[] batch = random(2 * 8 * 5, 22);
+    double[] single = RandomArrays.gaussian(21, 5 * 8);
+    double[] batch = RandomArrays.gaussian(22, 2 * 8 * 5);
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Operand<TFloat64> fallback = FusedPolar.polar(tf, constant(tf, TFloat64.class, Shape.of(5, 8), single), 5, A, B, C, missing);
-      Operand<TFloat64> batchFallback = FusedPolar.polar(tf, constant(tf, TFloat64.class, Shape.of(2, 8, 5), batch), 5, A, B, C, missing);
-      assertEquals(0, count(g, FusedPolar.OP_TYPE));
-      Operand<TFloat64> graph = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(5, 8), single), 5, A, B, C);
-      Operand<TFloat64> first = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(8, 5), Arrays.copyOfRange(batch, 0, 40)), 5, A, B, C);
-      Operand<TFloat64> second = NewtonSchulz.polar(tf, constant(tf, TFloat64.class, Shape.of(8, 5), Arrays.copyOfRange(batch, 40, 80)), 5, A, B, C);
-      List<double[]> out = fetch(g, fallback, graph, batchFallback, first, second);
-      assertArrayEquals(out.get(1), out.get(0));
-      assertArrayEquals(out.get(3), Arrays.copyOfRange(out.get(2), 0, 40));
-      assertArrayEquals(out.get(4), Arrays.copyOfRange(out.get(2), 40, 80));
+      Operand<TFloat64> fallback = FusedPolar.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(5, 8), single), 5, A, B, C, missing);
+      Operand<TFloat64> batchFallback = FusedPolar.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(2, 8, 5), batch), 5, A, B, C, missing);
+      assertEquals(0, Graphs.countOps(g, FusedPolar.OP_TYPE));
+      Operand<TFloat64> graph = NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(5, 8), single), 5, A, B, C);
+      Operand<TFloat64> first = NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(8, 5), Arrays.copyOfRange(batch, 0, 40)), 5, A, B, C);
+      Operand<TFloat64> second = NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(8, 5), Arrays.copyOfRange(batch, 40, 80)), 5, A, B, C);
+      double[][] out = Tensors.fetch(g, fallback, graph, batchFallback, first, second);
+      assertArrayEquals(out[1], out[0]);
+      assertArrayEquals(out[3], Arrays.copyOfRange(out[2], 0, 40));
+      assertArrayEquals(out[4], Arrays.copyOfRange(out[2], 40, 80));
     }
   }
 
@@ -222,79 +220,5 @@ class FusedPolarTest {
     CustomOps missing = CustomOps.loadFile(java.nio.file.Path.of("/nonexistent/libfisheropt_ops.so"));
     assertFalse(missing.isLoaded());
     assertTrue(missing.unavailableReason().orElseThrow().contains("/nonexistent/libfisheropt_ops.so"));
-  }
-
-  private static int count(Graph g, String type) {
-    int n = 0;
-    for (Iterator<GraphOperation> it = g.operations(); it.hasNext();) {
-      if (it.next().type().equals(type)) {
-        n++;
-      }
-    }
-    return n;
-  }
-
-  private static double[] random(long n, long seed) {
-    Random r = new Random(seed);
-    double[] out = new double[(int) n];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = r.nextGaussian();
-    }
-    return out;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T extends TFloating> Operand<T> constant(Ops tf, Class<T> type, Shape shape, double[] data) {
-    if (type == TFloat64.class) {
-      return (Operand<T>) tf.constant(shape, DataBuffers.of(data, true, false));
-    }
-    float[] f = new float[data.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) data[i];
-    }
-    return (Operand<T>) tf.constant(shape, DataBuffers.of(f, true, false));
-  }
-
-  private static List<double[]> fetch(Graph g, Operand<?>... operands) {
-    try (Session s = new Session(g)) {
-      Session.Runner runner = s.runner();
-      for (Operand<?> o : operands) {
-        runner.fetch(o);
-      }
-      List<double[]> out = new ArrayList<>();
-      try (Result r = runner.run()) {
-        for (int i = 0; i < operands.length; i++) {
-          out.add(toDoubles(r.get(i)));
-        }
-      }
-      return out;
-    }
-  }
-
-  private static double[] toDoubles(Tensor t) {
-    int n = (int) t.shape().size();
-    double[] out = new double[n];
-    if (t instanceof TFloat64 d) {
-      d.asRawTensor().data().asDoubles().read(out);
-    } else {
-      float[] f = new float[n];
-      ((TFloat32) t).asRawTensor().data().asFloats().read(f);
-      for (int i = 0; i < n; i++) {
-        out[i] = f[i];
-      }
-    }
-    return out;
-  }
-
-  /** ‖a − b‖₂ / ‖b‖₂. */
-  private static void assertClose(double tolerance, double[] actual, double[] expected) {
-    double diff = 0;
-    double norm = 0;
-    for (int i = 0; i < actual.length; i++) {
-      diff += (actual[i] - expected[i]) * (actual[i] - expected[i]);
-      norm += expected[i] * expected[i];
-    }
-    double err = Math.sqrt(diff / norm);
-    assertTrue(err <= tolerance, "relative error " + err + " > " + tolerance);
   }
 }

@@ -5,6 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.DenseMatrices;
+import dev.fisheropt.testing.Tensors;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -26,27 +30,13 @@ import org.tensorflow.types.family.TFloating;
 class InverseRootsNewtonTest {
   private static final int N = 12;
 
-  /** V diag(λ) Vᵀ with V a Householder reflection (orthogonal and symmetric), and f(λ) likewise. */
+  /** V diag(f(λ)) Vᵀ, row-major, with V a Householder reflection (orthogonal and symmetric). */
   private static double[] spectral(double[] lambda, java.util.function.DoubleUnaryOperator f) {
     double[] v = new double[N];
-    double norm = 0;
     for (int i = 0; i < N; i++) {
       v[i] = Math.sin(1.0 + 0.7 * i);
-      norm += v[i] * v[i];
     }
-    double[] a = new double[N * N];
-    for (int i = 0; i < N; i++) {
-      for (int j = 0; j < N; j++) {
-        double sum = 0;
-        for (int k = 0; k < N; k++) {
-          double hik = (i == k ? 1 : 0) - 2 * v[i] * v[k] / norm;
-          double hjk = (j == k ? 1 : 0) - 2 * v[j] * v[k] / norm;
-          sum += hik * f.applyAsDouble(lambda[k]) * hjk;
-        }
-        a[i * N + j] = sum;
-      }
-    }
-    return a;
+    return Tensors.flatten(DenseMatrices.withEigenvalues(DenseMatrices.householder(v), Arrays.stream(lambda).map(f).toArray()));
   }
 
   /** Eigenvalues spread geometrically over [1/κ, 1], times a scale. */
@@ -68,34 +58,18 @@ class InverseRootsNewtonTest {
       InverseRoots.NewtonRoots<T> r = InverseRoots.newton(tf, input, maxIterations);
       try (Result out = s.runner().fetch(tf.dtypes.cast(r.inverseSqrt(), TFloat64.class)).fetch(tf.dtypes.cast(r.inverse(), TFloat64.class))
           .fetch(tf.dtypes.cast(r.residual(), TFloat64.class)).fetch(r.iterations()).fetch(r.converged()).run()) {
-        return new Run(doubles((TFloat64) out.get(0)), doubles((TFloat64) out.get(1)), ((TFloat64) out.get(2)).getDouble(),
+        return new Run(Tensors.toDoubles(out.get(0)), Tensors.toDoubles(out.get(1)), ((TFloat64) out.get(2)).getDouble(),
             ((TInt32) out.get(3)).getInt(), ((TBool) out.get(4)).getBoolean());
       }
     }
-  }
-
-  private static double[] doubles(TFloat64 t) {
-    double[] d = new double[(int) t.size()];
-    t.asRawTensor().data().asDoubles().read(d);
-    return d;
-  }
-
-  private static double relativeError(double[] actual, double[] expected) {
-    double diff = 0;
-    double norm = 0;
-    for (int i = 0; i < actual.length; i++) {
-      diff += (actual[i] - expected[i]) * (actual[i] - expected[i]);
-      norm += expected[i] * expected[i];
-    }
-    return Math.sqrt(diff / norm);
   }
 
   @Test
   void float64RootsOfAnIllConditionedMatrixAreExactToRounding() {
     double[] lambda = spectrum(1e6, 3.0);
     Run r = newton(TFloat64.class, spectral(lambda, x -> x), InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT);
-    assertTrue(relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-10, "A^-1/2");
-    assertTrue(relativeError(r.inverse(), spectral(lambda, x -> 1 / x)) < 1e-9, "A^-1");
+    assertTrue(Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-10, "A^-1/2");
+    assertTrue(Close.relativeError(r.inverse(), spectral(lambda, x -> 1 / x)) < 1e-9, "A^-1");
     assertTrue(r.converged(), "residual " + r.residual());
     assertTrue(r.iterations() < InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT, "stopped early: " + r.iterations());
   }
@@ -104,8 +78,8 @@ class InverseRootsNewtonTest {
   void float32RootsMatchTheExactOnesToFloat32Rounding() {
     double[] lambda = spectrum(1e3, 0.02);
     Run r = newton(TFloat32.class, spectral(lambda, x -> x), InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT);
-    assertTrue(relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-5, "A^-1/2");
-    assertTrue(relativeError(r.inverse(), spectral(lambda, x -> 1 / x)) < 1e-4, "A^-1");
+    assertTrue(Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-5, "A^-1/2");
+    assertTrue(Close.relativeError(r.inverse(), spectral(lambda, x -> 1 / x)) < 1e-4, "A^-1");
     assertTrue(r.converged(), "residual " + r.residual());
   }
 
@@ -115,7 +89,7 @@ class InverseRootsNewtonTest {
     Run r = newton(TFloat64.class, spectral(lambda, x -> x), 10);
     // c = ‖I‖_F = √n, so Y₀ = I/√n and the iteration has real work to do.
     assertTrue(r.converged());
-    assertTrue(relativeError(r.inverseSqrt(), spectral(lambda, x -> 1.0)) < 1e-12);
+    assertTrue(Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1.0)) < 1e-12);
   }
 
   /** Cut short, the iteration reports it and returns a bounded, under-amplified root, not Inf/NaN. */

@@ -2,6 +2,9 @@ package dev.fisheropt.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.fisheropt.testing.DenseMatrices;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,17 +30,17 @@ class RowFisherTest {
     int r = 5;
     int d = 4;
     int m = 3;
-    double[] x = TestTensors.gaussian(random, r * d);
+    double[] x = RandomArrays.gaussian(random, r * d);
     double[] lambda = positive(random, r * m);
-    double[] v = TestTensors.gaussian(random, d * m);
+    double[] v = RandomArrays.gaussian(random, d * m);
     double[] actual;
     try (Graph g = new Graph(); Session session = new Session(g)) {
       Ops tf = Ops.create(g);
       ColumnOperator<TFloat64> a = RowFisher.fullyConnected(
-          TestTensors.constant(tf, TFloat64.class, new long[] {r, d}, x),
-          TestTensors.constant(tf, TFloat64.class, new long[] {r, m}, lambda), tf.constant(TAU));
-      Operand<TFloat64> vOp = TestTensors.constant(tf, TFloat64.class, new long[] {d, m}, v);
-      actual = TestTensors.fetch(session, List.of(a.apply(tf, a.operands(), vOp)))[0];
+          Tensors.constant(tf, TFloat64.class, new long[] {r, d}, x),
+          Tensors.constant(tf, TFloat64.class, new long[] {r, m}, lambda), tf.constant(TAU));
+      Operand<TFloat64> vOp = Tensors.constant(tf, TFloat64.class, new long[] {d, m}, v);
+      actual = Tensors.fetch(session, List.of(a.apply(tf, a.operands(), vOp)))[0];
     }
     for (int j = 0; j < m; j++) {
       for (int k = 0; k < d; k++) {
@@ -68,22 +71,22 @@ class RowFisherTest {
     Patches p = Patches.of(batch, h, w, cin, kernel, strides, padding, dilations);
     int cout = (int) kernel[3];
     int depth = (int) (kernel[0] * kernel[1] * cin);
-    double[] x = TestTensors.gaussian(random, batch * h * w * cin);
+    double[] x = RandomArrays.gaussian(random, batch * h * w * cin);
     double[] lambda = positive(random, p.rows() * cout);
-    double[] v = TestTensors.gaussian(random, depth * cout);
+    double[] v = RandomArrays.gaussian(random, depth * cout);
     double[][] out;
     try (Graph g = new Graph(); Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TFloat64> xOp = TestTensors.constant(tf, TFloat64.class, new long[] {batch, h, w, cin}, x);
-      Operand<TFloat64> lambdaOp = TestTensors.constant(tf, TFloat64.class, new long[] {batch, p.oh, p.ow, cout}, lambda);
+      Operand<TFloat64> xOp = Tensors.constant(tf, TFloat64.class, new long[] {batch, h, w, cin}, x);
+      Operand<TFloat64> lambdaOp = Tensors.constant(tf, TFloat64.class, new long[] {batch, p.oh, p.ow, cout}, lambda);
       ColumnOperator<TFloat64> a = RowFisher.conv2d(xOp, lambdaOp, tf.constant(TAU), kernel, strides, padding, dilations);
-      Operand<TFloat64> vOp = TestTensors.constant(tf, TFloat64.class, new long[] {depth, cout}, v);
-      out = TestTensors.fetch(session, List.of(a.apply(tf, a.operands(), vOp),
+      Operand<TFloat64> vOp = Tensors.constant(tf, TFloat64.class, new long[] {depth, cout}, v);
+      out = Tensors.fetch(session, List.of(a.apply(tf, a.operands(), vOp),
           RowFisher.patchSquaredNorms(tf, xOp, kernel, strides, padding, dilations)));
     }
     double[][] patches = p.extract(x);
     for (int i = 0; i < p.rows(); i++) {
-      assertEquals(TestTensors.dot(patches[i], patches[i]), out[1][i], 1e-12);
+      assertEquals(DenseMatrices.dot(patches[i], patches[i]), out[1][i], 1e-12);
     }
     for (int j = 0; j < cout; j++) {
       double[] vj = new double[depth];
@@ -93,7 +96,7 @@ class RowFisherTest {
       for (int k = 0; k < depth; k++) {
         double expected = TAU * vj[k];
         for (int i = 0; i < p.rows(); i++) {
-          expected += lambda[i * cout + j] * patches[i][k] * TestTensors.dot(patches[i], vj);
+          expected += lambda[i * cout + j] * patches[i][k] * DenseMatrices.dot(patches[i], vj);
         }
         assertEquals(expected, out[0][k * cout + j], 1e-11 * Math.max(1, Math.abs(expected)), "column " + j + " entry " + k);
       }

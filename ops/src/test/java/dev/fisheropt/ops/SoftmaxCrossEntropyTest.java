@@ -2,6 +2,8 @@ package dev.fisheropt.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.fisheropt.testing.DenseMatrices;
+import dev.fisheropt.testing.Tensors;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -35,8 +37,8 @@ class SoftmaxCrossEntropyTest {
           }
         }
         assertEquals(expected, ((TFloat64) r.get(0)).getDouble(), 1e-14);
-        double[][] actualGrad = GraphRunner.toMatrix(r.get(1));
-        assertEquals(0.0, Dense.maxAbsDifference(actualGrad, expectedGrad), 1e-14);
+        double[][] actualGrad = Tensors.toMatrix(r.get(1));
+        assertEquals(0.0, DenseMatrices.maxAbsDifference(actualGrad, expectedGrad), 1e-14);
       }
     }
   }

@@ -1,9 +1,8 @@
 package dev.fisheropt.optimizers;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import com.fasterxml.jackson.databind.JsonNode;
-import java.util.Map;
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Tensors;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -54,19 +53,13 @@ class AdaFisherReferenceTest {
       for (int t = 0; t < ref.trajectory.size(); t++) {
         Reference.Step expected = ref.trajectory.get(t);
         String at = "step " + (t + 1) + " ";
-        double loss = Values.scalar(session, model.loss);
-        assertTrue(Math.abs(loss - expected.lossBefore()) <= tolerance * Math.abs(expected.lossBefore()),
-            at + "loss before: " + loss + " vs " + expected.lossBefore());
-        session.run(step);
-        for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
-          Values.assertClose(tolerance, at + e.getKey(), Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
-        }
+        model.assertStep(session, step, expected, "step " + (t + 1), tolerance);
         for (LayerCollection.Layer layer : layers.layers()) {
           String name = layer.name().substring(0, layer.name().indexOf('/'));
-          double[] hD = Values.fetch(session, slot(optimizer, layer.kernel(), "H_D"));
-          double[] sD = Values.fetch(session, slot(optimizer, layer.kernel(), "S_D"));
-          Values.assertClose(tolerance, at + name + "/H_D", hD, expected.extras().get(name + "/H_D_tf_order").data());
-          Values.assertClose(tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
+          double[] hD = Tensors.fetch(session, slot(optimizer, layer.kernel(), "H_D"));
+          double[] sD = Tensors.fetch(session, slot(optimizer, layer.kernel(), "S_D"));
+          Close.assertClose(tolerance, at + name + "/H_D", hD, expected.extras().get(name + "/H_D_tf_order").data());
+          Close.assertClose(tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
           // F̃ in the kernel's own layout: kernel entry r (row-major [fan-in, fan-out]) is H_D[r / fanOut]·S_D[r % fanOut] + λ.
           double[] kernelFisher = new double[(hD.length - 1) * sD.length];
           for (int r = 0; r < kernelFisher.length; r++) {
@@ -76,11 +69,11 @@ class AdaFisherReferenceTest {
           for (int o = 0; o < sD.length; o++) {
             biasFisher[o] = hD[hD.length - 1] * sD[o] + lambda;
           }
-          Values.assertClose(tolerance, at + name + "/kernel/F_tilde", kernelFisher, expected.extras().get(name + "/kernel/F_tilde").data());
-          Values.assertClose(tolerance, at + name + "/bias/F_tilde", biasFisher, expected.extras().get(name + "/bias/F_tilde").data());
+          Close.assertClose(tolerance, at + name + "/kernel/F_tilde", kernelFisher, expected.extras().get(name + "/kernel/F_tilde").data());
+          Close.assertClose(tolerance, at + name + "/bias/F_tilde", biasFisher, expected.extras().get(name + "/bias/F_tilde").data());
         }
         for (String param : ref.paramOrder) {
-          Values.assertClose(tolerance, at + param + "/exp_avg", Values.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
+          Close.assertClose(tolerance, at + param + "/exp_avg", Tensors.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
               expected.extras().get(param + "/exp_avg").data());
         }
       }
@@ -88,7 +81,6 @@ class AdaFisherReferenceTest {
       model.graph.close();
     }
   }
-
 
   private static Variable<?> slot(GuardedOptimizer optimizer, Variable<?> variable, String name) {
     return optimizer.getSlot(variable.asOutput(), name).orElseThrow(() -> new AssertionError("no slot " + variable.op().name() + "-" + name));

@@ -3,6 +3,9 @@ package dev.fisheropt.optimizers;
 import dev.fisheropt.ops.KroneckerDiagonals;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -46,11 +49,11 @@ class AdaFisherStatisticsTest {
   @MethodSource("convolutions")
   void convStatisticsEqualDirectIm2col(long[] strides, String padding, long[] dilations, boolean withBias) {
     Random random = new Random(7);
-    double[] x = gaussian(random, BATCH * HEIGHT * WIDTH * CIN);
-    double[] kernelInit = gaussian(random, KH * KW * CIN * COUT);
+    double[] x = RandomArrays.gaussian(random, BATCH * HEIGHT * WIDTH * CIN);
+    double[] kernelInit = RandomArrays.gaussian(random, KH * KW * CIN * COUT);
     int oh = outputSize(HEIGHT, KH, (int) strides[1], (int) dilations[1], padding);
     int ow = outputSize(WIDTH, KW, (int) strides[2], (int) dilations[2], padding);
-    double[] upstream = gaussian(random, BATCH * oh * ow * COUT);
+    double[] upstream = RandomArrays.gaussian(random, BATCH * oh * ow * COUT);
 
     double[] expectedH = im2colInputStatistics(x, oh, ow, strides, padding, dilations, withBias);
     double[] expectedS = new double[COUT];
@@ -60,9 +63,9 @@ class AdaFisherStatisticsTest {
 
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
-      Operand<TFloat64> input = Values.constant(tf, TFloat64.class, new long[] {BATCH, HEIGHT, WIDTH, CIN}, x);
+      Operand<TFloat64> input = Tensors.constant(tf, TFloat64.class, new long[] {BATCH, HEIGHT, WIDTH, CIN}, x);
       Variable<TFloat64> kernel = tf.withName("kernel").variable(
-          Values.constant(tf.withInitScope(), TFloat64.class, new long[] {KH, KW, CIN, COUT}, kernelInit));
+          Tensors.constant(tf.withInitScope(), TFloat64.class, new long[] {KH, KW, CIN, COUT}, kernelInit));
       Variable<TFloat64> bias = withBias ? tf.withName("bias").variable(tf.withInitScope().zeros(tf.withInitScope().constant(new long[] {COUT}), TFloat64.class)) : null;
       Operand<TFloat64> z;
       if (dilations[1] == 1 && dilations[2] == 1) {
@@ -79,7 +82,7 @@ class AdaFisherStatisticsTest {
       }
       LayerCollection layers = new LayerCollection().registerConv2d(kernel, bias, strides, padding, dilations, input, z);
       // With loss = Σ z·U the gradient dLoss/dZ is exactly U.
-      Operand<TFloat64> u = Values.constant(tf, TFloat64.class, new long[] {BATCH, oh, ow, COUT}, upstream);
+      Operand<TFloat64> u = Tensors.constant(tf, TFloat64.class, new long[] {BATCH, oh, ow, COUT}, upstream);
       Operand<TFloat64> loss = tf.reduceSum(tf.math.mul(z, u), tf.constant(new int[] {0, 1, 2, 3}));
       Operand<TFloat64> hHat = AdaFisherBase.inputStatistics(tf, layers.layers().get(0), input, z);
       Operand<TFloat64> sHat = KroneckerDiagonals.outputs(tf, u);
@@ -87,12 +90,12 @@ class AdaFisherStatisticsTest {
       var step = adaFisher.minimize(loss);
       try (Session session = new Session(graph)) {
         session.initialize();
-        Values.assertClose(1e-13, "Ĥ_D", Values.fetch(session, hHat), expectedH);
-        Values.assertClose(1e-13, "Ŝ_D", Values.fetch(session, sHat), expectedS);
+        Close.assertClose(1e-13, "Ĥ_D", Tensors.fetch(session, hHat), expectedH);
+        Close.assertClose(1e-13, "Ŝ_D", Tensors.fetch(session, sHat), expectedS);
         session.run(step);
         // Refreshed with weights (0, 1) the factors are the normalised statistics themselves.
-        Values.assertClose(1e-12, "H_D", Values.fetch(session, adaFisher.getSlot(kernel.asOutput(), "H_D").orElseThrow()), minMax(expectedH));
-        Values.assertClose(1e-12, "S_D", Values.fetch(session, adaFisher.getSlot(kernel.asOutput(), "S_D").orElseThrow()), minMax(expectedS));
+        Close.assertClose(1e-12, "H_D", Tensors.fetch(session, adaFisher.getSlot(kernel.asOutput(), "H_D").orElseThrow()), minMax(expectedH));
+        Close.assertClose(1e-12, "S_D", Tensors.fetch(session, adaFisher.getSlot(kernel.asOutput(), "S_D").orElseThrow()), minMax(expectedS));
       }
     }
   }
@@ -146,14 +149,6 @@ class AdaFisherStatisticsTest {
     double[] out = new double[v.length];
     for (int i = 0; i < v.length; i++) {
       out[i] = (v[i] - lo) / (hi - lo + 1e-6);
-    }
-    return out;
-  }
-
-  private static double[] gaussian(Random random, int n) {
-    double[] out = new double[n];
-    for (int i = 0; i < n; i++) {
-      out[i] = random.nextGaussian();
     }
     return out;
   }

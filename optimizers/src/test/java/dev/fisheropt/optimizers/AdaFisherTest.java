@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
-import java.util.ArrayList;
+import dev.fisheropt.testing.Graphs;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,10 +26,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
-import org.tensorflow.Operation;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
@@ -44,7 +44,7 @@ class AdaFisherTest {
   private record Problem(Graph graph, Ops tf, Placeholder<TFloat32> x, Operand<TFloat32> loss, LayerCollection layers,
       long[] batchShape, float[] batch) implements AutoCloseable {
     TFloat32 tensor(float[] values) {
-      return TFloat32.tensorOf(Shape.of(batchShape), DataBuffers.of(values, true, false));
+      return Tensors.tensorOf(batchShape, values);
     }
 
     double run(Session session, Op step, float[] values) {
@@ -201,7 +201,7 @@ class AdaFisherTest {
       Op step = AdaFisher.builder().layers(p.layers()).build(p.graph()).minimize(p.loss());
       session.initialize();
       p.run(session, step, p.batch());
-      assertArrayEquals(new double[] {1, 2, 3, 4}, Values.fetch(session, kernel), 0.0);
+      assertArrayEquals(new double[] {1, 2, 3, 4}, Tensors.fetch(session, kernel), 0.0);
     }
   }
 
@@ -228,15 +228,15 @@ class AdaFisherTest {
       Random random = new Random(3);
       try (Session session = new Session(p.graph())) {
         session.initialize();
-        double[] h = Values.fetch(session, hD);
-        double[] s = Values.fetch(session, sD);
-        double[] m = Values.fetch(session, momentum);
+        double[] h = Tensors.fetch(session, hD);
+        double[] s = Tensors.fetch(session, sD);
+        double[] m = Tensors.fetch(session, momentum);
         assertArrayEquals(ones(h.length), h, 0.0);
         for (int t = 1; t <= 7; t++) {
           p.run(session, step, gaussian(random, p.batch().length));
-          double[] hNext = Values.fetch(session, hD);
-          double[] sNext = Values.fetch(session, sD);
-          double[] mNext = Values.fetch(session, momentum);
+          double[] hNext = Tensors.fetch(session, hD);
+          double[] sNext = Tensors.fetch(session, sD);
+          double[] mNext = Tensors.fetch(session, momentum);
           boolean due = (t - 1) % 3 == 0;
           assertEquals(due, !java.util.Arrays.equals(h, hNext), "H_D refreshed on step " + t);
           assertEquals(due, !java.util.Arrays.equals(s, sNext), "S_D refreshed on step " + t);
@@ -285,7 +285,7 @@ class AdaFisherTest {
           session.initialize();
           session.run(step);
           session.run(step);
-          assertArrayEquals(expected, Values.fetch(session, theta), 1e-14, decoupled ? "AdaFisherW" : "AdaFisher");
+          assertArrayEquals(expected, Tensors.fetch(session, theta), 1e-14, decoupled ? "AdaFisherW" : "AdaFisher");
         }
       }
     }
@@ -353,7 +353,7 @@ class AdaFisherTest {
       AdaFisher adaFisher = new AdaFisher(graph);
       session.initialize();
       Map<String, Double> values = new LinkedHashMap<>();
-      adaFisher.hyperparameters().forEach((k, v) -> values.put(k, Values.scalar(session, v)));
+      adaFisher.hyperparameters().forEach((k, v) -> values.put(k, Tensors.scalar(session, v)));
       assertEquals(Map.of("learning_rate", 1e-3, "beta", 0.9, "factor_ema_old", 0.08, "factor_ema_new", 0.008,
           "damping", 1e-3, "weight_decay", 0.0), values);
       assertEquals("AdaFisher", adaFisher.getOptimizerName());
@@ -382,38 +382,17 @@ class AdaFisherTest {
 
   /** Every VariableV2 of the graph by name, as doubles (boxed so that maps compare by value, bit-exactly). */
   private static Map<String, List<Double>> allVariables(Session session, Graph graph) {
-    List<Operation> variables = new ArrayList<>();
-    graph.operations().forEachRemaining(op -> {
-      if (op.type().equals("VariableV2")) {
-        variables.add(op);
-      }
-    });
     Map<String, List<Double>> out = new LinkedHashMap<>();
-    for (Operation v : variables) {
-      List<Double> values = new ArrayList<>();
-      for (double d : Values.fetch(session, v.output(0))) {
-        values.add(d);
-      }
-      out.put(v.name(), values);
-    }
+    Graphs.variableValues(graph, session).forEach((name, values) -> out.put(name, java.util.Arrays.stream(values).boxed().toList()));
     return out;
   }
 
   private static Operand<TFloat32> init(Ops tf, Random random, double scale, long... shape) {
-    int n = (int) Shape.of(shape).size();
-    double[] values = new double[n];
-    for (int i = 0; i < n; i++) {
-      values[i] = scale * random.nextGaussian();
-    }
-    return Values.constant(tf.withInitScope(), TFloat32.class, shape, values);
+    return Tensors.constant(tf.withInitScope(), TFloat32.class, shape, RandomArrays.gaussian(random, (int) Shape.of(shape).size(), scale));
   }
 
   private static float[] gaussian(Random random, int n) {
-    float[] out = new float[n];
-    for (int i = 0; i < n; i++) {
-      out[i] = (float) random.nextGaussian();
-    }
-    return out;
+    return Tensors.toFloats(RandomArrays.gaussian(random, n));
   }
 
   private static double[] ones(int n) {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.InverseRoots;
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Tensors;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -44,7 +46,7 @@ class FismoNewtonTest {
             continue;
           }
           factors++;
-          double[] values = Values.fetch(session, factor);
+          double[] values = Tensors.fetch(session, factor);
           int n = (int) factor.shape().size(0);
           String what = param.op().name() + "-" + slot;
           assertRootsAgree(what, n, values);
@@ -59,14 +61,12 @@ class FismoNewtonTest {
   private static void assertRootsAgree(String what, int n, double[] factor) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TFloat32> a = Values.constant(tf, TFloat32.class, new long[] {n, n}, factor);
+      Operand<TFloat32> a = Tensors.constant(tf, TFloat32.class, new long[] {n, n}, factor);
       InverseRoots.Roots<TFloat32> eigh = InverseRoots.eigh(tf, a);
       InverseRoots.NewtonRoots<TFloat32> newton = InverseRoots.newton(tf, a);
-      double inverseSqrtError = Values.relativeError(Values.fetch(s, newton.inverseSqrt()), Values.fetch(s, eigh.inverseSqrt()));
-      double inverseError = Values.relativeError(Values.fetch(s, newton.inverse()), Values.fetch(s, eigh.inverse()));
-      assertTrue(inverseSqrtError <= 1e-5, what + " P^-1/2 NEWTON vs EIGH: " + inverseSqrtError);
-      assertTrue(inverseError <= 1e-5, what + " P^-1 NEWTON vs EIGH: " + inverseError);
-      assertEquals(1.0, Values.scalar(s, tf.dtypes.cast(newton.converged(), TFloat32.class)), what + " converged");
+      Close.assertClose(1e-5, what + " P^-1/2 NEWTON vs EIGH", Tensors.fetch(s, newton.inverseSqrt()), Tensors.fetch(s, eigh.inverseSqrt()));
+      Close.assertClose(1e-5, what + " P^-1 NEWTON vs EIGH", Tensors.fetch(s, newton.inverse()), Tensors.fetch(s, eigh.inverse()));
+      assertEquals(1.0, Tensors.scalar(s, tf.dtypes.cast(newton.converged(), TFloat32.class)), what + " converged");
     }
   }
 
@@ -101,7 +101,7 @@ class FismoNewtonTest {
         }
         for (Variable<TFloat32> k : java.util.List.of(k1, k2)) {
           for (String slot : new String[] {"P", "Q"}) {
-            double[] factor = Values.fetch(session, fismo.getSlot(k.asOutput(), slot).orElseThrow());
+            double[] factor = Tensors.fetch(session, fismo.getSlot(k.asOutput(), slot).orElseThrow());
             assertAsAccurateAsEigh(k.op().name() + "-" + slot, (int) Math.round(Math.sqrt(factor.length)), factor);
           }
         }
@@ -112,19 +112,19 @@ class FismoNewtonTest {
   private static void assertAsAccurateAsEigh(String what, int n, double[] factor) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TFloat32> a = Values.constant(tf, TFloat32.class, new long[] {n, n}, factor);
+      Operand<TFloat32> a = Tensors.constant(tf, TFloat32.class, new long[] {n, n}, factor);
       InverseRoots.Roots<TFloat32> eigh32 = InverseRoots.eigh(tf, a);
-      InverseRoots.Roots<TFloat64> eigh64 = InverseRoots.eigh(tf, Values.constant(tf, TFloat64.class, new long[] {n, n}, factor));
+      InverseRoots.Roots<TFloat64> eigh64 = InverseRoots.eigh(tf, Tensors.constant(tf, TFloat64.class, new long[] {n, n}, factor));
       InverseRoots.NewtonRoots<TFloat32> newton = InverseRoots.newton(tf, a);
-      double[] exactSqrt = Values.fetch(s, eigh64.inverseSqrt());
-      double[] exactInverse = Values.fetch(s, eigh64.inverse());
-      double eighSqrt = Values.relativeError(Values.fetch(s, eigh32.inverseSqrt()), exactSqrt);
-      double newtonSqrt = Values.relativeError(Values.fetch(s, newton.inverseSqrt()), exactSqrt);
-      double eighInverse = Values.relativeError(Values.fetch(s, eigh32.inverse()), exactInverse);
-      double newtonInverse = Values.relativeError(Values.fetch(s, newton.inverse()), exactInverse);
+      double[] exactSqrt = Tensors.fetch(s, eigh64.inverseSqrt());
+      double[] exactInverse = Tensors.fetch(s, eigh64.inverse());
+      double eighSqrt = Close.relativeError(Tensors.fetch(s, eigh32.inverseSqrt()), exactSqrt);
+      double newtonSqrt = Close.relativeError(Tensors.fetch(s, newton.inverseSqrt()), exactSqrt);
+      double eighInverse = Close.relativeError(Tensors.fetch(s, eigh32.inverse()), exactInverse);
+      double newtonInverse = Close.relativeError(Tensors.fetch(s, newton.inverse()), exactInverse);
       assertTrue(newtonSqrt <= 2 * eighSqrt + 1e-6, what + " P^-1/2: NEWTON " + newtonSqrt + ", EIGH " + eighSqrt);
       assertTrue(newtonInverse <= 2 * eighInverse + 1e-6, what + " P^-1: NEWTON " + newtonInverse + ", EIGH " + eighInverse);
-      assertEquals(1.0, Values.scalar(s, tf.dtypes.cast(newton.converged(), TFloat32.class)), what + " converged");
+      assertEquals(1.0, Tensors.scalar(s, tf.dtypes.cast(newton.converged(), TFloat32.class)), what + " converged");
     }
   }
 
@@ -152,13 +152,12 @@ class FismoNewtonTest {
       for (int t = 0; t < ref.trajectory.size(); t++) {
         session.run(step);
         for (Map.Entry<String, Reference.Tensor> e : ref.trajectory.get(t).params().entrySet()) {
-          double err = Values.relativeError(Values.fetch(session, model.params.get(e.getKey())), e.getValue().data());
-          assertTrue(err <= tolerance, "step " + (t + 1) + " " + e.getKey() + ": relative error " + err);
+          Close.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Tensors.fetch(session, model.params.get(e.getKey())), e.getValue().data());
         }
       }
       for (Variable<T> param : model.params.values()) {
         fismo.getSlot(param.asOutput(), "unconverged_roots").ifPresent(counter ->
-            assertEquals(0.0, Values.scalar(session, counter), param.op().name() + ": every root converged"));
+            assertEquals(0.0, Tensors.scalar(session, counter), param.op().name() + ": every root converged"));
       }
     } finally {
       model.graph.close();

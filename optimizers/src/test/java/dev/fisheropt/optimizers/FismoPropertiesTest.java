@@ -3,6 +3,8 @@ package dev.fisheropt.optimizers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Tensors;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -10,7 +12,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
-import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
@@ -40,23 +41,23 @@ class FismoPropertiesTest {
         double[][] g = new double[2][];
         double[][] before = new double[2][];
         for (int k = 0; k < 2; k++) {
-          g[k] = Values.fetch(s, grads[k]);
-          before[k] = Values.fetch(s, kernels.get(k));
+          g[k] = Tensors.fetch(s, grads[k]);
+          before[k] = Tensors.fetch(s, kernels.get(k));
         }
         s.run(step);
         for (int k = 0; k < 2; k++) {
           Variable<TFloat64> kernel = kernels.get(k);
           long m = kernel.shape().size(0);
           long n = kernel.shape().size(1);
-          double[] after = Values.fetch(s, kernel);
+          double[] after = Tensors.fetch(s, kernel);
           double[] delta = new double[after.length];
           double inner = 0;
           for (int i = 0; i < after.length; i++) {
             delta[i] = after[i] - before[k][i];
             inner += g[k][i] * delta[i];
           }
-          double[] p = Values.fetch(s, fismo.getSlot(kernel.asOutput(), "P").orElseThrow());
-          double[] q = Values.fetch(s, fismo.getSlot(kernel.asOutput(), "Q").orElseThrow());
+          double[] p = Tensors.fetch(s, fismo.getSlot(kernel.asOutput(), "P").orElseThrow());
+          double[] q = Tensors.fetch(s, fismo.getSlot(kernel.asOutput(), "Q").orElseThrow());
           double nuclear = Linalg.nuclearNorm(Linalg.sandwich(-0.5, p, m, g[k], n, q));
           double spectral = Linalg.spectralNorm(Linalg.sandwich(0.5, p, m, delta, n, q));
           String where = kernel.op().name() + " step " + (t + 1);
@@ -75,7 +76,7 @@ class FismoPropertiesTest {
     double[][] fismo = trainKernels(g -> Fismo.builder().fisherDecay(1.0).build(g));
     double[][] muon = trainKernels(g -> Muon.builder().nesterov(false).build(g));
     for (int k = 0; k < fismo.length; k++) {
-      assertTrue(Values.relativeError(fismo[k], muon[k]) < 1e-12, "parameter " + k + " differs: " + Values.relativeError(fismo[k], muon[k]));
+      assertTrue(Close.relativeError(fismo[k], muon[k]) < 1e-12, "parameter " + k + " differs: " + Close.relativeError(fismo[k], muon[k]));
     }
   }
 
@@ -86,7 +87,7 @@ class FismoPropertiesTest {
       for (int i = 0; i < 10; i++) {
         p.run(s, step, false);
       }
-      return p.params.stream().map(v -> Values.fetch(s, v)).toArray(double[][]::new);
+      return p.params.stream().map(v -> Tensors.fetch(s, v)).toArray(double[][]::new);
     }
   }
 
@@ -105,7 +106,7 @@ class FismoPropertiesTest {
           for (String slot : List.of("P", "Q")) {
             Variable<TFloat64> factor = fismo.getSlot(v.asOutput(), slot).orElseThrow();
             int d = (int) factor.shape().size(0);
-            double[] f = Values.fetch(s, factor);
+            double[] f = Tensors.fetch(s, factor);
             String where = v.op().name() + "-" + slot + " after step " + t;
             double trace = 0;
             for (int i = 0; i < d; i++) {
@@ -133,10 +134,10 @@ class FismoPropertiesTest {
     static Matrix sandwich(double power, double[] f, long m, double[] g, long n, double[] q) {
       try (Graph graph = new Graph(); Session s = new Session(graph)) {
         Ops tf = Ops.create(graph);
-        Operand<TFloat64> left = power(tf, Values.constant(tf, TFloat64.class, new long[] {m, m}, f), power);
-        Operand<TFloat64> right = power(tf, Values.constant(tf, TFloat64.class, new long[] {n, n}, q), power);
-        Operand<TFloat64> mid = Values.constant(tf, TFloat64.class, new long[] {m, n}, g);
-        return new Matrix(m, n, Values.fetch(s, tf.linalg.matMul(tf.linalg.matMul(left, mid), right)));
+        Operand<TFloat64> left = power(tf, Tensors.constant(tf, TFloat64.class, new long[] {m, m}, f), power);
+        Operand<TFloat64> right = power(tf, Tensors.constant(tf, TFloat64.class, new long[] {n, n}, q), power);
+        Operand<TFloat64> mid = Tensors.constant(tf, TFloat64.class, new long[] {m, n}, g);
+        return new Matrix(m, n, Tensors.fetch(s, tf.linalg.matMul(tf.linalg.matMul(left, mid), right)));
       }
     }
 
@@ -161,10 +162,8 @@ class FismoPropertiesTest {
     private static double[] singularValues(Matrix a) {
       try (Graph graph = new Graph(); Session s = new Session(graph)) {
         Ops tf = Ops.create(graph);
-        Svd<TFloat64> svd = tf.linalg.svd(Values.constant(tf, TFloat64.class, new long[] {a.rows(), a.cols()}, a.data()), Svd.computeUv(false));
-        try (Result r = s.runner().fetch(svd.s()).run()) {
-          return Values.toDoubles(r.get(0));
-        }
+        Svd<TFloat64> svd = tf.linalg.svd(Tensors.constant(tf, TFloat64.class, new long[] {a.rows(), a.cols()}, a.data()), Svd.computeUv(false));
+        return Tensors.fetch(s, svd.s());
       }
     }
 

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Graphs;
+import dev.fisheropt.testing.Tensors;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -55,7 +57,7 @@ class FismoTest {
       for (int i = 0; i < steps; i++) {
         p.run(s, step, false);
       }
-      return Snapshots.allVariables(p.graph, s);
+      return Graphs.variableValues(p.graph, s);
     }
   }
 
@@ -65,16 +67,16 @@ class FismoTest {
       Fismo fismo = Fismo.builder().build(p.graph);
       Op step = fismo.minimize(p.tf.math.mul(p.loss, p.tf.constant(0.0)));
       s.initialize();
-      Map<String, double[]> before = Snapshots.allVariables(p.graph, s);
+      Map<String, double[]> before = Graphs.variableValues(p.graph, s);
       p.run(s, step, false);
       for (Variable<TFloat64> v : p.params) {
-        assertArrayEquals(before.get(v.op().name()), Values.fetch(s, v), 0.0, v.op().name());
+        assertArrayEquals(before.get(v.op().name()), Tensors.fetch(s, v), 0.0, v.op().name());
       }
-      double[] momentum = Values.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow());
+      double[] momentum = Tensors.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow());
       for (double m : momentum) {
         assertEquals(0.0, m);
       }
-      assertEquals(1.0, Values.scalar(s, fismo.stepCount()));
+      assertEquals(1.0, Tensors.scalar(s, fismo.stepCount()));
     }
   }
 
@@ -85,15 +87,15 @@ class FismoTest {
       Fismo fismo = Fismo.builder().learningRate(0.1).weightDecay(0.5).exclude(head).build(p.graph);
       Op step = fismo.minimize(p.tf.math.mul(p.loss, p.tf.constant(0.0)));
       s.initialize();
-      double[] kernel = Values.fetch(s, p.params.get(0));
-      double[] headBefore = Values.fetch(s, head);
+      double[] kernel = Tensors.fetch(s, p.params.get(0));
+      double[] headBefore = Tensors.fetch(s, head);
       p.run(s, step, false);
       double[] expected = new double[kernel.length];
       for (int i = 0; i < kernel.length; i++) {
         expected[i] = kernel[i] - 0.1 * 0.5 * kernel[i];
       }
-      assertArrayEquals(expected, Values.fetch(s, p.params.get(0)), 1e-15, "W <- W - eta*lambda*W with a zero gradient");
-      assertArrayEquals(headBefore, Values.fetch(s, head), 0.0, "an excluded matrix goes to Adam, which has no weight decay");
+      assertArrayEquals(expected, Tensors.fetch(s, p.params.get(0)), 1e-15, "W <- W - eta*lambda*W with a zero gradient");
+      assertArrayEquals(headBefore, Tensors.fetch(s, head), 0.0, "an excluded matrix goes to Adam, which has no weight decay");
       assertTrue(fismo.getSlot(head.asOutput(), "m").isPresent() && fismo.getSlot(head.asOutput(), "P").isEmpty());
     }
   }
@@ -106,19 +108,19 @@ class FismoTest {
       s.initialize();
       p.run(s, step, false);
       p.run(s, step, false);
-      Map<String, double[]> before = Snapshots.allVariables(p.graph, s);
+      Map<String, double[]> before = Graphs.variableValues(p.graph, s);
       p.run(s, step, true);
-      Map<String, double[]> after = Snapshots.allVariables(p.graph, s);
+      Map<String, double[]> after = Graphs.variableValues(p.graph, s);
       for (String name : before.keySet()) {
         if (!name.equals(fismo.skippedSteps().op().name())) {
           assertArrayEquals(before.get(name), after.get(name), 0.0, name + " changed on a NaN batch");
         }
       }
-      assertEquals(1.0, Values.scalar(s, fismo.skippedSteps()));
-      assertEquals(2.0, Values.scalar(s, fismo.stepCount()));
+      assertEquals(1.0, Tensors.scalar(s, fismo.skippedSteps()));
+      assertEquals(2.0, Tensors.scalar(s, fismo.stepCount()));
       p.run(s, step, false);
-      assertFalse(java.util.Arrays.equals(after.get("dense1/kernel"), Values.fetch(s, p.params.get(0))), "training resumes after a skipped step");
-      assertEquals(3.0, Values.scalar(s, fismo.stepCount()));
+      assertFalse(java.util.Arrays.equals(after.get("dense1/kernel"), Tensors.fetch(s, p.params.get(0))), "training resumes after a skipped step");
+      assertEquals(3.0, Tensors.scalar(s, fismo.stepCount()));
     }
   }
 
@@ -175,11 +177,11 @@ class FismoTest {
       Variable<TFloat32> head = p.params.get(2);
       Op step = fismo.minimize(p.loss, List.of(head));
       s.initialize();
-      double[] firstLayer = Values.fetch(s, p.params.get(0));
-      double[] headBefore = Values.fetch(s, head);
+      double[] firstLayer = Tensors.fetch(s, p.params.get(0));
+      double[] headBefore = Tensors.fetch(s, head);
       p.run(s, step, false);
-      assertArrayEquals(firstLayer, Values.fetch(s, p.params.get(0)), 0.0);
-      assertFalse(java.util.Arrays.equals(headBefore, Values.fetch(s, head)));
+      assertArrayEquals(firstLayer, Tensors.fetch(s, p.params.get(0)), 0.0);
+      assertFalse(java.util.Arrays.equals(headBefore, Tensors.fetch(s, head)));
       assertTrue(fismo.getSlot(p.params.get(0).asOutput(), "P").isEmpty(), "no slot for a variable outside the list");
     }
   }
@@ -192,7 +194,7 @@ class FismoTest {
       Op step = fismo.minimize(p.loss);
       s.initialize();
       p.run(s, step, false);
-      assertArrayEquals(new double[] {1, 2}, Values.fetch(s, unrelated), 0.0);
+      assertArrayEquals(new double[] {1, 2}, Tensors.fetch(s, unrelated), 0.0);
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> Fismo.builder().name("Other").build(p.graph).minimize(p.loss, List.of(unrelated)));
       assertTrue(e.getMessage().contains("'unrelated' is not read by the loss"), e.getMessage());
@@ -207,12 +209,12 @@ class FismoTest {
       Variable<TFloat64> pFactor = fismo.getSlot(p.params.get(0).asOutput(), "P").orElseThrow();
       Variable<TFloat64> root = fismo.getSlot(p.params.get(0).asOutput(), "P_inverse_sqrt").orElseThrow();
       s.initialize();
-      double[] previous = Values.fetch(s, pFactor);
-      double[] previousRoot = Values.fetch(s, root);
+      double[] previous = Tensors.fetch(s, pFactor);
+      double[] previousRoot = Tensors.fetch(s, root);
       for (int completed = 0; completed < 7; completed++) {
         p.run(s, step, false);
-        double[] now = Values.fetch(s, pFactor);
-        double[] nowRoot = Values.fetch(s, root);
+        double[] now = Tensors.fetch(s, pFactor);
+        double[] nowRoot = Tensors.fetch(s, root);
         boolean due = completed % 3 == 0;
         assertEquals(due, !java.util.Arrays.equals(previous, now), "P refreshed after " + completed + " completed steps");
         assertEquals(due, !java.util.Arrays.equals(previousRoot, nowRoot), "P^-1/2 refreshed after " + completed + " completed steps");
@@ -230,12 +232,12 @@ class FismoTest {
       Op step = fismo.minimize(p.loss);
       s.initialize();
       p.run(s, step, false);
-      double[] afterFirst = Values.fetch(s, p.params.get(0));
+      double[] afterFirst = Tensors.fetch(s, p.params.get(0));
       s.runner().addTarget(p.tf.assign(rate, p.tf.constant(0.0))).run();
       p.run(s, step, false);
-      assertArrayEquals(afterFirst, Values.fetch(s, p.params.get(0)), 0.0, "a zero learning rate must freeze the matrix parameters");
-      assertNotEquals(0.0, Values.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow())[0]);
-      assertEquals(2.0, Values.scalar(s, fismo.stepCount()));
+      assertArrayEquals(afterFirst, Tensors.fetch(s, p.params.get(0)), 0.0, "a zero learning rate must freeze the matrix parameters");
+      assertNotEquals(0.0, Tensors.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow())[0]);
+      assertEquals(2.0, Tensors.scalar(s, fismo.stepCount()));
     }
   }
 }

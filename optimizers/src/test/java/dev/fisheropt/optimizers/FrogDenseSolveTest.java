@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.DenseMatrices;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -49,11 +53,11 @@ class FrogDenseSolveTest {
 
     Problem() {
       Random random = new Random(3);
-      xData = gaussian(random, BATCH * IN);
-      x = Values.constant(tf, TFloat64.class, new long[] {BATCH, IN}, xData);
-      kernel = variable("dense1/kernel", new long[] {IN, OUT}, gaussian(random, IN * OUT));
-      Variable<TFloat64> bias = variable("dense1/bias", new long[] {OUT}, gaussian(random, OUT));
-      Variable<TFloat64> head = variable("dense2/kernel", new long[] {OUT, CLASSES}, gaussian(random, OUT * CLASSES));
+      xData = RandomArrays.gaussian(random, BATCH * IN);
+      x = Tensors.constant(tf, TFloat64.class, new long[] {BATCH, IN}, xData);
+      kernel = variable("dense1/kernel", new long[] {IN, OUT}, RandomArrays.gaussian(random, IN * OUT));
+      Variable<TFloat64> bias = variable("dense1/bias", new long[] {OUT}, RandomArrays.gaussian(random, OUT));
+      Variable<TFloat64> head = variable("dense2/kernel", new long[] {OUT, CLASSES}, RandomArrays.gaussian(random, OUT * CLASSES));
       z = tf.math.add(tf.linalg.matMul(x, kernel), bias);
       Operand<TFloat64> logits = tf.linalg.matMul(tf.math.tanh(z), head);
       loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(new int[] {0, 1, 2, 1, 0, 2}), CLASSES);
@@ -61,7 +65,7 @@ class FrogDenseSolveTest {
 
     Variable<TFloat64> variable(String name, long[] shape, double[] data) {
       String[] parts = name.split("/");
-      return tf.withSubScope(parts[0]).withName(parts[1]).variable(Values.constant(tf.withInitScope(), TFloat64.class, shape, data));
+      return tf.withSubScope(parts[0]).withName(parts[1]).variable(Tensors.constant(tf.withInitScope(), TFloat64.class, shape, data));
     }
 
     LayerCollection layers() {
@@ -104,8 +108,8 @@ class FrogDenseSolveTest {
         a[k][k] += TAU;
         gj[k] = g[k * OUT + j];
       }
-      double[] zj = Linear.solve(a, gj);
-      double scale = 1 / Math.sqrt(Linear.dot(zj, gj) + GUARD);
+      double[] zj = DenseMatrices.solve(a, gj);
+      double scale = 1 / Math.sqrt(DenseMatrices.dot(zj, gj) + GUARD);
       for (int k = 0; k < IN; k++) {
         next[k * OUT + j] -= ETA * scale * zj[k];
       }
@@ -122,11 +126,11 @@ class FrogDenseSolveTest {
       var step = frog.minimize(p.loss);
       try (Session session = new Session(p.graph)) {
         session.initialize();
-        double[] w = Values.fetch(session, p.kernel);
-        double[] g = Values.fetch(session, grads[0]);
-        double[] dz = Values.fetch(session, grads[1]);
+        double[] w = Tensors.fetch(session, p.kernel);
+        double[] g = Tensors.fetch(session, grads[0]);
+        double[] dz = Tensors.fetch(session, grads[1]);
         session.run(step);
-        return new double[][] {w, p.xData, g, dz, Values.fetch(session, p.kernel)};
+        return new double[][] {w, p.xData, g, dz, Tensors.fetch(session, p.kernel)};
       }
     }
   }
@@ -135,7 +139,7 @@ class FrogDenseSolveTest {
   void cgWithAsManyStepsAsInputsIsTheDirectRowWiseSolve() {
     double[][] s = oneStep(BATCH, 0);
     double[] expected = expectedKernel(s[0], s[1], s[2], s[3], new int[] {0, 1, 2, 3, 4, 5});
-    double err = Values.relativeError(delta(s[4], s[0]), delta(expected, s[0]));
+    double err = Close.relativeError(DenseMatrices.subtract(s[4], s[0]), DenseMatrices.subtract(expected, s[0]));
     assertTrue(err < 1e-8, "update differs from the direct solve by " + err);
   }
 
@@ -149,7 +153,7 @@ class FrogDenseSolveTest {
       double second = Double.POSITIVE_INFINITY;
       String bestRows = null;
       for (int[] rows : subsets(BATCH, r)) {
-        double err = Values.relativeError(delta(s[4], s[0]), delta(expectedKernel(s[0], s[1], s[2], s[3], rows), s[0]));
+        double err = Close.relativeError(DenseMatrices.subtract(s[4], s[0]), DenseMatrices.subtract(expectedKernel(s[0], s[1], s[2], s[3], rows), s[0]));
         if (err < best) {
           second = best;
           best = err;
@@ -166,14 +170,6 @@ class FrogDenseSolveTest {
     assertEquals(oneStep(r, 1)[4][0], oneStep(r, 1)[4][0], 0.0, "one seed, one sample");
   }
 
-  private static double[] delta(double[] after, double[] before) {
-    double[] d = new double[after.length];
-    for (int i = 0; i < d.length; i++) {
-      d[i] = after[i] - before[i];
-    }
-    return d;
-  }
-
   private static List<int[]> subsets(int n, int k) {
     List<int[]> out = new ArrayList<>();
     for (int mask = 0; mask < 1 << n; mask++) {
@@ -188,13 +184,5 @@ class FrogDenseSolveTest {
       }
     }
     return out;
-  }
-
-  private static double[] gaussian(Random random, int n) {
-    double[] v = new double[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = random.nextGaussian();
-    }
-    return v;
   }
 }

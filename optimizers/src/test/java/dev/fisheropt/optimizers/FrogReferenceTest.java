@@ -1,7 +1,7 @@
 package dev.fisheropt.optimizers;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Tensors;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -48,19 +48,12 @@ class FrogReferenceTest {
       session.initialize();
       for (int t = 0; t < ref.trajectory.size(); t++) {
         Reference.Step expected = ref.trajectory.get(t);
-        double loss = Values.scalar(session, model.loss);
-        assertTrue(Math.abs(loss - expected.lossBefore()) <= tolerance * Math.abs(expected.lossBefore()),
-            "loss before step " + (t + 1) + ": " + loss + " vs " + expected.lossBefore());
-        session.run(step);
-        for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
-          Values.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, model.params.get(e.getKey())),
-              e.getValue().data());
-        }
+        model.assertStep(session, step, expected, "step " + (t + 1), tolerance);
         for (Map.Entry<String, Reference.Tensor> e : expected.extras().entrySet()) {
           String param = e.getKey().substring(0, e.getKey().length() - "/momentum_buffer".length());
           Variable<T> variable = model.params.get(param);
           Operand<T> buffer = frog.getSlot(variable.asOutput(), "momentum").orElseThrow();
-          Values.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Values.fetch(session, buffer), e.getValue().data());
+          Close.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Tensors.fetch(session, buffer), e.getValue().data());
         }
       }
     } finally {

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -14,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
-import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
@@ -67,12 +68,8 @@ class FrogTest {
     }
 
     private Variable<TFloat32> variable(String scope, String name, Random random, double scale, long... shape) {
-      int n = (int) Shape.of(shape).size();
-      double[] data = new double[n];
-      for (int i = 0; i < n; i++) {
-        data[i] = scale * random.nextGaussian();
-      }
-      Variable<TFloat32> v = tf.withSubScope(scope).withName(name).variable(Values.constant(tf.withInitScope(), TFloat32.class, shape, data));
+      double[] data = RandomArrays.gaussian(random, (int) Shape.of(shape).size(), scale);
+      Variable<TFloat32> v = tf.withSubScope(scope).withName(name).variable(Tensors.constant(tf.withInitScope(), TFloat32.class, shape, data));
       params.add(v);
       return v;
     }
@@ -124,14 +121,6 @@ class FrogTest {
     }
   }
 
-  private static double[][] snapshot(Session session, List<Operand<?>> operands) {
-    double[][] out = new double[operands.size()][];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = Values.fetch(session, operands.get(i));
-    }
-    return out;
-  }
-
   /**
    * The state after {@code steps} training steps on two alternating batches; {@code losses} gets the
    * loss on a third, unseen batch before and after.
@@ -154,7 +143,7 @@ class FrogTest {
       if (losses != null) {
         losses[1] = run(model, session, c, labelsC, false);
       }
-      return snapshot(session, model.state());
+      return Tensors.fetch(session, model.state());
     }
   }
 
@@ -183,9 +172,9 @@ class FrogTest {
     try (Cnn model = new Cnn(s -> {}); Session session = new Session(model.graph)) {
       session.initialize();
       run(model, session, good, labels, true);
-      double[][] before = snapshot(session, model.state());
+      double[][] before = Tensors.fetch(session, model.state());
       run(model, session, bad, labels, true);
-      double[][] after = snapshot(session, model.state());
+      double[][] after = Tensors.fetch(session, model.state());
       List<Operand<?>> state = model.state();
       for (int i = 0; i < before.length; i++) {
         if (state.get(i) == model.frog.skippedSteps()) {
@@ -194,7 +183,7 @@ class FrogTest {
           assertArrayEquals(before[i], after[i], 0.0, "variable " + state.get(i).op().name());
         }
       }
-      assertEquals(1.0, Values.scalar(session, model.frog.stepCount()), "only the finite step counts");
+      assertEquals(1.0, Tensors.scalar(session, model.frog.stepCount()), "only the finite step counts");
     }
   }
 
@@ -216,11 +205,11 @@ class FrogTest {
     try (Graph g = new Graph(); Session session = new Session(g)) {
       Frog frog = new Frog(g);
       session.initialize();
-      assertEquals(1e-3, Values.scalar(session, frog.hyperparameters().get("learning_rate")));
-      assertEquals(0.9, Values.scalar(session, frog.hyperparameters().get("momentum")));
-      assertEquals(1e-6, Values.scalar(session, frog.hyperparameters().get("damping")));
-      assertEquals(0.0, Values.scalar(session, frog.hyperparameters().get("weight_decay")));
-      assertEquals(0.25, Values.scalar(session, frog.hyperparameters().get("other_learning_rate_ratio")));
+      assertEquals(1e-3, Tensors.scalar(session, frog.hyperparameters().get("learning_rate")));
+      assertEquals(0.9, Tensors.scalar(session, frog.hyperparameters().get("momentum")));
+      assertEquals(1e-6, Tensors.scalar(session, frog.hyperparameters().get("damping")));
+      assertEquals(0.0, Tensors.scalar(session, frog.hyperparameters().get("weight_decay")));
+      assertEquals(0.25, Tensors.scalar(session, frog.hyperparameters().get("other_learning_rate_ratio")));
       assertEquals(24, Frog.SAMPLE_SIZE_DEFAULT);
       assertEquals(4, Frog.CG_ITERATIONS_DEFAULT);
     }

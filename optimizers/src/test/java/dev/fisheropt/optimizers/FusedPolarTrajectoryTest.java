@@ -2,7 +2,9 @@ package dev.fisheropt.optimizers;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Iterator;
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Graphs;
+import dev.fisheropt.testing.Tensors;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
@@ -11,7 +13,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.tensorflow.Graph;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Session;
 import org.tensorflow.framework.optimizers.Optimizer;
 import org.tensorflow.op.Op;
@@ -53,7 +54,7 @@ class FusedPolarTrajectoryTest {
     ReferenceModel<T> fusedModel = new ReferenceModel<>(ref, type);
     Op graphStep = factory.apply(Polar.NEWTON_SCHULZ).apply(graphModel.graph).minimize(graphModel.loss);
     Op fusedStep = factory.apply(Polar.FUSED).apply(fusedModel.graph).minimize(fusedModel.loss);
-    assertTrue(count(fusedModel.graph, FusedPolar.OP_TYPE) > 0, "FUSED built no " + FusedPolar.OP_TYPE + " op");
+    assertTrue(Graphs.countOps(fusedModel.graph, FusedPolar.OP_TYPE) > 0, "FUSED built no " + FusedPolar.OP_TYPE + " op");
     try (Session graphSession = new Session(graphModel.graph); Session fusedSession = new Session(fusedModel.graph)) {
       graphSession.initialize();
       fusedSession.initialize();
@@ -61,25 +62,14 @@ class FusedPolarTrajectoryTest {
         graphSession.run(graphStep);
         fusedSession.run(fusedStep);
         for (String name : graphModel.params.keySet()) {
-          double[] expected = Values.fetch(graphSession, graphModel.params.get(name));
-          double[] actual = Values.fetch(fusedSession, fusedModel.params.get(name));
-          double err = Values.relativeError(actual, expected);
-          assertTrue(err <= tolerance, "step " + t + " " + name + ": relative error " + err + " > " + tolerance);
+          double[] expected = Tensors.fetch(graphSession, graphModel.params.get(name));
+          double[] actual = Tensors.fetch(fusedSession, fusedModel.params.get(name));
+          Close.assertClose(tolerance, "step " + t + " " + name, actual, expected);
         }
       }
     } finally {
       graphModel.graph.close();
       fusedModel.graph.close();
     }
-  }
-
-  private static int count(Graph g, String type) {
-    int n = 0;
-    for (Iterator<GraphOperation> it = g.operations(); it.hasNext();) {
-      if (it.next().type().equals(type)) {
-        n++;
-      }
-    }
-    return n;
   }
 }

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.NewtonSchulz;
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Graphs;
+import dev.fisheropt.testing.Tensors;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -49,8 +52,8 @@ class MuonTest {
     Op step = Muon.builder().learningRate(0.05).momentum(0.9).build(model.graph).minimize(model.loss);
     try (Session s = new Session(model.graph)) {
       s.initialize();
-      double[] g = Values.fetch(s, grad[0]);
-      double[] before = Values.fetch(s, kernel);
+      double[] g = Tensors.fetch(s, grad[0]);
+      double[] before = Tensors.fetch(s, kernel);
       s.run(step);
       double[] u = new double[g.length];
       for (int i = 0; i < g.length; i++) {
@@ -61,7 +64,7 @@ class MuonTest {
       for (int i = 0; i < g.length; i++) {
         expected[i] = before[i] - 0.05 * Math.sqrt(8.0 / 6.0) * polar[i];
       }
-      assertTrue(Values.relativeError(Values.fetch(s, kernel), expected) < 1e-12);
+      assertTrue(Close.relativeError(Tensors.fetch(s, kernel), expected) < 1e-12);
     } finally {
       model.graph.close();
     }
@@ -70,8 +73,8 @@ class MuonTest {
   private static double[] newtonSchulz(double[] data, long rows, long cols) {
     try (Graph g = new Graph(); Session s = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TFloat64> m = Values.constant(tf, TFloat64.class, new long[] {rows, cols}, data);
-      return Values.fetch(s, NewtonSchulz.polar(tf, m));
+      Operand<TFloat64> m = Tensors.constant(tf, TFloat64.class, new long[] {rows, cols}, data);
+      return Tensors.fetch(s, NewtonSchulz.polar(tf, m));
     }
   }
 
@@ -85,15 +88,15 @@ class MuonTest {
       for (int i = 0; i < 5; i++) {
         p.run(s, step, false);
       }
-      first = Snapshots.allVariables(p.graph, s);
+      first = Graphs.variableValues(p.graph, s);
       p.run(s, step, true);
-      Map<String, double[]> afterNan = Snapshots.allVariables(p.graph, s);
+      Map<String, double[]> afterNan = Graphs.variableValues(p.graph, s);
       for (String name : first.keySet()) {
         if (!name.equals("Muon/skipped_steps")) {
           assertArrayEquals(first.get(name), afterNan.get(name), 0.0, name + " changed on a NaN batch");
         }
       }
-      assertEquals(1.0, Values.scalar(s, muon.skippedSteps()));
+      assertEquals(1.0, Tensors.scalar(s, muon.skippedSteps()));
     }
     try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.CNN, TFloat32.class, 22); Session s = new Session(p.graph)) {
       Op step = new Muon(p.graph).minimize(p.loss);
@@ -101,7 +104,7 @@ class MuonTest {
       for (int i = 0; i < 5; i++) {
         p.run(s, step, false);
       }
-      Map<String, double[]> second = Snapshots.allVariables(p.graph, s);
+      Map<String, double[]> second = Graphs.variableValues(p.graph, s);
       for (String name : first.keySet()) {
         assertArrayEquals(first.get(name), second.get(name), 0.0, name);
       }

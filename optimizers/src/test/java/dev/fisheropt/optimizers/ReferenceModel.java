@@ -1,10 +1,14 @@
 package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Tensors;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.nn.Conv2d;
@@ -30,10 +34,10 @@ final class ReferenceModel<T extends TFloating> {
     tf = Ops.create(graph);
     for (Map.Entry<String, Reference.Tensor> e : ref.initialParams.entrySet()) {
       String[] parts = e.getKey().split("/");
-      Operand<T> init = Values.constant(tf.withInitScope(), type, e.getValue().shape(), e.getValue().data());
+      Operand<T> init = Tensors.constant(tf.withInitScope(), type, e.getValue().shape(), e.getValue().data());
       params.put(e.getKey(), tf.withSubScope(parts[0]).withName(parts[1]).variable(init));
     }
-    input = Values.constant(tf, type, ref.input.shape(), ref.input.data());
+    input = Tensors.constant(tf, type, ref.input.shape(), ref.input.data());
     if (ref.problem.equals("mlp")) {
       preactivations1 = tf.math.add(tf.linalg.matMul(input, params.get("dense1/kernel")), params.get("dense1/bias"));
       hidden = tf.math.tanh(preactivations1);
@@ -45,6 +49,19 @@ final class ReferenceModel<T extends TFloating> {
       logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense/kernel")), params.get("dense/bias"));
     }
     loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(ref.labels), ref.numClasses);
+  }
+
+  /**
+   * One step of a reference trajectory: fails unless the loss before it matches {@code expected}'s
+   * within {@code tolerance} (relative), runs {@code step}, then fails unless every parameter matches.
+   * Messages start with {@code at}.
+   */
+  void assertStep(Session session, Op step, Reference.Step expected, String at, double tolerance) {
+    Close.assertClose(tolerance, at + " loss before", Tensors.scalar(session, loss), expected.lossBefore());
+    session.run(step);
+    for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
+      Close.assertClose(tolerance, at + " " + e.getKey(), Tensors.fetch(session, params.get(e.getKey())), e.getValue().data());
+    }
   }
 
   /** Every layer of the problem, registered for the layer-wise optimizers. */

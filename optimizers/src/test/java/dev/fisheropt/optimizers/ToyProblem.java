@@ -1,6 +1,8 @@
 package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import dev.fisheropt.testing.RandomArrays;
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -14,8 +16,6 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.nn.Conv2d;
-import org.tensorflow.types.TFloat32;
-import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -50,15 +50,15 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
     Random random = new Random(seed);
     if (kind == Kind.MLP) {
       inputShape = new long[] {64, 10};
-      inputs = gaussian(random, 64 * 10, 1.0);
-      double[] teacher = gaussian(random, 10 * 4, 1.0);
+      inputs = RandomArrays.gaussian(random, 64 * 10, 1.0);
+      double[] teacher = RandomArrays.gaussian(random, 10 * 4, 1.0);
       labels = new int[64];
       for (int b = 0; b < 64; b++) {
         labels[b] = argmaxOfProduct(inputs, b, 10, teacher, 4);
       }
     } else {
       inputShape = new long[] {32, 8, 8, 1};
-      inputs = gaussian(random, 32 * 64, 0.3);
+      inputs = RandomArrays.gaussian(random, 32 * 64, 0.3);
       labels = new int[32];
       for (int b = 0; b < 32; b++) {
         labels[b] = random.nextInt(4);
@@ -79,7 +79,7 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
       logits = dense("dense2", h, 8, 4, random);
     } else {
       Ops layer = tf.withSubScope("conv");
-      Variable<T> kernel = param(layer, "kernel", new long[] {3, 3, 1, 4}, gaussian(random, 36, 1.0 / 3));
+      Variable<T> kernel = param(layer, "kernel", new long[] {3, 3, 1, 4}, RandomArrays.gaussian(random, 36, 1.0 / 3));
       Variable<T> bias = param(layer, "bias", new long[] {4}, new double[4]);
       Operand<T> conv = tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC")), bias);
       Operand<T> flat = tf.reshape(tf.nn.relu(conv), tf.constant(new long[] {32, 256}));
@@ -90,13 +90,13 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
 
   private Operand<T> dense(String scope, Operand<T> in, int fanIn, int fanOut, Random random) {
     Ops layer = tf.withSubScope(scope);
-    Variable<T> kernel = param(layer, "kernel", new long[] {fanIn, fanOut}, gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)));
+    Variable<T> kernel = param(layer, "kernel", new long[] {fanIn, fanOut}, RandomArrays.gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)));
     Variable<T> bias = param(layer, "bias", new long[] {fanOut}, new double[fanOut]);
     return tf.math.add(tf.linalg.matMul(in, kernel), bias);
   }
 
   private Variable<T> param(Ops layer, String name, long[] shape, double[] init) {
-    Variable<T> v = layer.withName(name).variable(Values.constant(tf.withInitScope(), type, shape, init));
+    Variable<T> v = layer.withName(name).variable(Tensors.constant(tf.withInitScope(), type, shape, init));
     params.add(v);
     return v;
   }
@@ -107,35 +107,16 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
     if (poisoned) {
       data[3] = Double.NaN;
     }
-    try (Tensor xs = tensor(data); TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false))) {
+    try (Tensor xs = Tensors.tensorOf(type, inputShape, data); TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false))) {
       session.runner().feed(x, xs).feed(y, ys).addTarget(target).run();
     }
   }
 
   double loss(Session session) {
-    try (Tensor xs = tensor(inputs); TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false));
+    try (Tensor xs = Tensors.tensorOf(type, inputShape, inputs); TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false));
         var r = session.runner().feed(x, xs).feed(y, ys).fetch(loss).run()) {
-      return Values.toDoubles(r.get(0))[0];
+      return Tensors.toDoubles(r.get(0))[0];
     }
-  }
-
-  private Tensor tensor(double[] data) {
-    if (type == TFloat64.class) {
-      return TFloat64.tensorOf(Shape.of(inputShape), DataBuffers.of(data, true, false));
-    }
-    float[] f = new float[data.length];
-    for (int i = 0; i < f.length; i++) {
-      f[i] = (float) data[i];
-    }
-    return TFloat32.tensorOf(Shape.of(inputShape), DataBuffers.of(f, true, false));
-  }
-
-  private static double[] gaussian(Random random, int n, double scale) {
-    double[] out = new double[n];
-    for (int i = 0; i < n; i++) {
-      out[i] = random.nextGaussian() * scale;
-    }
-    return out;
   }
 
   private static int argmaxOfProduct(double[] xs, int row, int k, double[] w, int n) {

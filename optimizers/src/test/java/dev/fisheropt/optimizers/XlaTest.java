@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -143,8 +145,7 @@ class XlaTest {
     List<double[]> plain = trajectory(config, ConfigProto.getDefaultInstance());
     List<double[]> compiled = trajectory(config, Xla.sessionConfig());
     for (int i = 0; i < plain.size(); i++) {
-      double err = Values.relativeError(compiled.get(i), plain.get(i));
-      assertTrue(err <= 1e-4, config + " parameter " + i + ": XLA vs graph relative error " + err);
+      Close.assertClose(1e-4, config + " parameter " + i + ": XLA vs graph", compiled.get(i), plain.get(i));
     }
   }
 
@@ -168,7 +169,7 @@ class XlaTest {
       }
       List<double[]> params = new ArrayList<>();
       for (Variable<TFloat32> v : model.params.values()) {
-        params.add(Values.fetch(session, v));
+        params.add(Tensors.fetch(session, v));
       }
       return params;
     } finally {

@@ -1,5 +1,6 @@
 package dev.fisheropt.savedmodel;
 
+import dev.fisheropt.testing.Graphs;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -9,12 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.tensorflow.Graph;
-import org.tensorflow.GraphOperation;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.Tensor;
@@ -58,20 +56,9 @@ record VariableDump(Map<String, Value> values) {
     }
   }
 
-  static List<String> variableNames(Graph graph) {
-    List<String> names = new ArrayList<>();
-    for (Iterator<GraphOperation> it = graph.operations(); it.hasNext();) {
-      GraphOperation op = it.next();
-      if ("VariableV2".equals(op.type())) {
-        names.add(op.name());
-      }
-    }
-    return names;
-  }
-
   static VariableDump of(Session session) {
     Map<String, Value> values = new TreeMap<>();
-    for (String name : variableNames(session.graph())) {
+    for (String name : Graphs.variableNames(session.graph())) {
       try (Result r = session.runner().fetch(name).run()) {
         Tensor t = r.get(0);
         byte[] bytes = new byte[(int) t.numBytes()];
