@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongToDoubleFunction;
@@ -168,7 +169,7 @@ class ScheduleTest {
         try (TInt64 feed = TInt64.vectorOf(c.steps);
             Result r = s.runner().feed(step, feed).fetch(value)
                 .setOptions(RunOptions.newBuilder().setOutputPartitionGraphs(true).build()).runAndFetchMetadata()) {
-          out = TestTensors.toDoubles(r.get(0));
+          out = Tensors.toDoubles(r.get(0));
           nodes.clear();
           for (GraphDef partition : r.getMetadata().orElseThrow().getPartitionGraphsList()) {
             nodes.addAll(partition.getNodeList());
@@ -207,7 +208,7 @@ class ScheduleTest {
         Operand<TFloat64> value = schedule.value(tf, tf.constant(3L));
         try (Result r = s.runner().fetch(value).run()) {
           assertEquals(Shape.scalar(), r.get(0).shape(), schedule.toString());
-          assertEquals(schedule.valueAt(3), TestTensors.toDoubles(r.get(0))[0], 0.0, schedule.toString());
+          assertEquals(schedule.valueAt(3), Tensors.toDoubles(r.get(0))[0], 0.0, schedule.toString());
         }
       }
     }
@@ -378,7 +379,7 @@ class ScheduleTest {
       Operand<TFloat64> value = schedule.value(tf, step);
       try (TInt64 feed = TInt64.vectorOf(steps); Result r = s.runner().feed(step, feed).fetch(value).run()) {
         assertEquals(Shape.of(steps.length), r.get(0).shape());
-        return TestTensors.toDoubles(r.get(0));
+        return Tensors.toDoubles(r.get(0));
       }
     }
   }
