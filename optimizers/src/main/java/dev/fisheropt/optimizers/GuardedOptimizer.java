@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import dev.fisheropt.ops.Schedule;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -61,6 +62,7 @@ public abstract class GuardedOptimizer extends Optimizer {
   private final boolean skipNonFinite;
   private final Variable<TInt64> stepCount;
   private final Variable<TInt64> skippedSteps;
+  private final Operand<TFloat64> learningRateScale;
   private final Map<SkipCause, Variable<TInt64>> skipsByCause = new EnumMap<>(SkipCause.class);
 
   /** Why a step was skipped; each skipped step counts under the first cause that applies. */
@@ -100,12 +102,24 @@ public abstract class GuardedOptimizer extends Optimizer {
     for (SkipCause cause : SkipCause.values()) {
       skipsByCause.put(cause, scoped.withName(cause.counterName()).variable(init.constant(0L)));
     }
-    // A schedule may reach 0 (warmup from zero, decay to zero); a constant rate is positive.
-    if (settings.learningRateSchedule != null) {
-      hyperparameters.put("learning_rate", settings.learningRateSchedule);
+    // A schedule may reach 0 (a decay to zero); a rate assigned at run time may be 0 too.
+    if (settings.schedule != null) {
+      Operand<TFloat64> eta = settings.schedule.value(scoped.withSubScope("learning_rate"), stepCount);
+      hyperparameters.put("learning_rate", eta);
       ranges.put("learning_rate", Settings.Range.NON_NEGATIVE);
+      double peak = settings.schedule.peakValue();
+      learningRateScale = peak > 0 ? scoped.math.div(eta, scoped.constant(peak)) : scoped.constant(0.0);
+    } else if (settings.learningRateOperand != null) {
+      hyperparameters.put("learning_rate", settings.learningRateOperand);
+      ranges.put("learning_rate", Settings.Range.NON_NEGATIVE);
+      learningRateScale = scoped.constant(1.0);
     } else {
       hyperparameter("learning_rate", settings.learningRate, Settings.Range.NON_NEGATIVE);
+      // Exactly 1 until the rate is assigned: graph rewriting may turn x/c into x·(1/c).
+      Operand<TFloat64> eta = scoped.dtypes.cast(hyperparameters.get("learning_rate"), TFloat64.class);
+      Operand<TFloat64> base = scoped.constant(settings.learningRate);
+      learningRateScale =
+          scoped.select(scoped.math.equal(eta, base), scoped.constant(1.0), scoped.math.div(eta, base));
     }
   }
 
@@ -320,7 +334,7 @@ public abstract class GuardedOptimizer extends Optimizer {
   /** Every fisheropt optimizer trains float32 and float64 variables, and only those. */
   private static void requireTrainable(Output<?> variable) {
     if (variable.type() != TFloat32.class && variable.type() != TFloat64.class) {
-      throw new IllegalArgumentException("variable '" + variable.op().name() + "' has dtype " + variable.dataType()
+      throw new IllegalArgumentException("variable '" + variable.op().name() + "' has dtype " + variable.dataType().name().replace("_REF", "")
           + "; fisheropt optimizers train float32 and float64 variables only");
     }
   }
@@ -401,7 +415,8 @@ public abstract class GuardedOptimizer extends Optimizer {
   public abstract static class Builder<B extends Builder<B>> {
     private String name;
     private double learningRate;
-    private Operand<? extends TNumber> learningRateSchedule;
+    private Operand<? extends TNumber> learningRateOperand;
+    private Schedule schedule;
     private boolean skipNonFinite = true;
 
     protected Builder(String defaultName, double defaultLearningRate) {
@@ -420,17 +435,36 @@ public abstract class GuardedOptimizer extends Optimizer {
     /** η, a positive constant held in the variable {@code <name>/learning_rate}. */
     public B learningRate(double learningRate) {
       this.learningRate = Settings.positive("learningRate", learningRate);
-      this.learningRateSchedule = null;
+      this.learningRateOperand = null;
+      this.schedule = null;
       return self();
     }
 
-    /** η as a scalar operand of the same graph, evaluated every step (a schedule). */
+    /**
+     * η(t) from a {@link Schedule}, evaluated in the graph on this optimizer's own count of
+     * completed steps, so a checkpoint or SavedModel resumes the schedule exactly. The rate of the
+     * parameters a fallback rule updates follows the same schedule, scaled by fallback rate ÷ peak.
+     */
+    public B learningRate(Schedule schedule) {
+      if (schedule == null) {
+        throw new IllegalArgumentException("learningRate schedule must not be null");
+      }
+      this.schedule = schedule;
+      this.learningRateOperand = null;
+      return self();
+    }
+
+    /**
+     * η as a scalar operand of the same graph, evaluated every step. The fallback rule keeps its own
+     * rate: pass a {@link Schedule} to have it follow.
+     */
     public B learningRate(Operand<? extends TNumber> schedule) {
       if (schedule == null || schedule.shape().numDimensions() != 0) {
         throw new IllegalArgumentException("learningRate schedule must be a scalar operand, got "
             + (schedule == null ? "null" : "shape " + schedule.shape()));
       }
-      this.learningRateSchedule = schedule;
+      this.learningRateOperand = schedule;
+      this.schedule = null;
       return self();
     }
 
@@ -443,6 +477,11 @@ public abstract class GuardedOptimizer extends Optimizer {
 
   Ops initOps() {
     return scoped.withInitScope();
+  }
+
+  /** η(t) divided by the base rate: the constant rate, or a schedule's peak (1 for an operand). */
+  Operand<TFloat64> learningRateScale() {
+    return learningRateScale;
   }
 
   Operand<? extends TNumber> hyperparameterOperand(String key) {

@@ -36,7 +36,8 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
   protected final <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
     MatrixView view = excluded.contains(variable.op().name()) ? null : MatrixView.of(variable.shape());
     if (view == null) {
-      Operand<T> eta = step.hyperparameter("fallback_learning_rate", variable.type());
+      Operand<T> eta = step.tf().math.mul(step.hyperparameter("fallback_learning_rate", variable.type()),
+          step.learningRateScale(variable.type()));
       fallback.update(step, gradient, variable, eta, "fallback_");
     } else {
       updateMatrix(step, gradient, variable, view);

@@ -111,6 +111,16 @@ public final class StepContext {
         k -> tf.dtypes.cast(tf.math.add(completed, tf.constant(1L)), type));
   }
 
+  /**
+   * η(t) ÷ the base learning rate, in {@code type}: 1 at a constant rate, the schedule's shape
+   * otherwise. Rules with a rate of their own (a fallback) multiply it in, so they follow the schedule.
+   */
+  @SuppressWarnings("unchecked")
+  public <T extends TFloating> Operand<T> learningRateScale(Class<T> type) {
+    return (Operand<T>) casts.computeIfAbsent("lr_scale:" + type.getName(),
+        k -> tf.dtypes.cast(optimizer.learningRateScale(), type));
+  }
+
   /** A hyperparameter of the optimizer, cast to {@code type} once per step. */
   @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> hyperparameter(String key, Class<T> type) {

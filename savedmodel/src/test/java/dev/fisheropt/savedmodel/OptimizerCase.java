@@ -7,6 +7,7 @@ import dev.fisheropt.optimizers.AdaFisherW;
 import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.Muon;
+import dev.fisheropt.ops.Schedule;
 import java.util.List;
 import java.util.function.Function;
 import org.tensorflow.framework.optimizers.Adam;
@@ -34,6 +35,9 @@ record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Fu
             p -> ElementwiseOptimizer.builder(Fallback.adam(0.01, 0.9, 0.999, 1e-8)).name("Adam").build(p.graph)),
         new OptimizerCase("Muon", true, true, p -> Muon.builder().learningRate(0.05).build(p.graph)),
         new OptimizerCase("Fismo", true, true, p -> Fismo.builder().learningRate(0.05).build(p.graph)),
+        // A schedule evaluated on the step counter: the export falls mid-warmup-cosine.
+        new OptimizerCase("FismoSchedule", true, true,
+            p -> Fismo.builder().learningRate(Schedule.warmupCosine(0.05, 3, 12, 0.005)).build(p.graph)),
         // Short refresh intervals and a row sample smaller than the batch, so that the factor
         // refresh and the step-seeded sampling both cross the export boundary.
         new OptimizerCase("AdaFisher", true, true, p -> AdaFisher.builder().layers(p.layers()).fisherInterval(2).build(p.graph)),
