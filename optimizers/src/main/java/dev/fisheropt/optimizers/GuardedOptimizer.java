@@ -47,6 +47,10 @@ import org.tensorflow.types.family.TType;
  *       rate), cast to each parameter's dtype where used;</li>
  *   <li>all writes wait on one barrier that follows every read, so two runs on the same inputs give
  *       bit-identical state.</li>
+ *   <li>a loss whose TensorFlow gradient cannot take a {@code VariableV2} input directly
+ *       ({@code tf.math.square(w)}: SIGSEGV in {@code TF_AddGradientsWithPrefix}) is refused with an
+ *       {@link IllegalArgumentException} naming the op and the workaround, before TensorFlow is asked
+ *       for gradients (see {@code GradientHazards}).</li>
  * </ul>
  * Subclasses implement {@link #update} for one parameter, reading state and declaring new values on
  * the {@link StepContext}.
@@ -205,7 +209,8 @@ public abstract class GuardedOptimizer extends Optimizer {
   /**
    * Builds one training step for an explicit list of variables.
    *
-   * @throws IllegalArgumentException if a variable is not read by the loss
+   * @throws IllegalArgumentException if a variable is not read by the loss, or if the loss applies
+   *     an op whose TensorFlow gradient cannot take a {@code VariableV2} input directly
    */
   public Op minimize(Operand<?> loss, List<Variable<?>> variables) {
     Set<String> reachable = new HashSet<>();
@@ -228,10 +233,13 @@ public abstract class GuardedOptimizer extends Optimizer {
     List<Output<?>> targets = new ArrayList<>(variables);
     // A tensor the loss does not depend on (a layer of another model in the same graph) has no
     // gradient to ask for, and addGradients rejects it.
+    List<GraphOperation> ancestors = ancestors(loss);
     Set<String> upstream = new HashSet<>();
-    ancestors(loss).forEach(op -> upstream.add(op.name()));
+    ancestors.forEach(op -> upstream.add(op.name()));
     List<Operand<?>> auxiliary = auxiliaryGradientTargets().stream().filter(a -> upstream.contains(a.op().name())).toList();
     auxiliary.forEach(a -> targets.add(a.asOutput()));
+    // Some TF C++ gradients kill the JVM on a VariableV2 input (Square(w)); refuse those first.
+    GradientHazards.check(loss, ancestors, targets);
     Output<?>[] gradients = graph.addGradients(loss.asOutput(), targets.toArray(new Output<?>[0]));
     List<GradAndVar<?>> pairs = new ArrayList<>();
     for (int i = 0; i < variables.size(); i++) {
