@@ -5,11 +5,13 @@ import dev.fisheropt.examples.Model;
 import dev.fisheropt.examples.OptimizerChoice;
 import dev.fisheropt.examples.StateMemory;
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.function.BiFunction;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -110,9 +112,16 @@ public final class StepBench {
     }
 
     Trainer(Entry entry, Model.Architecture architecture, int width, int batch) {
+      this(entry, architecture, width, batch,
+          (g, layers) -> entry.choice().build(g, layers, entry.choice().defaultLearningRate(), entry.tuning()));
+    }
+
+    /** A trainer whose optimizer {@code factory} builds from the graph and the model's layers. */
+    Trainer(Entry entry, Model.Architecture architecture, int width, int batch,
+        BiFunction<Graph, LayerCollection, GuardedOptimizer> factory) {
       this.entry = entry;
       model = new Model(graph, architecture, batch, width, 1);
-      GuardedOptimizer optimizer = entry.choice().build(graph, model.layers(), entry.choice().defaultLearningRate(), entry.tuning());
+      GuardedOptimizer optimizer = factory.apply(graph, model.layers());
       step = optimizer.minimize(model.loss());
       stateBytes = StateMemory.bytes(optimizer);
       session = new Session(graph);

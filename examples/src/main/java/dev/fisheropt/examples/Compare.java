@@ -1,6 +1,7 @@
 package dev.fisheropt.examples;
 
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.xla.Xla;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -17,8 +18,6 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.proto.ConfigProto;
-import org.tensorflow.proto.GraphOptions;
-import org.tensorflow.proto.OptimizerOptions;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -112,7 +111,7 @@ public final class Compare {
       GuardedOptimizer optimizer = choice.build(graph, model.layers(), lr, options.tuning());
       Op step = optimizer.minimize(model.loss());
       long stateBytes = StateMemory.bytes(optimizer);
-      try (Session session = new Session(graph, config(options.xla()))) {
+      try (Session session = new Session(graph, sessionConfig(options.xla()))) {
         session.initialize();
         int stepsPerEpoch = train.count() / options.batchSize();
         long totalSteps = (long) stepsPerEpoch * options.epochs();
@@ -179,13 +178,12 @@ public final class Compare {
     }
   }
 
-  private static ConfigProto config(boolean xla) {
-    ConfigProto.Builder config = ConfigProto.newBuilder();
-    if (xla) {
-      config.setGraphOptions(GraphOptions.newBuilder()
-          .setOptimizerOptions(OptimizerOptions.newBuilder().setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_1)));
-    }
-    return config.build();
+  /**
+   * The session config of a run: the library's XLA config (auto-clustering on CPU and GPU) with
+   * {@code --xla}, TensorFlow's defaults otherwise.
+   */
+  static ConfigProto sessionConfig(boolean xla) {
+    return xla ? Xla.sessionConfig() : ConfigProto.getDefaultInstance();
   }
 
   private double accuracy(Session session, Model model, FashionMnist.Split test) {

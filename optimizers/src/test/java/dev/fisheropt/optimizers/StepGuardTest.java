@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -13,8 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.BiFunction;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -164,6 +169,16 @@ class StepGuardTest {
 
     /** Assigns a hyperparameter variable at run time, as a user would. */
     @SuppressWarnings("unchecked")
+    /** The cause whose counter is non-zero, for the outcome table. */
+    String cause() {
+      for (String c : List.of("invalid_hyperparameters", "nonfinite_gradients", "nonfinite_results")) {
+        if (counter("skipped_" + c) > 0) {
+          return c.replace('_', ' ');
+        }
+      }
+      return "none";
+    }
+
     void assign(String hyperparameter, double value) {
       Op assign = assigns.computeIfAbsent(hyperparameter, k -> {
         Placeholder<TFloat64> v = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
@@ -241,6 +256,29 @@ class StepGuardTest {
     }
   }
 
+  /** What each failure case did to each optimizer, written to target/ for docs/reliability.md. */
+  private static final Map<String, String> OUTCOMES = new ConcurrentSkipListMap<>();
+
+  @AfterAll
+  static void writeOutcomes() throws IOException {
+    if (OUTCOMES.isEmpty()) {
+      return;
+    }
+    StringBuilder table = new StringBuilder("| optimizer |");
+    for (Case c : Case.values()) {
+      table.append(' ').append(c).append(" |");
+    }
+    table.append("\n|---|").append("---|".repeat(Case.values().length)).append('\n');
+    for (Config config : configs()) {
+      table.append("| ").append(config.name()).append(" |");
+      for (Case c : Case.values()) {
+        table.append(' ').append(OUTCOMES.getOrDefault(config.name() + "|" + c, "not run")).append(" |");
+      }
+      table.append('\n');
+    }
+    Files.writeString(Path.of("target", "step-guard-outcomes.md"), table);
+  }
+
   static List<Config> configs() {
     Set<Case> always = Set.of(Case.NAN_INPUT, Case.INFINITE_INPUT);
     Set<Case> fismo = Set.of(Case.NAN_INPUT, Case.INFINITE_INPUT, Case.HUGE_GRADIENTS);
@@ -278,6 +316,7 @@ class StepGuardTest {
       Map<String, byte[]> before = model.state();
       model.run(failure.make.apply(Batch.clean(random, BATCH)));
       boolean skipped = model.counter("skipped_steps") == 1;
+      OUTCOMES.put(config.name() + "|" + failure, skipped ? "skipped: " + model.cause() : "committed");
       if (config.mustSkip().contains(failure)) {
         assertTrue(skipped, config + " must skip " + failure);
       }
