@@ -1,5 +1,6 @@
 package dev.fisheropt.bench;
 
+import java.util.TreeMap;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.optimizers.AdaFisher;
 import dev.fisheropt.optimizers.Fismo;
@@ -186,7 +187,7 @@ public final class GpuStepBench {
 
   /** Op types of the ops left outside, with counts (the names are long and repetitive). */
   private static String summarize(List<String> ops) {
-    Map<String, Integer> byType = new java.util.TreeMap<>();
+    Map<String, Integer> byType = new TreeMap<>();
     ops.forEach(o -> byType.merge(o.substring(o.lastIndexOf('(') + 1, o.length() - 1), 1, Integer::sum));
     return byType.toString();
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.HashSet;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -104,7 +105,7 @@ class CompareSmokeTest {
     assertNotNull(image, "compare.png must decode as an image");
     assertEquals(2 * 640, image.getWidth());
     assertEquals(2 * 420, image.getHeight());
-    long distinct = new java.util.HashSet<Integer>() {{
+    long distinct = new HashSet<Integer>() {{
       for (int y = 0; y < image.getHeight(); y += 7) {
         for (int x = 0; x < image.getWidth(); x += 7) {
           add(image.getRGB(x, y));

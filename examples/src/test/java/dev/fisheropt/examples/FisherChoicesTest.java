@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import dev.fisheropt.optimizers.LayerCollection;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * AdaFisher, AdaFisherW and FROG are choices of {@code compare}, run by default, and each trains the
- * CNN through the model's {@link dev.fisheropt.optimizers.LayerCollection} (every conv and dense
+ * CNN through the model's {@link LayerCollection} (every conv and dense
  * layer registered) on a small synthetic Fashion-MNIST-shaped set.
  */
 class FisherChoicesTest {

@@ -22,6 +22,24 @@ import org.tensorflow.types.family.TFloating;
 public final class RowFisher {
   private RowFisher() {}
 
+  /** A column operator from its key, its operands and the map it builds from stand-ins for them. */
+  private record Operator<T extends TFloating>(String key, List<Operand<?>> operands, Map<T> map)
+      implements ColumnOperator<T> {
+    interface Map<T extends TFloating> {
+      Operand<T> build(Ops tf, List<Operand<?>> operands, Operand<T> v);
+    }
+
+    @Override
+    public Operand<T> apply(Ops tf, List<Operand<?>> operands, Operand<T> v) {
+      return map.build(tf, operands, v);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends TFloating> Operand<T> cast(Operand<?> operand) {
+    return (Operand<T>) operand;
+  }
+
   /**
    * A(V) = Xᵀ(Λ ⊙ (XV)) + τV.
    *
@@ -30,25 +48,11 @@ public final class RowFisher {
    * @param tau the damping τ, a scalar
    */
   public static <T extends TFloating> ColumnOperator<T> fullyConnected(Operand<T> x, Operand<T> lambda, Operand<T> tau) {
-    return new ColumnOperator<>() {
-      @Override
-      public List<Operand<?>> operands() {
-        return List.of(x, lambda, tau);
-      }
-
-      @Override
-      @SuppressWarnings("unchecked")
-      public Operand<T> apply(Ops tf, List<Operand<?>> in, Operand<T> v) {
-        Operand<T> xs = (Operand<T>) in.get(0);
-        Operand<T> weighted = tf.math.mul((Operand<T>) in.get(1), Matrices.matmul(tf, xs, v));
-        return tf.math.add(Matrices.matmulTransposeA(tf, xs, weighted), tf.math.mul((Operand<T>) in.get(2), v));
-      }
-
-      @Override
-      public String key() {
-        return "row_fisher_dense";
-      }
-    };
+    return new Operator<>("row_fisher_dense", List.of(x, lambda, tau), (tf, in, v) -> {
+      Operand<T> xs = cast(in.get(0));
+      Operand<T> weighted = tf.math.mul(cast(in.get(1)), Matrices.matmul(tf, xs, v));
+      return tf.math.add(Matrices.matmulTransposeA(tf, xs, weighted), tf.math.mul(cast(in.get(2)), v));
+    });
   }
 
   /**
@@ -67,28 +71,15 @@ public final class RowFisher {
     long[] kernel = kernelShape.clone();
     List<Long> s = boxed(strides);
     List<Long> d = boxed(dilations);
-    return new ColumnOperator<>() {
-      @Override
-      public List<Operand<?>> operands() {
-        return List.of(x, lambda, tau);
-      }
-
-      @Override
-      @SuppressWarnings("unchecked")
-      public Operand<T> apply(Ops tf, List<Operand<?>> in, Operand<T> v) {
-        Operand<T> xs = (Operand<T>) in.get(0);
-        Operand<T> filter = tf.reshape(v, tf.constant(kernel));
-        Operand<T> xv = tf.nn.conv2d(xs, filter, s, padding, Conv2d.dilations(d));
-        Operand<T> weighted = tf.math.mul((Operand<T>) in.get(1), xv);
-        Operand<T> back = filterGradient(tf, xs, weighted, kernel, s, padding, dilations);
-        return tf.math.add(tf.reshape(back, tf.shape(v)), tf.math.mul((Operand<T>) in.get(2), v));
-      }
-
-      @Override
-      public String key() {
-        return "row_fisher_conv2d_k" + join(kernel) + "_s" + join(strides) + "_" + padding + "_d" + join(dilations);
-      }
-    };
+    String key = "row_fisher_conv2d_k" + join(kernel) + "_s" + join(strides) + "_" + padding + "_d" + join(dilations);
+    return new Operator<>(key, List.of(x, lambda, tau), (tf, in, v) -> {
+      Operand<T> xs = cast(in.get(0));
+      Operand<T> filter = tf.reshape(v, tf.constant(kernel));
+      Operand<T> xv = tf.nn.conv2d(xs, filter, s, padding, Conv2d.dilations(d));
+      Operand<T> weighted = tf.math.mul(cast(in.get(1)), xv);
+      Operand<T> back = filterGradient(tf, xs, weighted, kernel, s, padding, dilations);
+      return tf.math.add(tf.reshape(back, tf.shape(v)), tf.math.mul(cast(in.get(2)), v));
+    });
   }
 
   /**

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Graphs;
 import dev.fisheropt.testing.RandomArrays;
@@ -217,7 +218,7 @@ class FusedPolarTest {
 
   @Test
   void missingLibraryFileIsReportedNotThrown() {
-    CustomOps missing = CustomOps.loadFile(java.nio.file.Path.of("/nonexistent/libfisheropt_ops.so"));
+    CustomOps missing = CustomOps.loadFile(Path.of("/nonexistent/libfisheropt_ops.so"));
     assertFalse(missing.isLoaded());
     assertTrue(missing.unavailableReason().orElseThrow().contains("/nonexistent/libfisheropt_ops.so"));
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.function.DoubleUnaryOperator;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.DenseMatrices;
 import dev.fisheropt.testing.Tensors;
@@ -31,7 +32,7 @@ class InverseRootsNewtonTest {
   private static final int N = 12;
 
   /** V diag(f(λ)) Vᵀ, row-major, with V a Householder reflection (orthogonal and symmetric). */
-  private static double[] spectral(double[] lambda, java.util.function.DoubleUnaryOperator f) {
+  private static double[] spectral(double[] lambda, DoubleUnaryOperator f) {
     double[] v = new double[N];
     for (int i = 0; i < N; i++) {
       v[i] = Math.sin(1.0 + 0.7 * i);

@@ -34,7 +34,10 @@ import org.tensorflow.types.family.TType;
 
 /**
  * Base of the fisheropt optimizers: one training step built as "compute every new value, then
- * commit them all, or none if the gradients were not finite".
+ * commit them all, or none if the step is not sound". A step is sound when every hyperparameter
+ * lies in its range, every parameter gradient is finite and every new value it would write is
+ * finite; an unsound step writes nothing and is counted in {@code <name>/skipped_steps} and under its
+ * {@link SkipCause}.
  *
  * <p>Compared with the framework {@link Optimizer} it differs where the framework breaks real
  * training code:
@@ -43,10 +46,11 @@ import org.tensorflow.types.family.TType;
  *       graph may hold other variables (optimizer state, other models);</li>
  *   <li>slots are named {@code <variable>-<slot>} even for variables under a name scope
  *       ({@code dense1/kernel-momentum});</li>
- *   <li>hyperparameters are float64 variables (or an {@code Operand} schedule for the learning
- *       rate), cast to each parameter's dtype where used;</li>
+ *   <li>hyperparameters are float64 variables (the learning rate may be a {@code Schedule} on the
+ *       optimizer's own step counter), cast to each parameter's dtype where used;</li>
  *   <li>all writes wait on one barrier that follows every read, so two runs on the same inputs give
- *       bit-identical state.</li>
+ *       bit-identical state; steps of one session must therefore run one at a time
+ *       ({@link SerialSteps});</li>
  *   <li>a loss whose TensorFlow gradient cannot take a {@code VariableV2} input directly
  *       ({@code tf.math.square(w)}: SIGSEGV in {@code TF_AddGradientsWithPrefix}) is refused with an
  *       {@link IllegalArgumentException} naming the op and the workaround, before TensorFlow is asked

@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import java.util.Arrays;
 import dev.fisheropt.ops.KroneckerDiagonals;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
@@ -154,7 +155,7 @@ class AdaFisherStatisticsTest {
   }
 
   private static List<Long> toList(long[] values) {
-    return java.util.Arrays.stream(values).boxed().toList();
+    return Arrays.stream(values).boxed().toList();
   }
 
 }

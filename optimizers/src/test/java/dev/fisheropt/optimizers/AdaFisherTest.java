@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Graphs;
 import dev.fisheropt.testing.RandomArrays;
@@ -238,9 +239,9 @@ class AdaFisherTest {
           double[] sNext = Tensors.fetch(session, sD);
           double[] mNext = Tensors.fetch(session, momentum);
           boolean due = (t - 1) % 3 == 0;
-          assertEquals(due, !java.util.Arrays.equals(h, hNext), "H_D refreshed on step " + t);
-          assertEquals(due, !java.util.Arrays.equals(s, sNext), "S_D refreshed on step " + t);
-          assertNotEquals(java.util.Arrays.toString(m), java.util.Arrays.toString(mNext), "exp_avg moves on step " + t);
+          assertEquals(due, !Arrays.equals(h, hNext), "H_D refreshed on step " + t);
+          assertEquals(due, !Arrays.equals(s, sNext), "S_D refreshed on step " + t);
+          assertNotEquals(Arrays.toString(m), Arrays.toString(mNext), "exp_avg moves on step " + t);
           h = hNext;
           s = sNext;
           m = mNext;
@@ -385,7 +386,7 @@ class AdaFisherTest {
   /** Every VariableV2 of the graph by name, as doubles (boxed so that maps compare by value, bit-exactly). */
   private static Map<String, List<Double>> allVariables(Session session, Graph graph) {
     Map<String, List<Double>> out = new LinkedHashMap<>();
-    Graphs.variableValues(graph, session).forEach((name, values) -> out.put(name, java.util.Arrays.stream(values).boxed().toList()));
+    Graphs.variableValues(graph, session).forEach((name, values) -> out.put(name, Arrays.stream(values).boxed().toList()));
     return out;
   }
 
@@ -399,7 +400,7 @@ class AdaFisherTest {
 
   private static double[] ones(int n) {
     double[] out = new double[n];
-    java.util.Arrays.fill(out, 1.0);
+    Arrays.fill(out, 1.0);
     return out;
   }
 

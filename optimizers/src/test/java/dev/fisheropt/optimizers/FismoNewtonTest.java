@@ -3,6 +3,9 @@ package dev.fisheropt.optimizers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.tensorflow.types.family.TFloating;
+import org.tensorflow.types.TInt64;
+import java.util.List;
 import dev.fisheropt.ops.InverseRoots;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Tensors;
@@ -84,8 +87,8 @@ class FismoNewtonTest {
       Ops tf = Ops.create(g);
       Ops init = tf.withInitScope();
       Operand<TFloat32> x = tf.random.statelessRandomNormal(tf.constant(new long[] {batch, width}), tf.constant(new long[] {1L, 2L}), TFloat32.class);
-      Operand<org.tensorflow.types.TInt64> labels = tf.math.argMax(tf.slice(x, tf.constant(new long[] {0, 0}), tf.constant(new long[] {batch, 10})),
-          tf.constant(1), org.tensorflow.types.TInt64.class);
+      Operand<TInt64> labels = tf.math.argMax(tf.slice(x, tf.constant(new long[] {0, 0}), tf.constant(new long[] {batch, 10})),
+          tf.constant(1), TInt64.class);
       Variable<TFloat32> k1 = tf.withName("k1").variable(init.math.mul(init.random.statelessRandomNormal(init.constant(new long[] {width, width}),
           init.constant(new long[] {3L, 4L}), TFloat32.class), init.constant(0.1f)));
       Variable<TFloat32> k2 = tf.withName("k2").variable(init.math.mul(init.random.statelessRandomNormal(init.constant(new long[] {width, 10}),
@@ -99,7 +102,7 @@ class FismoNewtonTest {
         for (int t = 0; t < 5; t++) {
           session.run(step);
         }
-        for (Variable<TFloat32> k : java.util.List.of(k1, k2)) {
+        for (Variable<TFloat32> k : List.of(k1, k2)) {
           for (String slot : new String[] {"P", "Q"}) {
             double[] factor = Tensors.fetch(session, fismo.getSlot(k.asOutput(), slot).orElseThrow());
             assertAsAccurateAsEigh(k.op().name() + "-" + slot, (int) Math.round(Math.sqrt(factor.length)), factor);
@@ -136,7 +139,7 @@ class FismoNewtonTest {
   /** The reference uses exact eigendecompositions; NEWTON reproduces it to the same tolerances as EIGH. */
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("references")
-  <T extends org.tensorflow.types.family.TFloating> void fismoNewtonMatchesTheFloat64Reference(String problem, Class<T> type, double tolerance) {
+  <T extends TFloating> void fismoNewtonMatchesTheFloat64Reference(String problem, Class<T> type, double tolerance) {
     Reference ref = Reference.load("fismo_ns5_cfg1_" + problem + "_float64.json");
     ReferenceModel<T> model = new ReferenceModel<>(ref, type);
     Fismo fismo = Fismo.builder()

@@ -3,6 +3,8 @@ package dev.fisheropt.optimizers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import org.tensorflow.op.linalg.MatMul;
+import java.util.function.Function;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Tensors;
 import java.util.List;
@@ -80,7 +82,7 @@ class FismoPropertiesTest {
     }
   }
 
-  private static double[][] trainKernels(java.util.function.Function<Graph, GuardedOptimizer> optimizer) {
+  private static double[][] trainKernels(Function<Graph, GuardedOptimizer> optimizer) {
     try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 11); Session s = new Session(p.graph)) {
       Op step = optimizer.apply(p.graph).minimize(p.loss);
       s.initialize();
@@ -144,7 +146,7 @@ class FismoPropertiesTest {
     private static Operand<TFloat64> power(Ops tf, Operand<TFloat64> a, double power) {
       SelfAdjointEig<TFloat64> eig = tf.linalg.selfAdjointEig(a, SelfAdjointEig.computeV(true));
       Operand<TFloat64> scaled = tf.math.mul(eig.v(), tf.math.pow(eig.e(), tf.constant(power)));
-      return tf.linalg.matMul(scaled, eig.v(), org.tensorflow.op.linalg.MatMul.transposeB(true));
+      return tf.linalg.matMul(scaled, eig.v(), MatMul.transposeB(true));
     }
 
     static double nuclearNorm(Matrix a) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import dev.fisheropt.testing.Graphs;
 import dev.fisheropt.testing.Tensors;
 import java.util.List;
@@ -120,7 +121,7 @@ class FismoTest {
       assertEquals(1.0, Tensors.scalar(s, fismo.skippedStepsByCause().get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS)));
       assertEquals(2.0, Tensors.scalar(s, fismo.stepCount()));
       p.run(s, step, false);
-      assertFalse(java.util.Arrays.equals(after.get("dense1/kernel"), Tensors.fetch(s, p.params.get(0))), "training resumes after a skipped step");
+      assertFalse(Arrays.equals(after.get("dense1/kernel"), Tensors.fetch(s, p.params.get(0))), "training resumes after a skipped step");
       assertEquals(3.0, Tensors.scalar(s, fismo.stepCount()));
     }
   }
@@ -186,7 +187,7 @@ class FismoTest {
       double[] headBefore = Tensors.fetch(s, head);
       p.run(s, step, false);
       assertArrayEquals(firstLayer, Tensors.fetch(s, p.params.get(0)), 0.0);
-      assertFalse(java.util.Arrays.equals(headBefore, Tensors.fetch(s, head)));
+      assertFalse(Arrays.equals(headBefore, Tensors.fetch(s, head)));
       assertTrue(fismo.getSlot(p.params.get(0).asOutput(), "P").isEmpty(), "no slot for a variable outside the list");
     }
   }
@@ -221,8 +222,8 @@ class FismoTest {
         double[] now = Tensors.fetch(s, pFactor);
         double[] nowRoot = Tensors.fetch(s, root);
         boolean due = completed % 3 == 0;
-        assertEquals(due, !java.util.Arrays.equals(previous, now), "P refreshed after " + completed + " completed steps");
-        assertEquals(due, !java.util.Arrays.equals(previousRoot, nowRoot), "P^-1/2 refreshed after " + completed + " completed steps");
+        assertEquals(due, !Arrays.equals(previous, now), "P refreshed after " + completed + " completed steps");
+        assertEquals(due, !Arrays.equals(previousRoot, nowRoot), "P^-1/2 refreshed after " + completed + " completed steps");
         previous = now;
         previousRoot = nowRoot;
       }

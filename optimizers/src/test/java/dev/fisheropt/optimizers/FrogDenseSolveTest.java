@@ -3,6 +3,7 @@ package dev.fisheropt.optimizers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.DenseMatrices;
@@ -157,7 +158,7 @@ class FrogDenseSolveTest {
         if (err < best) {
           second = best;
           best = err;
-          bestRows = java.util.Arrays.toString(rows);
+          bestRows = Arrays.toString(rows);
         } else if (err < second) {
           second = err;
         }

@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import java.util.List;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Tensors;
@@ -43,7 +44,7 @@ final class ReferenceModel<T extends TFloating> {
       hidden = tf.math.tanh(preactivations1);
       logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
     } else {
-      Operand<T> conv = tf.nn.conv2d(input, params.get("conv/kernel"), java.util.List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC"));
+      Operand<T> conv = tf.nn.conv2d(input, params.get("conv/kernel"), List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC"));
       preactivations1 = tf.nn.biasAdd(conv, params.get("conv/bias"));
       hidden = tf.math.mean(tf.nn.relu(preactivations1), tf.constant(new int[] {1, 2}));
       logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense/kernel")), params.get("dense/bias"));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.function.UnaryOperator;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -242,9 +243,9 @@ class StepGuardTest {
     LOSS_TIMES_1E6(b -> b.lossScale(1e6f)),
     EMPTY_BATCH(b -> new Batch(0, new float[0], new int[0], 1f));
 
-    final java.util.function.UnaryOperator<Batch> make;
+    final UnaryOperator<Batch> make;
 
-    Case(java.util.function.UnaryOperator<Batch> make) {
+    Case(UnaryOperator<Batch> make) {
       this.make = make;
     }
   }

@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import org.tensorflow.op.Op;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
@@ -102,7 +103,7 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
   }
 
   /** Runs {@code target} on the problem's batch (with one NaN input when {@code poisoned}). */
-  void run(Session session, org.tensorflow.op.Op target, boolean poisoned) {
+  void run(Session session, Op target, boolean poisoned) {
     double[] data = inputs.clone();
     if (poisoned) {
       data[3] = Double.NaN;

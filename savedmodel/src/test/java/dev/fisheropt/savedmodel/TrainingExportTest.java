@@ -106,7 +106,10 @@ class TrainingExportTest {
     }
   }
 
-  /** Parameters, {@code <parameter>-<slot>} slots, step counters and hyperparameters: nothing else. */
+  /**
+   * Parameters, {@code <parameter>-<slot>} slots, step and skip counters and hyperparameter
+   * variables: nothing else.
+   */
   private static Set<String> expectedVariables(List<String> params, GuardedOptimizer g) {
     Set<String> expected = new TreeSet<>(params);
     for (Variable<?> slot : g.slotVariables()) {
@@ -118,9 +121,16 @@ class TrainingExportTest {
     expected.add(g.skippedSteps().op().name());
     assertEquals(g.getOptimizerName() + "/step", g.stepCount().op().name());
     assertEquals(g.getOptimizerName() + "/skipped_steps", g.skippedSteps().op().name());
+    g.skippedStepsByCause().forEach((cause, counter) -> {
+      assertEquals(g.getOptimizerName() + "/" + cause.counterName(), counter.op().name());
+      expected.add(counter.op().name());
+    });
     for (Map.Entry<String, Operand<? extends TNumber>> h : g.hyperparameters().entrySet()) {
-      assertEquals(g.getOptimizerName() + "/" + h.getKey(), h.getValue().op().name());
-      expected.add(h.getValue().op().name());
+      // A schedule is ops on the step counter, not a variable of its own.
+      if (h.getValue().op().type().equals("VariableV2")) {
+        assertEquals(g.getOptimizerName() + "/" + h.getKey(), h.getValue().op().name());
+        expected.add(h.getValue().op().name());
+      }
     }
     return expected;
   }
