@@ -3,6 +3,7 @@ package dev.fisheropt.ops;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.function.Consumer;
 import org.tensorflow.ConcreteFunction;
 import org.tensorflow.Operand;
 import org.tensorflow.Output;
@@ -88,15 +89,16 @@ public final class GraphFunctions {
       Body then,
       Body otherwise) {
     String key = FunctionKeys.of(name, inputs);
-    List<Output<?>> outputs = new ArrayList<>();
-    ConcreteFunction thenFunction = function(key + "_then", inputs, then, outputs);
-    ConcreteFunction elseFunction = function(key + "_else", inputs, otherwise, new ArrayList<>());
+    // Dtypes and shapes are read while the function's graph is open: ConcreteFunction.create
+    // closes it, and an Output of a closed graph can no longer be asked.
     List<Class<? extends TType>> types = new ArrayList<>();
-    Shape[] shapes = new Shape[outputs.size()];
-    for (int i = 0; i < shapes.length; i++) {
-      types.add(outputs.get(i).type());
-      shapes[i] = outputs.get(i).shape();
-    }
+    List<Shape> outputShapes = new ArrayList<>();
+    ConcreteFunction thenFunction = function(key + "_then", inputs, then, out -> {
+      types.add(out.type());
+      outputShapes.add(out.shape());
+    });
+    ConcreteFunction elseFunction = function(key + "_else", inputs, otherwise, null);
+    Shape[] shapes = outputShapes.toArray(new Shape[0]);
     If chosen =
         tf.statelessIf(
             condition,
@@ -154,11 +156,11 @@ public final class GraphFunctions {
   }
 
   /**
-   * A function over stand-ins for {@code inputs}; {@code described}, when given, receives its
-   * outputs (for their dtypes and shapes).
+   * A function over stand-ins for {@code inputs}; {@code described}, when given, is shown each of
+   * its outputs (for their dtypes and shapes) while the function's graph is still open.
    */
   private static ConcreteFunction function(
-      String key, List<? extends Operand<?>> inputs, Body body, List<Output<?>> described) {
+      String key, List<? extends Operand<?>> inputs, Body body, Consumer<Output<?>> described) {
     return ConcreteFunction.create(
         fn -> {
           Signature.Builder signature = Signature.builder(key);
@@ -179,7 +181,7 @@ public final class GraphFunctions {
             }
             signature.output(String.format("out%03d", i), out);
             if (described != null) {
-              described.add(out.asOutput());
+              described.accept(out.asOutput());
             }
           }
           return signature.build();
