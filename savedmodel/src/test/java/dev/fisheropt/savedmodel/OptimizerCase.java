@@ -7,6 +7,7 @@ import dev.fisheropt.optimizers.AdaFisherW;
 import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.Muon;
+import dev.fisheropt.optimizers.Polar;
 import java.util.List;
 import java.util.function.Function;
 import org.tensorflow.framework.optimizers.Adam;
@@ -34,12 +35,20 @@ record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Fu
             p -> ElementwiseOptimizer.builder(Fallback.adam(0.01, 0.9, 0.999, 1e-8)).name("Adam").build(p.graph)),
         new OptimizerCase("Muon", true, true, p -> Muon.builder().learningRate(0.05).build(p.graph)),
         new OptimizerCase("Fismo", true, true, p -> Fismo.builder().learningRate(0.05).build(p.graph)),
+        // The polar factor as the native op FisheroptFusedPolar: an export that needs the op library.
+        new OptimizerCase("MuonFused", true, true, p -> Muon.builder().learningRate(0.05).polar(Polar.FUSED).build(p.graph)),
+        new OptimizerCase("FismoFused", true, true, p -> Fismo.builder().learningRate(0.05).polar(Polar.FUSED).build(p.graph)),
         // Short refresh intervals and a row sample smaller than the batch, so that the factor
         // refresh and the step-seeded sampling both cross the export boundary.
         new OptimizerCase("AdaFisher", true, true, p -> AdaFisher.builder().layers(p.layers()).fisherInterval(2).build(p.graph)),
         new OptimizerCase("AdaFisherW", true, true,
             p -> AdaFisherW.builder().layers(p.layers()).fisherInterval(2).weightDecay(0.01).build(p.graph)),
         new OptimizerCase("Frog", true, true, p -> Frog.builder().layers(p.layers()).learningRate(0.05).sampleSize(8).build(p.graph)));
+  }
+
+  /** The cases whose graphs run the fisheropt op library's {@code FisheroptFusedPolar}. */
+  static List<OptimizerCase> fused() {
+    return all().stream().filter(c -> c.name.endsWith("Fused")).toList();
   }
 
   static OptimizerCase named(String name) {
