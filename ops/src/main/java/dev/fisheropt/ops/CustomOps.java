@@ -7,14 +7,17 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.tensorflow.TensorFlow;
+import org.tensorflow.proto.OpList;
 
 /**
  * The native op library {@code libfisheropt_ops.so} (built from {@code custom-ops-cc/}), loaded into
@@ -30,20 +33,34 @@ import org.tensorflow.TensorFlow;
  * #LIBRARY_PROPERTY} to a file path loads that library instead of the bundled one.
  */
 public final class CustomOps {
-  /** Where the build puts the library inside the jar: the AVX2+FMA build ... */
-  static final String BUNDLED_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops.so";
+  /**
+   * Where the build puts the library inside the jar: the AVX2+FMA build, which runs on any x86-64
+   * CPU with AVX2 and FMA (the one to hand to Python's {@code tf.load_op_library}) ...
+   */
+  public static final String BUNDLED_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops.so";
   /** ... and the AVX-512 build, chosen where the CPU has AVX-512 F, DQ, VL and BW. */
-  static final String BUNDLED_AVX512_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops_avx512.so";
+  public static final String BUNDLED_AVX512_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops_avx512.so";
   /** System property naming a library file to load instead of the bundled one. */
   public static final String LIBRARY_PROPERTY = "fisheropt.ops.library";
+
+  /**
+   * The op types the library registers. A graph holding one of them loads only in a TensorFlow
+   * runtime that has loaded the library (TF-Java: {@link #shared()}; Python: {@code
+   * tf.load_op_library}).
+   */
+  public static final Set<String> OP_TYPES = Set.of(FusedPolar.OP_TYPE);
 
   private static final Logger LOG = Logger.getLogger("dev.fisheropt.ops");
   private static CustomOps shared;
 
   private final String unavailableReason;
+  private final Path file;
+  private final Set<String> registered;
 
-  private CustomOps(String unavailableReason) {
+  private CustomOps(String unavailableReason, Path file, Set<String> registered) {
     this.unavailableReason = unavailableReason;
+    this.file = file;
+    this.registered = registered;
   }
 
   /** The library of this JVM, loaded (or found unavailable) on first use. */
@@ -64,6 +81,20 @@ public final class CustomOps {
   /** True when the ops of the library are registered with TensorFlow and can be built. */
   public boolean isLoaded() {
     return unavailableReason == null;
+  }
+
+  /**
+   * The library file TensorFlow loaded (the copy extracted from the jar, or the file named by
+   * {@value #LIBRARY_PROPERTY}), or empty when the library is unavailable. Another TensorFlow 2.18
+   * runtime of this machine, such as Python's {@code tf.load_op_library}, can load the same file.
+   */
+  public Optional<Path> libraryFile() {
+    return Optional.ofNullable(file);
+  }
+
+  /** The op types TensorFlow reported the loaded library registers; empty when it is unavailable. */
+  public Set<String> registeredOpTypes() {
+    return registered;
   }
 
   /** Why the library could not be used, or empty when it is loaded. */
@@ -105,8 +136,11 @@ public final class CustomOps {
       return unavailable("library file " + file + " does not exist");
     }
     try {
-      TensorFlow.loadLibrary(file.toAbsolutePath().toString());
-      return new CustomOps(null);
+      Path absolute = file.toAbsolutePath();
+      OpList ops = TensorFlow.loadLibrary(absolute.toString());
+      Set<String> types = new TreeSet<>();
+      ops.getOpList().forEach(op -> types.add(op.getName()));
+      return new CustomOps(null, absolute, Collections.unmodifiableSet(types));
     } catch (RuntimeException | UnsatisfiedLinkError e) {
       return unavailable("TensorFlow could not load " + file + ": " + e.getMessage());
     }
@@ -146,6 +180,6 @@ public final class CustomOps {
 
   private static CustomOps unavailable(String reason) {
     LOG.log(Level.WARNING, "fisheropt custom ops unavailable, using graph ops instead: {0}", reason);
-    return new CustomOps(reason);
+    return new CustomOps(reason, null, Set.of());
   }
 }

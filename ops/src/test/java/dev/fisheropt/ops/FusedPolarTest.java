@@ -221,5 +221,17 @@ class FusedPolarTest {
     CustomOps missing = CustomOps.loadFile(Path.of("/nonexistent/libfisheropt_ops.so"));
     assertFalse(missing.isLoaded());
     assertTrue(missing.unavailableReason().orElseThrow().contains("/nonexistent/libfisheropt_ops.so"));
+    assertTrue(missing.libraryFile().isEmpty());
+    assertTrue(missing.registeredOpTypes().isEmpty());
+  }
+
+  /** What exports and other runtimes rely on: the op types listed and the file TensorFlow loaded. */
+  @Test
+  void theLoadedLibraryRegistersExactlyTheListedOpTypesFromTheFileItNames() {
+    CustomOps library = CustomOps.shared();
+    assertEquals(CustomOps.OP_TYPES, library.registeredOpTypes());
+    java.nio.file.Path file = library.libraryFile().orElseThrow();
+    assertTrue(java.nio.file.Files.isRegularFile(file), file::toString);
+    assertTrue(file.isAbsolute(), file::toString);
   }
 }

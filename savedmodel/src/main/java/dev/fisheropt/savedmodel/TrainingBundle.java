@@ -1,13 +1,17 @@
 package dev.fisheropt.savedmodel;
 
+import dev.fisheropt.ops.CustomOps;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -18,7 +22,10 @@ import org.tensorflow.Session;
 import org.tensorflow.SessionFunction;
 import org.tensorflow.Signature;
 import org.tensorflow.Tensor;
+import org.tensorflow.TensorFlow;
 import org.tensorflow.exceptions.TensorFlowException;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.SavedModel;
 
 /**
  * A SavedModel written by {@link TrainingExport}, reloaded: serve it, keep training it, read its
@@ -32,38 +39,103 @@ import org.tensorflow.exceptions.TensorFlowException;
  * }
  * }</pre>
  * The signatures are plain SavedModel signatures, so the same works with
- * {@code SavedModelBundle.load(dir, "serve").function("train").call(feeds)}, or by op name through
- * {@code bundle.session().runner()}; this class adds checks with clear messages.
+ * {@code SavedModelBundle.load(dir, "serve").function("train").call(feeds)} (tag {@value
+ * TrainingExport#TRAIN_TAG} instead of {@code "serve"} for an export that has it, after
+ * {@link CustomOps#shared()}), or by op name through {@code bundle.session().runner()}; this class
+ * picks the meta graph, loads the op library where the graph needs it, and adds checks with clear
+ * messages.
  */
 public final class TrainingBundle implements AutoCloseable {
   private static final Pattern DATA_SHARD = Pattern.compile("variables\\.data-(\\d{5})-of-(\\d{5})");
 
   private final Path dir;
+  private final String tag;
   private final SavedModelBundle bundle;
 
-  private TrainingBundle(Path dir, SavedModelBundle bundle) {
+  private TrainingBundle(Path dir, String tag, SavedModelBundle bundle) {
     this.dir = dir;
+    this.tag = tag;
     this.bundle = bundle;
   }
 
   /**
-   * Loads the SavedModel at {@code dir} (tag {@value TrainingExport#TAG}) with every variable
-   * restored.
+   * Loads the SavedModel at {@code dir} with every variable restored: its meta graph tagged
+   * {@value TrainingExport#TRAIN_TAG} where it has one (an export that runs ops of the fisheropt op
+   * library), else the one tagged {@value TrainingExport#TAG}. Where the graph runs ops of the
+   * fisheropt op library, the library is loaded first ({@link CustomOps#shared()}).
    *
    * @throws NoSuchFileException if the directory, {@code saved_model.pb}, the checkpoint index or a
    *     data shard is missing
-   * @throws IOException if TensorFlow cannot read the model or restore its variables (a truncated
-   *     or corrupt {@code variables.data-*} file), naming the directory and TensorFlow's reason
+   * @throws IOException if the graph needs ops this TensorFlow does not register (naming them, and
+   *     why the fisheropt op library could not be loaded where they are its ops), or if TensorFlow
+   *     cannot read the model or restore its variables (a truncated or corrupt {@code
+   *     variables.data-*} file), naming the directory and TensorFlow's reason
    */
   public static TrainingBundle load(Path dir) throws IOException {
     Path root = dir.toAbsolutePath().normalize();
     checkFiles(root);
+    SavedModel model;
     try {
-      return new TrainingBundle(root, SavedModelBundle.load(root.toString(), TrainingExport.TAG));
+      model = MetaGraphs.read(root);
+    } catch (IOException e) {
+      throw new IOException("cannot read " + root.resolve("saved_model.pb") + " (truncated or corrupt?): " + e.getMessage(), e);
+    }
+    String tag = TrainingExport.TRAIN_TAG;
+    MetaGraphDef meta = MetaGraphs.tagged(model, Set.of(tag));
+    if (meta == null) {
+      tag = TrainingExport.TAG;
+      meta = MetaGraphs.tagged(model, Set.of(tag));
+    }
+    if (meta == null) {
+      throw new IOException("the SavedModel at " + root + " has no meta graph tagged '" + TrainingExport.TRAIN_TAG + "' or '"
+          + TrainingExport.TAG + "'; its tag sets are "
+          + model.getMetaGraphsList().stream().map(m -> m.getMetaInfoDef().getTagsList()).toList());
+    }
+    requireOps(root, model, meta, tag);
+    try {
+      return new TrainingBundle(root, tag, SavedModelBundle.load(root.toString(), tag));
     } catch (TensorFlowException e) {
+      if (e.getMessage() != null && e.getMessage().contains("Op type not registered")) {
+        throw new IOException("cannot load the SavedModel at " + root + ": its graph needs an op this TensorFlow does not register: "
+            + e.getMessage(), e);
+      }
       throw new IOException("cannot load the SavedModel at " + root + " (its variables may be truncated or corrupt): "
           + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Makes sure that TensorFlow registers every op type the meta graph runs, loading the fisheropt op
+   * library where it needs one of its ops, and says which are missing and why where it cannot.
+   */
+  private static void requireOps(Path root, SavedModel model, MetaGraphDef meta, String tag) throws IOException {
+    Set<String> used = MetaGraphs.opTypes(meta);
+    Set<String> fisheropt = new TreeSet<>(used);
+    fisheropt.retainAll(CustomOps.OP_TYPES);
+    CustomOps library = fisheropt.isEmpty() ? null : CustomOps.shared();
+    Set<String> missing = new TreeSet<>(used);
+    TensorFlow.registeredOpList().getOpList().forEach(op -> missing.remove(op.getName()));
+    if (missing.isEmpty()) {
+      return;
+    }
+    StringBuilder message = new StringBuilder("cannot load the SavedModel at " + root + " (meta graph '" + tag
+        + "'): its graph needs op types this TensorFlow does not register: " + missing);
+    Set<String> ours = new TreeSet<>(missing);
+    ours.retainAll(CustomOps.OP_TYPES);
+    if (!ours.isEmpty()) {
+      message.append("; ").append(ours).append(" come from the fisheropt op library (")
+          .append(CustomOps.BUNDLED_RESOURCE).append(" in the fisheropt-ops jar), which could not be loaded: ")
+          .append(library.unavailableReason().orElse("it loaded but does not register them"));
+    }
+    if (missing.size() > ours.size()) {
+      message.append("; load the libraries that define the others with TensorFlow.loadLibrary first");
+    }
+    MetaGraphDef serving = MetaGraphs.tagged(model, Set.of(TrainingExport.TAG));
+    if (serving != null && serving != meta && Collections.disjoint(MetaGraphs.opTypes(serving), missing)) {
+      message.append(". Its '").append(TrainingExport.TAG).append("' meta graph does not need them: SavedModelBundle.load(dir, \"")
+          .append(TrainingExport.TAG).append("\") serves the model");
+    }
+    throw new IOException(message.toString());
   }
 
   private static void checkFiles(Path root) throws IOException {
@@ -169,6 +241,11 @@ public final class TrainingBundle implements AutoCloseable {
    */
   public void export(Path target, boolean overwrite) throws IOException {
     TrainingExport.write(bundle.session(), bundle.signatures(), target, overwrite);
+  }
+
+  /** The tag of the meta graph loaded: {@value TrainingExport#TRAIN_TAG} or {@value TrainingExport#TAG}. */
+  public String tag() {
+    return tag;
   }
 
   /** The session holding the restored variables, for running ops by name. */

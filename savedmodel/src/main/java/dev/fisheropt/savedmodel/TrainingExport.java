@@ -1,6 +1,8 @@
 package dev.fisheropt.savedmodel;
 
+import dev.fisheropt.ops.CustomOps;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
@@ -10,6 +12,8 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -18,6 +22,8 @@ import org.tensorflow.Session;
 import org.tensorflow.Signature;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.SavedModel;
 
 /**
  * Exports a training graph, with all its optimizer state, as a SavedModel that can be served and
@@ -31,11 +37,18 @@ import org.tensorflow.op.Ops;
  *       computed by an op that has the optimizer step as a control dependency: running the signature
  *       runs one training step.</li>
  * </ul>
- * Its checkpoint ({@code variables/}) holds every {@code VariableV2} of the graph: parameters,
+ * The export's checkpoint ({@code variables/}) holds every {@code VariableV2} of the graph: parameters,
  * optimizer slots ({@code <variable>-<slot>}), counters ({@code <optimizer>/step},
  * {@code <optimizer>/skipped_steps}) and hyperparameters ({@code <optimizer>/<key>}), bit for bit.
  * Reloading it with {@link TrainingBundle#load} and running {@value #TRAIN} continues training
  * exactly where the export was made.
+ *
+ * <p>Where the graph runs an op of the fisheropt op library ({@link CustomOps#OP_TYPES}: {@code
+ * polar(Polar.FUSED)}), which a TensorFlow without that library cannot even load, the export holds
+ * two meta graphs instead: {@value #TAG}, with only {@value #SERVE} and the nodes it and the variable
+ * restore need (no optimizer op), loadable by any TensorFlow; and {@value #TRAIN_TAG}, the whole
+ * graph with both signatures, which {@link TrainingBundle#load} picks and for which it loads the
+ * library first.
  *
  * <pre>{@code
  * Op step = Fismo.builder().build(graph).minimize(loss);
@@ -50,8 +63,18 @@ import org.tensorflow.op.Ops;
  * once, on the first save, and covers the variables that exist then.
  */
 public final class TrainingExport {
-  /** The tag of the exported meta graph, TF-Java's and TF Serving's default. */
+  /**
+   * The tag of the exported meta graph, TF-Java's and TF Serving's default; of the serving meta
+   * graph where the export has two (see {@link #TRAIN_TAG}).
+   */
   public static final String TAG = SavedModelBundle.DEFAULT_TAG;
+  /**
+   * The tag of the training meta graph of an export whose graph runs ops of the fisheropt op library
+   * ({@link CustomOps#OP_TYPES}, e.g. {@code polar(Polar.FUSED)}): it holds the whole graph with
+   * both signatures, and loads only where the library is loaded, while the meta graph tagged
+   * {@value #TAG} holds just {@value #SERVE}, without the library's ops.
+   */
+  public static final String TRAIN_TAG = "train";
   /** Key of the inference signature. */
   public static final String SERVE = "serve";
   /** Key of the training signature. */
@@ -135,6 +158,7 @@ public final class TrainingExport {
       SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(staging.toString()).withTags(TAG).withSession(session);
       signatures.forEach(exporter::withSignature);
       exporter.export();
+      separateTrainingGraph(staging);
       if (Files.exists(target)) {
         Path old = Files.createTempDirectory(parent, "." + target.getFileName() + ".old-");
         Files.delete(old);
@@ -148,6 +172,29 @@ public final class TrainingExport {
       if (Files.exists(staging)) {
         deleteRecursively(staging);
       }
+    }
+  }
+
+  /**
+   * Where the graph runs ops of the fisheropt library ({@link CustomOps#OP_TYPES}), rewrites the
+   * exported {@code saved_model.pb} of {@code dir} as two meta graphs: {@value #TAG} with only the
+   * {@value #SERVE} signature and the nodes it and the variable restore need, which any TensorFlow
+   * loads, and {@value #TRAIN_TAG}, the whole graph with every signature, which needs the library.
+   */
+  private static void separateTrainingGraph(Path dir) throws IOException {
+    SavedModel model = MetaGraphs.read(dir);
+    MetaGraphDef full = model.getMetaGraphs(0);
+    Set<String> custom = new TreeSet<>(MetaGraphs.opTypes(full));
+    custom.retainAll(CustomOps.OP_TYPES);
+    if (custom.isEmpty() || !full.containsSignatureDef(SERVE)) {
+      return;
+    }
+    MetaGraphDef serving = MetaGraphs.prune(full, SERVE, TAG);
+    MetaGraphDef.Builder training = full.toBuilder();
+    training.getMetaInfoDefBuilder().clearTags().addTags(TRAIN_TAG);
+    SavedModel split = model.toBuilder().clearMetaGraphs().addMetaGraphs(serving).addMetaGraphs(training).build();
+    try (OutputStream out = Files.newOutputStream(dir.resolve("saved_model.pb"))) {
+      split.writeTo(out);
     }
   }
 

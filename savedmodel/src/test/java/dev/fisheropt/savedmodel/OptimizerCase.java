@@ -8,6 +8,7 @@ import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.Muon;
 import dev.fisheropt.ops.Schedule;
+import dev.fisheropt.optimizers.Polar;
 import java.util.List;
 import java.util.function.Function;
 import org.tensorflow.framework.optimizers.Adam;
@@ -38,12 +39,20 @@ record OptimizerCase(String name, boolean scopedNames, boolean deterministic, Fu
         // A schedule evaluated on the step counter: the export falls mid-warmup-cosine.
         new OptimizerCase("FismoSchedule", true, true,
             p -> Fismo.builder().learningRate(Schedule.warmupCosine(0.05, 3, 12, 0.005)).build(p.graph)),
+        // The polar factor as the native op FisheroptFusedPolar: an export that needs the op library.
+        new OptimizerCase("MuonFused", true, true, p -> Muon.builder().learningRate(0.05).polar(Polar.FUSED).build(p.graph)),
+        new OptimizerCase("FismoFused", true, true, p -> Fismo.builder().learningRate(0.05).polar(Polar.FUSED).build(p.graph)),
         // Short refresh intervals and a row sample smaller than the batch, so that the factor
         // refresh and the step-seeded sampling both cross the export boundary.
         new OptimizerCase("AdaFisher", true, true, p -> AdaFisher.builder().layers(p.layers()).fisherInterval(2).build(p.graph)),
         new OptimizerCase("AdaFisherW", true, true,
             p -> AdaFisherW.builder().layers(p.layers()).fisherInterval(2).weightDecay(0.01).build(p.graph)),
         new OptimizerCase("Frog", true, true, p -> Frog.builder().layers(p.layers()).learningRate(0.05).sampleSize(8).build(p.graph)));
+  }
+
+  /** The cases whose graphs run the fisheropt op library's {@code FisheroptFusedPolar}. */
+  static List<OptimizerCase> fused() {
+    return all().stream().filter(c -> c.name.endsWith("Fused")).toList();
   }
 
   static OptimizerCase named(String name) {

@@ -40,8 +40,15 @@ final class Processes {
 
   /** Runs {@code mainClass} of the test classpath in a new JVM. */
   static Outcome java(Class<?> mainClass, List<String> args, long timeoutSeconds) throws IOException, InterruptedException {
+    return java(List.of(), mainClass, args, timeoutSeconds);
+  }
+
+  /** Runs {@code mainClass} of the test classpath in a new JVM started with {@code jvmOptions}. */
+  static Outcome java(List<String> jvmOptions, Class<?> mainClass, List<String> args, long timeoutSeconds)
+      throws IOException, InterruptedException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmOptions);
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(mainClass.getName());

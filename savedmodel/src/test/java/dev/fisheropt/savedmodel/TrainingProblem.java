@@ -1,5 +1,6 @@
 package dev.fisheropt.savedmodel;
 
+import dev.fisheropt.ops.CustomOps;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.optimizers.LayerCollection;
 
@@ -7,6 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -18,6 +21,7 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -70,6 +74,16 @@ final class TrainingProblem implements AutoCloseable {
     export = TrainingExport.builder(session)
         .input(X, x).label(LABELS, labels).prediction(LOGITS, logits)
         .loss(loss).step(step).build();
+  }
+
+  /**
+   * The op types of the fisheropt op library ({@link CustomOps#OP_TYPES}) the graph runs, in its
+   * nodes or inside its functions: non-empty for {@code polar(FUSED)} where the library loaded.
+   */
+  Set<String> libraryOps() {
+    Set<String> used = new TreeSet<>(MetaGraphs.opTypes(MetaGraphDef.newBuilder().setGraphDef(graph.toGraphDef()).build()));
+    used.retainAll(CustomOps.OP_TYPES);
+    return used;
   }
 
   /** The dense layers, registered for optimizers that need each layer's inputs and pre-activations. */
