@@ -99,8 +99,17 @@ public final class TrainingBundle implements AutoCloseable {
         throw new IOException("cannot load the SavedModel at " + root + ": its graph needs an op this TensorFlow does not register: "
             + e.getMessage(), e);
       }
-      throw new IOException("cannot load the SavedModel at " + root + " (its variables may be truncated or corrupt): "
-          + e.getMessage(), e);
+      throw new IOException("cannot restore the variables of the SavedModel at " + root + ": its checkpoint "
+          + dataFiles(root) + " may be truncated or corrupt (saved_model.pb was read): " + e.getMessage(), e);
+    }
+  }
+
+  /** The checkpoint's data shards, relative to the export, for error messages. */
+  private static List<String> dataFiles(Path root) {
+    try (Stream<Path> files = Files.list(root.resolve("variables"))) {
+      return files.map(f -> root.relativize(f).toString()).filter(f -> f.contains(".data-")).sorted().toList();
+    } catch (IOException e) {
+      return List.of("variables/");
     }
   }
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -145,11 +146,12 @@ public final class TrainingExport {
    */
   static void write(Session session, List<Signature> signatures, Path dir, boolean overwrite) throws IOException {
     Path target = dir.toAbsolutePath().normalize();
+    if (Files.exists(target) && !Files.isDirectory(target)) {
+      throw new FileAlreadyExistsException(target.toString(), null,
+          "a regular file is in the way: an export is a directory; remove the file or export elsewhere");
+    }
     if (!overwrite && Files.exists(target) && !isEmptyDirectory(target)) {
       throw new DirectoryNotEmptyException(target + " (refusing to overwrite an existing export; pass overwrite=true to replace it)");
-    }
-    if (Files.exists(target) && !Files.isDirectory(target)) {
-      throw new IOException(target + " exists and is not a directory");
     }
     Path parent = target.getParent();
     Files.createDirectories(parent);

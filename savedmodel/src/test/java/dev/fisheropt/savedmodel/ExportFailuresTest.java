@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -50,7 +51,31 @@ class ExportFailuresTest {
     }
     IOException e = assertThrows(IOException.class, () -> TrainingBundle.load(export));
     assertTrue(e.getMessage().contains(export.toString()), e.getMessage());
-    assertTrue(e.getMessage().contains("truncated or corrupt"), e.getMessage());
+    assertTrue(e.getMessage().contains(DATA + "] may be truncated or corrupt"), e.getMessage());
+  }
+
+  @Test
+  void aTruncatedGraphIsNamedAsTheDamagedFile() throws IOException {
+    Path graph = export.resolve("saved_model.pb");
+    try (RandomAccessFile f = new RandomAccessFile(graph.toFile(), "rw")) {
+      f.setLength(f.length() / 2);
+    }
+    IOException e = assertThrows(IOException.class, () -> TrainingBundle.load(export));
+    assertTrue(e.getMessage().contains("cannot read " + graph), e.getMessage());
+    assertFalse(e.getMessage().contains("variables"), e.getMessage());
+  }
+
+  @Test
+  void exportingOntoARegularFileSaysAFileIsInTheWay() throws IOException {
+    Path file = tmp.resolve("model.bin");
+    Files.writeString(file, "not an export");
+    for (boolean overwrite : new boolean[] {false, true}) {
+      FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class, () -> problem.export.export(file, overwrite));
+      assertEquals(file.toString(), e.getFile());
+      assertTrue(e.getMessage().contains("a regular file is in the way"), e.getMessage());
+      assertFalse(e.getMessage().contains("refusing to overwrite an existing export"), e.getMessage());
+    }
+    assertEquals("not an export", Files.readString(file));
   }
 
   @Test
