@@ -35,6 +35,17 @@ import org.tensorflow.types.family.TFloating;
  * Op step = AdaFisher.builder().layers(layers).learningRate(1e-3).build(graph).minimize(loss);
  * }</pre>
  *
+ * <p><b>Loss scale.</b> H_D does not depend on the loss, and Min-Max makes S_D (built from s²·dZ²)
+ * nearly independent of its scale s, so F̃ does not follow s (with the default EMA weights both
+ * factors stay in [0, 1]) while m̂ is s times larger: like SGD, the step grows linearly with the loss
+ * scale and η has to be retuned with it (on a float64 MLP 16→32→10, one step moves 1.05·10⁻³×, 997×
+ * and 9.97·10⁵× as far at s = 10⁻³, 10³, 10⁶ as at s = 1;
+ * docs/reliability.md). The absolute guard 10⁻⁶ adds a small dependence: MinMax(s²v) = (v − min v) /
+ * (max v − min v + 10⁻⁶/s²), so for statistics of spread below about 10⁻⁶/s² S_D shrinks toward 0 and
+ * F̃ toward λ. A ×1000 gradient spike enters m with weight 1 − β and decays as βᵗ: the spike step and
+ * the next were 185× and 162× the unspiked ones, the 20th after still 21×. Unscale the gradients
+ * (or divide η by s) before AdaFisher sees a scaled loss.
+ *
  * <p>Slots: {@code exp_avg} for every trained parameter, {@code H_D} and {@code S_D} for registered
  * kernels. Hyperparameter variables: {@code learning_rate}, {@code beta}, {@code factor_ema_old},
  * {@code factor_ema_new}, {@code damping}, {@code weight_decay}. Defaults: η 1e-3, β 0.9,

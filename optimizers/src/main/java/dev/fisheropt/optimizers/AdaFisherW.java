@@ -15,7 +15,8 @@ import org.tensorflow.types.family.TFloating;
  * </pre>
  * so the decay is neither preconditioned nor part of the momentum. Settings, slots and
  * hyperparameter variables are those of {@link AdaFisher}, and so are the defaults
- * ({@link AdaFisher#LEARNING_RATE_DEFAULT} and the other {@code AdaFisher.*_DEFAULT}).
+ * ({@link AdaFisher#LEARNING_RATE_DEFAULT} and the other {@code AdaFisher.*_DEFAULT}). As with
+ * {@link AdaFisher}, the preconditioned part of the step grows linearly with the scale of the loss.
  */
 public final class AdaFisherW extends AdaFisherBase {
   public static final String NAME_DEFAULT = "AdaFisherW";

@@ -30,6 +30,18 @@ import org.tensorflow.types.family.TFloating;
  * EMA momentum and neither Nesterov nor shape scaling. Every other parameter goes to the
  * {@link Fallback} (Adam by default), as do matrices passed to {@link Builder#exclude}.
  *
+ * <p><b>Loss scale.</b> The damping μ·tr(P)/m = μ is absolute while P and Q are trace-normalised,
+ * so multiplying the loss by s (mixed-precision loss scaling, a summed loss, a loss weight) changes
+ * the steps: the statistic grows like s², which sets both how much μ damps it and how much weight it
+ * gets in the EMA against the trace-m history. On a float64 MLP 16→32→10 ({@code LossScaleBench},
+ * docs/reliability.md) one step at s = 10⁶ moves the parameters 22× as far as at s = 1 (7·10⁶× with
+ * {@link Polar#EXACT}), 20 steps at s = 10³ 7·10⁶× as far; at s = 1 the factors hardly leave I
+ * (‖P − I‖_F/√m = 2·10⁻⁴ after 20 steps); and one ×1000 gradient spike leaves 27 of the next 50
+ * steps more than twice as long. {@link Builder#normalizedStatistics(boolean) normalizedStatistics(true)}
+ * damps each statistic relative to its own scale and normalises it to the factor's trace, making
+ * every matrix step independent of s (to 5·10⁻¹⁵ in float64 with the exact polar factor); it is off
+ * by default, the paper's algorithm.
+ *
  * <p>With {@code preconditionerInterval(k)} the factors and their roots are recomputed only on steps
  * whose count of completed steps is a multiple of k; the steps between reuse the stored roots.
  *
@@ -56,9 +68,11 @@ public final class Fismo extends MatrixOptimizer {
   public static final InverseRoot INVERSE_ROOT_DEFAULT = InverseRoot.EIGH;
   public static final Polar POLAR_DEFAULT = Polar.NEWTON_SCHULZ;
   public static final Fallback FALLBACK_DEFAULT = Fallback.adam();
+  public static final boolean NORMALIZED_STATISTICS_DEFAULT = false;
 
   private final InverseRoot inverseRoot;
   private final int preconditionerInterval;
+  private final boolean normalizedStatistics;
 
   /** FISMO with every setting at its default. */
   public Fismo(Graph graph) {
@@ -69,6 +83,7 @@ public final class Fismo extends MatrixOptimizer {
     super(graph, b);
     this.inverseRoot = b.inverseRoot;
     this.preconditionerInterval = b.preconditionerInterval;
+    this.normalizedStatistics = b.normalizedStatistics;
     hyperparameter("fisher_decay", b.fisherDecay, Settings.Range.CLOSED_DECAY);
     hyperparameter("damping", b.damping, Settings.Range.POSITIVE);
   }
@@ -92,7 +107,7 @@ public final class Fismo extends MatrixOptimizer {
     Operand<T> g = view.toMatrix(tf, gradient);
 
     Factors<T> f = Factors.of(GraphFunctions.every(tf, preconditionerInterval, step.completedSteps(),
-        "fismo_refresh_" + inverseRoot.name(),
+        "fismo_refresh_" + inverseRoot.name() + (normalizedStatistics ? "_normalized" : ""),
         List.of(g, p, q, qInverse, pInvSqrt, qInvSqrt, step.hyperparameter("fisher_decay", type),
             step.hyperparameter("damping", type)),
         (fn, in) -> refresh(fn, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7)).asList(),
@@ -131,10 +146,16 @@ public final class Fismo extends MatrixOptimizer {
   /** The factor updates, Gauss–Seidel (Q uses the new P), and the roots of the new factors. */
   private <T extends TFloating> Factors<T> refresh(Ops tf, Operand<T> g, Operand<T> p, Operand<T> q, Operand<T> qInverse,
       Operand<T> gamma, Operand<T> mu) {
-    Operand<T> pNew = FactorEma.traceNormalized(tf, p, KroneckerFactors.leftStatistic(tf, g, qInverse, p, mu), gamma);
+    Operand<T> left = normalizedStatistics
+        ? KroneckerFactors.normalizedLeftStatistic(tf, g, qInverse, mu)
+        : KroneckerFactors.leftStatistic(tf, g, qInverse, p, mu);
+    Operand<T> pNew = FactorEma.traceNormalized(tf, p, left, gamma);
     InverseRoot.Result<T> pRoots = inverseRoot.roots(tf, pNew);
-    Operand<T> qNew =
-        FactorEma.traceNormalized(tf, q, KroneckerFactors.rightStatistic(tf, g, pRoots.roots().inverse(), q, mu), gamma);
+    Operand<T> pInverse = pRoots.roots().inverse();
+    Operand<T> right = normalizedStatistics
+        ? KroneckerFactors.normalizedRightStatistic(tf, g, pInverse, mu)
+        : KroneckerFactors.rightStatistic(tf, g, pInverse, q, mu);
+    Operand<T> qNew = FactorEma.traceNormalized(tf, q, right, gamma);
     InverseRoot.Result<T> qRoots = inverseRoot.roots(tf, qNew);
     Operand<TInt64> unconverged = tf.math.add(failures(tf, pRoots.converged()), failures(tf, qRoots.converged()));
     return new Factors<>(pNew, qNew, qRoots.roots().inverse(), pRoots.roots().inverseSqrt(), qRoots.roots().inverseSqrt(),
@@ -151,6 +172,7 @@ public final class Fismo extends MatrixOptimizer {
     private double damping = DAMPING_DEFAULT;
     private InverseRoot inverseRoot = INVERSE_ROOT_DEFAULT;
     private int preconditionerInterval = PRECONDITIONER_INTERVAL_DEFAULT;
+    private boolean normalizedStatistics = NORMALIZED_STATISTICS_DEFAULT;
 
     private Builder() {
       super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT, POLAR_DEFAULT,
@@ -168,7 +190,10 @@ public final class Fismo extends MatrixOptimizer {
       return this;
     }
 
-    /** μ &gt; 0, the damping added as μ·tr(P)/m·I (and likewise for Q). */
+    /**
+     * μ &gt; 0, the damping added as μ·tr(P)/m·I (and likewise for Q); with {@link #normalizedStatistics}
+     * μ·tr(S)/m·I instead, a fraction of the statistic's mean eigenvalue.
+     */
     public Builder damping(double damping) {
       this.damping = Settings.positive("damping", damping);
       return this;
@@ -186,6 +211,24 @@ public final class Fismo extends MatrixOptimizer {
     /** Recompute P, Q and their roots every {@code k} steps (1 = every step, as the paper). */
     public Builder preconditionerInterval(int k) {
       this.preconditionerInterval = Settings.atLeastOne("preconditionerInterval", k);
+      return this;
+    }
+
+    /**
+     * Whether each factor statistic is damped relative to its own scale and normalised to the
+     * factor's trace before the EMA (default false, the paper's algorithm):
+     * <pre>
+     *   L = (m·S/tr(S) + μ·I)/(1+μ),  S = G Q⁻¹ Gᵀ      (I where S = 0; likewise R for Q)
+     * </pre>
+     * instead of L = G Q⁻¹ Gᵀ/n + μ·I. Then P and Q, and with them every matrix step, no longer
+     * depend on the scale of the loss: multiplying the loss by any s &gt; 0 leaves the steps unchanged
+     * up to rounding (and the 1e-7 guard of the Newton–Schulz normalisation when ‖M‖_F is tiny), a
+     * gradient spike enters the factors with the weight 1−γ of any other step, and μ is a fraction of
+     * the statistic's mean eigenvalue. Turn it on when the loss is scaled (mixed-precision loss
+     * scaling, a sum instead of a mean, a large loss weight) or gradients spike.
+     */
+    public Builder normalizedStatistics(boolean normalizedStatistics) {
+      this.normalizedStatistics = normalizedStatistics;
       return this;
     }
 
