@@ -7,27 +7,30 @@ import dev.fisheropt.optimizers.Frog;
  * FLOP counts of one step on the MLP 784→w→w→10 (the bench model), for predicting step-time ratios.
  *
  * <p>Forward + backward ≈ 6·B·Σ m·n over the kernels (two multiply-adds per weight and example for
- * forward, four for the two backward products). Updates, per kernel W ∈ ℝ^{m×n}, a = min(m,n),
- * b = max(m,n):
+ * forward, four for the two backward products). Updates, per kernel W ∈ ℝ^{m×n}, a = min(m,n), b =
+ * max(m,n):
+ *
  * <ul>
- *   <li>Adam ≈ 12 per parameter, SGD+momentum ≈ 3 (element-wise; memory-bound in practice);</li>
- *   <li>Newton–Schulz, 5 steps on the wide orientation: 5·(4a²b + 2a³);</li>
- *   <li>Muon = Newton–Schulz + momentum (≈ 6 per parameter);</li>
- *   <li>FISMO refresh: L = G·Q⁻¹·Gᵀ and R = Gᵀ·P⁻¹·G, 4(m²n + mn²); two eigendecompositions, counted
- *       as 9m³ + 9n³ (the usual count for a symmetric eigensolver with vectors); the roots
- *       P^{-1/2}, Q^{-1/2}, Q⁻¹ (and P⁻¹) as V·diag·Vᵀ, 4(m³ + n³);</li>
+ *   <li>Adam ≈ 12 per parameter, SGD+momentum ≈ 3 (element-wise; memory-bound in practice);
+ *   <li>Newton–Schulz, 5 steps on the wide orientation: 5·(4a²b + 2a³);
+ *   <li>Muon = Newton–Schulz + momentum (≈ 6 per parameter);
+ *   <li>FISMO refresh: L = G·Q⁻¹·Gᵀ and R = Gᵀ·P⁻¹·G, 4(m²n + mn²); two eigendecompositions,
+ *       counted as 9m³ + 9n³ (the usual count for a symmetric eigensolver with vectors); the roots
+ *       P^{-1/2}, Q^{-1/2}, Q⁻¹ (and P⁻¹) as V·diag·Vᵀ, 4(m³ + n³);
  *   <li>FISMO every step: whitening P^{-1/2}·G·Q^{-1/2} and un-whitening, 4(m²n + mn²), plus
- *       Newton–Schulz; with interval k the refresh counts 1/k.</li>
+ *       Newton–Schulz; with interval k the refresh counts 1/k.
  *   <li>AdaFisher: the refresh (every k steps) squares and averages the layer inputs and the output
  *       gradients over the batch, 2·B·(m + n), and min-max normalises and averages the two vectors,
  *       O(m + n); every step F̃ = H_D ⊗ S_D + λ (2 per parameter), the momentum (3), the bias
- *       correction, division and step (4): ≈ 9 per parameter; AdaFisherW adds the decoupled decay (2);</li>
- *   <li>FROG with r = min(sample size, B) rows and c CG steps: the momentum (2 per parameter); the row
- *       weights Λ̂ from the r output-gradient rows and input norms, O(r·(m + n)); each CG step applies
- *       Σ_i Λ̂_ij x_i x_iᵀ to all columns as X·P (2rmn), a scaling by Λ̂ (rn) and Xᵀ·(…) (2rmn), plus
- *       two column dot products and three axpys (10 per parameter): c·(4rmn + 10mn); the
- *       normalisation ⟨Z_j, M_j⟩, division and step: 6 per parameter.</li>
+ *       correction, division and step (4): ≈ 9 per parameter; AdaFisherW adds the decoupled decay
+ *       (2);
+ *   <li>FROG with r = min(sample size, B) rows and c CG steps: the momentum (2 per parameter); the
+ *       row weights Λ̂ from the r output-gradient rows and input norms, O(r·(m + n)); each CG step
+ *       applies Σ_i Λ̂_ij x_i x_iᵀ to all columns as X·P (2rmn), a scaling by Λ̂ (rn) and Xᵀ·(…)
+ *       (2rmn), plus two column dot products and three axpys (10 per parameter): c·(4rmn + 10mn);
+ *       the normalisation ⟨Z_j, M_j⟩, division and step: 6 per parameter.
  * </ul>
+ *
  * Biases (and the fallback's Adam on them) are negligible and left out.
  */
 final class FlopModel {
@@ -54,10 +57,15 @@ final class FlopModel {
   static double fismoRefresh(long m, long n) {
     double mm = m;
     double nn = n;
-    return 4 * (mm * mm * nn + mm * nn * nn) + 9 * (mm * mm * mm + nn * nn * nn) + 4 * (mm * mm * mm + nn * nn * nn);
+    return 4 * (mm * mm * nn + mm * nn * nn)
+        + 9 * (mm * mm * mm + nn * nn * nn)
+        + 4 * (mm * mm * mm + nn * nn * nn);
   }
 
-  /** FLOPs of one update of the whole model at batch {@code batch} (AdaFisher and FROG depend on it). */
+  /**
+   * FLOPs of one update of the whole model at batch {@code batch} (AdaFisher and FROG depend on
+   * it).
+   */
   static double update(StepBench.Entry e, int w, int batch) {
     double f = 0;
     for (long[] k : kernels(w)) {
@@ -65,17 +73,28 @@ final class FlopModel {
       long n = k[1];
       double params = (double) m * n;
       double rows = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
-      f += switch (e.choice()) {
-        case ADAM -> 12 * params;
-        case MOMENTUM -> 3 * params;
-        case MUON -> newtonSchulz(m, n) + 6 * params;
-        case FISMO -> newtonSchulz(m, n) + 4 * ((double) m * m * n + (double) m * n * n) + fismoRefresh(m, n) / e.tuning().fismoInterval()
-            + 6 * params;
-        case ADAFISHER -> adaFisherRefresh(m, n, batch) / OptimizerChoice.Tuning.ADAFISHER_INTERVAL + 9 * params;
-        case ADAFISHERW -> adaFisherRefresh(m, n, batch) / OptimizerChoice.Tuning.ADAFISHER_INTERVAL + 11 * params;
-        case FROG -> 2 * params + 4 * rows * (m + n) + Frog.CG_ITERATIONS_DEFAULT * (4 * rows * params + rows * n + 10 * params)
-            + 6 * params;
-      };
+      f +=
+          switch (e.choice()) {
+            case ADAM -> 12 * params;
+            case MOMENTUM -> 3 * params;
+            case MUON -> newtonSchulz(m, n) + 6 * params;
+            case FISMO ->
+                newtonSchulz(m, n)
+                    + 4 * ((double) m * m * n + (double) m * n * n)
+                    + fismoRefresh(m, n) / e.tuning().fismoInterval()
+                    + 6 * params;
+            case ADAFISHER ->
+                adaFisherRefresh(m, n, batch) / OptimizerChoice.Tuning.ADAFISHER_INTERVAL
+                    + 9 * params;
+            case ADAFISHERW ->
+                adaFisherRefresh(m, n, batch) / OptimizerChoice.Tuning.ADAFISHER_INTERVAL
+                    + 11 * params;
+            case FROG ->
+                2 * params
+                    + 4 * rows * (m + n)
+                    + Frog.CG_ITERATIONS_DEFAULT * (4 * rows * params + rows * n + 10 * params)
+                    + 6 * params;
+          };
     }
     return f;
   }
@@ -89,7 +108,9 @@ final class FlopModel {
     return stepRatio(e, StepBench.ENTRIES.get(0), w, batch);
   }
 
-  /** Predicted (forward+backward+update of {@code e}) ÷ that of {@code base}, all at one FLOP rate. */
+  /**
+   * Predicted (forward+backward+update of {@code e}) ÷ that of {@code base}, all at one FLOP rate.
+   */
   static double stepRatio(StepBench.Entry e, StepBench.Entry base, int w, int batch) {
     double fb = forwardBackward(w, batch);
     return (fb + update(e, w, batch)) / (fb + update(base, w, batch));

@@ -33,15 +33,17 @@ import org.tensorflow.types.TInt32;
  * defaults. The loss is multiplied by a fed scale s, so every gradient is s times the unscaled one.
  *
  * <ul>
- *   <li>Constant scale: the parameter change θ_T − θ_0 after T = 1 and T = 20 steps at s ∈ {1e-3, 1e3,
- *       1e6}, as ‖Δθ(s)‖/‖Δθ(1)‖ (1 = scale-free; s = the step grows like SGD's), and after 20 steps
- *       ‖Δθ(s) − Δθ(1)‖/‖Δθ(1)‖ (0 = the same trajectory).</li>
+ *   <li>Constant scale: the parameter change θ_T − θ_0 after T = 1 and T = 20 steps at s ∈ {1e-3,
+ *       1e3, 1e6}, as ‖Δθ(s)‖/‖Δθ(1)‖ (1 = scale-free; s = the step grows like SGD's), and after 20
+ *       steps ‖Δθ(s) − Δθ(1)‖/‖Δθ(1)‖ (0 = the same trajectory).
  *   <li>Spike: 10 steps at s = 1, one step at s = 1000, 50 more at s = 1; each step's size ‖θ_t −
- *       θ_{t−1}‖ divided by that of the same step of an unspiked run.</li>
+ *       θ_{t−1}‖ divided by that of the same step of an unspiked run.
  *   <li>The unscaled mean loss over the 20 batches after 100 steps at s = 1 and s = 1e3, with the
- *       normalised statistics also at dampings 0.01, 0.1, 1 and 10, and FISMO with its factors frozen.</li>
- *   <li>How far FISMO's factors of the first kernel have moved from I after 20 steps at each scale.</li>
+ *       normalised statistics also at dampings 0.01, 0.1, 1 and 10, and FISMO with its factors
+ *       frozen.
+ *   <li>How far FISMO's factors of the first kernel have moved from I after 20 steps at each scale.
  * </ul>
+ *
  * All parameters (kernels and biases) count; Muon and FISMO send the biases to their Adam fallback.
  *
  * <p>Usage: {@code LossScaleBench} (about a minute on two cores); prints five Markdown tables.
@@ -66,15 +68,21 @@ public final class LossScaleBench {
     return List.of(
         new Case("Muon", (g, m) -> Muon.builder().build(g)),
         new Case("FISMO (default)", (g, m) -> Fismo.builder().build(g)),
-        new Case("FISMO (default) polar(EXACT)", (g, m) -> Fismo.builder().polar(Polar.EXACT).build(g)),
-        new Case("FISMO normalizedStatistics(true)", (g, m) -> Fismo.builder().normalizedStatistics(true).build(g)),
+        new Case(
+            "FISMO (default) polar(EXACT)", (g, m) -> Fismo.builder().polar(Polar.EXACT).build(g)),
+        new Case(
+            "FISMO normalizedStatistics(true)",
+            (g, m) -> Fismo.builder().normalizedStatistics(true).build(g)),
         new Case("AdaFisher", (g, m) -> AdaFisher.builder().layers(m.layers).build(g)),
-        new Case("Adam (ElementwiseOptimizer)", (g, m) -> ElementwiseOptimizer.builder(Fallback.adam()).build(g)));
+        new Case(
+            "Adam (ElementwiseOptimizer)",
+            (g, m) -> ElementwiseOptimizer.builder(Fallback.adam()).build(g)));
   }
 
   public static void main(String[] args) {
     Data data = new Data(1);
-    System.out.println("| optimizer | 1 step: s=1e-3 | s=1e3 | s=1e6 | 20 steps: s=1e-3 | s=1e3 | s=1e6 |");
+    System.out.println(
+        "| optimizer | 1 step: s=1e-3 | s=1e3 | s=1e6 | 20 steps: s=1e-3 | s=1e3 | s=1e6 |");
     System.out.println("|---|---:|---:|---:|---:|---:|---:|");
     List<String> deviations = new ArrayList<>();
     for (Case c : cases()) {
@@ -93,11 +101,14 @@ public final class LossScaleBench {
       deviations.add(deviation.append(" |").toString());
     }
     System.out.println();
-    System.out.println("| optimizer | ‖Δθ(s)−Δθ(1)‖/‖Δθ(1)‖ after 20 steps: s=1e-3 | s=1e3 | s=1e6 |");
+    System.out.println(
+        "| optimizer | ‖Δθ(s)−Δθ(1)‖/‖Δθ(1)‖ after 20 steps: s=1e-3 | s=1e3 | s=1e6 |");
     System.out.println("|---|---:|---:|---:|");
     deviations.forEach(System.out::println);
     System.out.println();
-    System.out.println("| FISMO, after 20 steps, ‖P − I‖_F/‖I‖_F of dense1 (P 16×16, Q 32×32) | s=1e-3 | s=1 | s=1e3 | s=1e6 |");
+    System.out.println(
+        "| FISMO, after 20 steps, ‖P − I‖_F/‖I‖_F of dense1 (P 16×16, Q 32×32) | s=1e-3 | s=1 |"
+            + " s=1e3 | s=1e6 |");
     System.out.println("|---|---:|---:|---:|---:|");
     for (Case c : List.of(cases().get(1), cases().get(3))) {
       for (String slot : List.of("P", "Q")) {
@@ -109,20 +120,34 @@ public final class LossScaleBench {
       }
     }
     System.out.println();
-    System.out.println("| optimizer | mean loss over the 20 batches after 100 steps: s=1 | s=1e3 |");
+    System.out.println(
+        "| optimizer | mean loss over the 20 batches after 100 steps: s=1 | s=1e3 |");
     System.out.println("|---|---:|---:|");
     List<Case> withDampings = new ArrayList<>(cases());
-    withDampings.add(new Case("FISMO fisherDecay(1) (factors frozen at I)", (g, m) -> Fismo.builder().fisherDecay(1.0).build(g)));
+    withDampings.add(
+        new Case(
+            "FISMO fisherDecay(1) (factors frozen at I)",
+            (g, m) -> Fismo.builder().fisherDecay(1.0).build(g)));
     for (double mu : new double[] {1e-2, 1e-1, 1.0, 10.0}) {
-      withDampings.add(new Case("FISMO normalizedStatistics(true) damping(" + mu + ")",
-          (g, m) -> Fismo.builder().normalizedStatistics(true).damping(mu).build(g)));
+      withDampings.add(
+          new Case(
+              "FISMO normalizedStatistics(true) damping(" + mu + ")",
+              (g, m) -> Fismo.builder().normalizedStatistics(true).damping(mu).build(g)));
     }
     for (Case c : withDampings) {
-      System.out.println("| " + c.name() + " | " + fmt(lossAfter(c, data, constant(100, 1.0))) + " | "
-          + fmt(lossAfter(c, data, constant(100, 1e3))) + " |");
+      System.out.println(
+          "| "
+              + c.name()
+              + " | "
+              + fmt(lossAfter(c, data, constant(100, 1.0)))
+              + " | "
+              + fmt(lossAfter(c, data, constant(100, 1e3)))
+              + " |");
     }
     System.out.println();
-    System.out.println("| optimizer | spike step | +1 | +5 | +10 | +20 | +50 | max over +1..+50 | min over +1..+50 | steps > 2× | steps < ½× |");
+    System.out.println(
+        "| optimizer | spike step | +1 | +5 | +10 | +20 | +50 | max over +1..+50 | min over +1..+50"
+            + " | steps > 2× | steps < ½× |");
     System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     int total = WARMUP + 1 + AFTER;
     double[] spiked = new double[total];
@@ -146,9 +171,30 @@ public final class LossScaleBench {
         above += v > 2 ? 1 : 0;
         below += v < 0.5 ? 1 : 0;
       }
-      System.out.println("| " + c.name() + " | " + fmt(r[WARMUP]) + " | " + fmt(r[WARMUP + 1]) + " | " + fmt(r[WARMUP + 5]) + " | "
-          + fmt(r[WARMUP + 10]) + " | " + fmt(r[WARMUP + 20]) + " | " + fmt(r[WARMUP + 50]) + " | " + fmt(max) + " | " + fmt(min)
-          + " | " + above + " | " + below + " |");
+      System.out.println(
+          "| "
+              + c.name()
+              + " | "
+              + fmt(r[WARMUP])
+              + " | "
+              + fmt(r[WARMUP + 1])
+              + " | "
+              + fmt(r[WARMUP + 5])
+              + " | "
+              + fmt(r[WARMUP + 10])
+              + " | "
+              + fmt(r[WARMUP + 20])
+              + " | "
+              + fmt(r[WARMUP + 50])
+              + " | "
+              + fmt(max)
+              + " | "
+              + fmt(min)
+              + " | "
+              + above
+              + " | "
+              + below
+              + " |");
     }
   }
 
@@ -160,7 +206,8 @@ public final class LossScaleBench {
 
   /** θ_T − θ_0 over all parameters after one step per entry of {@code scales}. */
   static double[] displacement(Case c, Data data, double[] scales) {
-    try (Model m = new Model(); Session s = new Session(m.graph)) {
+    try (Model m = new Model();
+        Session s = new Session(m.graph)) {
       Op step = c.build().apply(m.graph, m).minimize(m.loss);
       s.initialize();
       double[] start = m.parameters(s);
@@ -173,7 +220,8 @@ public final class LossScaleBench {
 
   /** ‖F − I‖_F/‖I‖_F of FISMO's factor {@code slot} of the first kernel after the steps. */
   static double distanceFromIdentity(Case c, Data data, double[] scales, String slot) {
-    try (Model m = new Model(); Session s = new Session(m.graph)) {
+    try (Model m = new Model();
+        Session s = new Session(m.graph)) {
       Optimizer optimizer = c.build().apply(m.graph, m);
       Op step = optimizer.minimize(m.loss);
       Variable<TFloat64> kernel = m.params.get(0);
@@ -199,7 +247,8 @@ public final class LossScaleBench {
 
   /** The unscaled mean loss over all batches after one step per entry of {@code scales}. */
   static double lossAfter(Case c, Data data, double[] scales) {
-    try (Model m = new Model(); Session s = new Session(m.graph)) {
+    try (Model m = new Model();
+        Session s = new Session(m.graph)) {
       Op step = c.build().apply(m.graph, m).minimize(m.loss);
       s.initialize();
       for (int t = 0; t < scales.length; t++) {
@@ -215,7 +264,8 @@ public final class LossScaleBench {
 
   /** ‖θ_t − θ_{t−1}‖ of each step, one step per entry of {@code scales}. */
   static double[] stepSizes(Case c, Data data, double[] scales) {
-    try (Model m = new Model(); Session s = new Session(m.graph)) {
+    try (Model m = new Model();
+        Session s = new Session(m.graph)) {
       Op step = c.build().apply(m.graph, m).minimize(m.loss);
       s.initialize();
       double[] sizes = new double[scales.length];
@@ -264,9 +314,11 @@ public final class LossScaleBench {
   static final class Model implements AutoCloseable {
     final Graph graph = new Graph();
     final Ops tf = Ops.create(graph);
-    final Placeholder<TFloat64> x = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(BATCH, IN)));
+    final Placeholder<TFloat64> x =
+        tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(BATCH, IN)));
     final Placeholder<TInt32> y = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(BATCH)));
-    final Placeholder<TFloat64> scale = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
+    final Placeholder<TFloat64> scale =
+        tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
     final List<Variable<TFloat64>> params = new ArrayList<>();
     final LayerCollection layers = new LayerCollection();
     final Operand<TFloat64> loss;
@@ -278,12 +330,21 @@ public final class LossScaleBench {
       loss = tf.math.mul(SoftmaxCrossEntropy.mean(tf, logits, y, CLASSES), scale);
     }
 
-    private Operand<TFloat64> dense(String name, Operand<TFloat64> in, int fanIn, int fanOut, Random random) {
+    private Operand<TFloat64> dense(
+        String name, Operand<TFloat64> in, int fanIn, int fanOut, Random random) {
       Ops layer = tf.withSubScope(name);
       Ops init = tf.withInitScope();
-      Variable<TFloat64> kernel = layer.withName("kernel").variable(init.constant(Shape.of(fanIn, fanOut),
-          DataBuffers.of(gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)))));
-      Variable<TFloat64> bias = layer.withName("bias").variable(init.constant(Shape.of(fanOut), DataBuffers.of(new double[fanOut])));
+      Variable<TFloat64> kernel =
+          layer
+              .withName("kernel")
+              .variable(
+                  init.constant(
+                      Shape.of(fanIn, fanOut),
+                      DataBuffers.of(gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)))));
+      Variable<TFloat64> bias =
+          layer
+              .withName("bias")
+              .variable(init.constant(Shape.of(fanOut), DataBuffers.of(new double[fanOut])));
       params.add(kernel);
       params.add(bias);
       Operand<TFloat64> z = tf.math.add(tf.linalg.matMul(in, kernel), bias);
@@ -357,6 +418,8 @@ public final class LossScaleBench {
       return "0";
     }
     double a = Math.abs(v);
-    return a >= 1e-2 && a < 1e4 ? String.format(Locale.ROOT, "%.3g", v) : String.format(Locale.ROOT, "%.2e", v);
+    return a >= 1e-2 && a < 1e4
+        ? String.format(Locale.ROOT, "%.3g", v)
+        : String.format(Locale.ROOT, "%.2e", v);
   }
 }

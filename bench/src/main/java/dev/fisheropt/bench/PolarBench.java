@@ -24,7 +24,8 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * Step time of the fused Newton–Schulz polar op ({@code Polar.FUSED}) against the graph loop
- * ({@code Polar.NEWTON_SCHULZ}), alone (float32 and float64) and inside a float32 FISMO step, on CPU.
+ * ({@code Polar.NEWTON_SCHULZ}), alone (float32 and float64) and inside a float32 FISMO step, on
+ * CPU.
  *
  * <p>Both variants of a case are built in separate graphs and sessions, warmed up, then timed
  * alternately (fused, graph, fused, graph, ...) so that load from other processes hits both alike;
@@ -49,29 +50,61 @@ public final class PolarBench {
       sizes = List.of(new long[] {256, 256}, new long[] {512, 2048}, new long[] {1024, 4096});
     }
     if (!CustomOps.shared().isLoaded()) {
-      throw new IllegalStateException("the custom op library did not load: " + CustomOps.shared().unavailableReason().orElse(""));
+      throw new IllegalStateException(
+          "the custom op library did not load: "
+              + CustomOps.shared().unavailableReason().orElse(""));
     }
     System.out.println("| case | size | fused median (ms) | graph median (ms) | graph ÷ fused |");
     System.out.println("|---|---|---:|---:|---:|");
     for (long[] size : sizes) {
-      row("NS5 polar, float32", size, reps, compare(reps, polarCase(size, TFloat32.class, true), polarCase(size, TFloat32.class, false)));
+      row(
+          "NS5 polar, float32",
+          size,
+          reps,
+          compare(
+              reps, polarCase(size, TFloat32.class, true), polarCase(size, TFloat32.class, false)));
     }
     for (long[] size : sizes) {
-      row("NS5 polar, float64", size, reps, compare(reps, polarCase(size, TFloat64.class, true), polarCase(size, TFloat64.class, false)));
+      row(
+          "NS5 polar, float64",
+          size,
+          reps,
+          compare(
+              reps, polarCase(size, TFloat64.class, true), polarCase(size, TFloat64.class, false)));
     }
     for (long[] size : sizes) {
-      row("FISMO step (float32), preconditionerInterval 1000", size, reps, compare(reps, fismoCase(size, Polar.FUSED, 1000), fismoCase(size, Polar.NEWTON_SCHULZ, 1000)));
+      row(
+          "FISMO step (float32), preconditionerInterval 1000",
+          size,
+          reps,
+          compare(
+              reps,
+              fismoCase(size, Polar.FUSED, 1000),
+              fismoCase(size, Polar.NEWTON_SCHULZ, 1000)));
     }
     long[] small = sizes.get(0);
-    row("FISMO step (float32), preconditionerInterval 1", small, reps, compare(reps, fismoCase(small, Polar.FUSED, 1), fismoCase(small, Polar.NEWTON_SCHULZ, 1)));
+    row(
+        "FISMO step (float32), preconditionerInterval 1",
+        small,
+        reps,
+        compare(reps, fismoCase(small, Polar.FUSED, 1), fismoCase(small, Polar.NEWTON_SCHULZ, 1)));
   }
 
   private static void row(String name, long[] size, int reps, double[] medians) {
-    System.out.printf(Locale.ROOT, "| %s | %d×%d | %.2f | %.2f | %.2f |%n", name, size[0], size[1], medians[0], medians[1], medians[1] / medians[0]);
+    System.out.printf(
+        Locale.ROOT,
+        "| %s | %d×%d | %.2f | %.2f | %.2f |%n",
+        name,
+        size[0],
+        size[1],
+        medians[0],
+        medians[1],
+        medians[1] / medians[0]);
   }
 
   /** A graph, its session, and what one timed run executes: a target op or a fetched scalar. */
-  private record Case(Graph graph, Session session, Op target, Operand<?> fetch) implements AutoCloseable {
+  private record Case(Graph graph, Session session, Op target, Operand<?> fetch)
+      implements AutoCloseable {
     void run() {
       Session.Runner runner = session.runner();
       if (target != null) {
@@ -91,7 +124,8 @@ public final class PolarBench {
   }
 
   private static double[] compare(int reps, Case fused, Case graph) {
-    try (fused; graph) {
+    try (fused;
+        graph) {
       for (int i = 0; i < WARMUP; i++) {
         fused.run();
         graph.run();
@@ -127,10 +161,24 @@ public final class PolarBench {
   private static <T extends TFloating> Case polarCase(long[] size, Class<T> type, boolean fused) {
     Graph g = new Graph();
     Ops tf = Ops.create(g);
-    Variable<T> m = tf.variable(tf.withInitScope().dtypes.cast(random(tf.withInitScope(), size, 1), type));
-    Operand<T> x = fused
-        ? FusedPolar.polar(tf, m, NewtonSchulz.STEPS_DEFAULT, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT)
-        : NewtonSchulz.polar(tf, m, NewtonSchulz.STEPS_DEFAULT, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
+    Variable<T> m =
+        tf.variable(tf.withInitScope().dtypes.cast(random(tf.withInitScope(), size, 1), type));
+    Operand<T> x =
+        fused
+            ? FusedPolar.polar(
+                tf,
+                m,
+                NewtonSchulz.STEPS_DEFAULT,
+                NewtonSchulz.A_DEFAULT,
+                NewtonSchulz.B_DEFAULT,
+                NewtonSchulz.C_DEFAULT)
+            : NewtonSchulz.polar(
+                tf,
+                m,
+                NewtonSchulz.STEPS_DEFAULT,
+                NewtonSchulz.A_DEFAULT,
+                NewtonSchulz.B_DEFAULT,
+                NewtonSchulz.C_DEFAULT);
     Session s = new Session(g);
     s.initialize();
     return new Case(g, s, null, tf.reduceSum(x, tf.constant(new int[] {0, 1})));
@@ -145,10 +193,17 @@ public final class PolarBench {
     Ops tf = Ops.create(g);
     Variable<TFloat32> w = tf.withName("w").variable(random(tf.withInitScope(), size, 2));
     Operand<TFloat32> c = random(tf, size, 3);
-    Operand<TFloat32> loss = tf.math.add(
-        tf.reduceSum(tf.math.mul(w, c), tf.constant(new int[] {0, 1})),
-        tf.math.mul(tf.constant(0.5f), tf.reduceSum(tf.math.mul(w, w), tf.constant(new int[] {0, 1}))));
-    Op step = Fismo.builder().polar(polar).preconditionerInterval(preconditionerInterval).build(g).minimize(loss);
+    Operand<TFloat32> loss =
+        tf.math.add(
+            tf.reduceSum(tf.math.mul(w, c), tf.constant(new int[] {0, 1})),
+            tf.math.mul(
+                tf.constant(0.5f), tf.reduceSum(tf.math.mul(w, w), tf.constant(new int[] {0, 1}))));
+    Op step =
+        Fismo.builder()
+            .polar(polar)
+            .preconditionerInterval(preconditionerInterval)
+            .build(g)
+            .minimize(loss);
     Session s = new Session(g);
     s.initialize();
     return new Case(g, s, step, null);

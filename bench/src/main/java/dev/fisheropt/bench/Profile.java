@@ -11,18 +11,20 @@ import org.tensorflow.proto.NodeExecStats;
 import org.tensorflow.proto.RunOptions;
 
 /**
- * Where a training step's time goes: runs steps of one {@link StepBench.Entry} with
- * {@code TraceLevel.FULL_TRACE} and sums the kernels' times (TensorFlow's step stats) by op type,
- * and separately for the ops inside the optimizer's name scope (the update). Kernel times of ops
- * that ran in parallel add up, so the sum can exceed the wall time.
+ * Where a training step's time goes: runs steps of one {@link StepBench.Entry} with {@code
+ * TraceLevel.FULL_TRACE} and sums the kernels' times (TensorFlow's step stats) by op type, and
+ * separately for the ops inside the optimizer's name scope (the update). Kernel times of ops that
+ * ran in parallel add up, so the sum can exceed the wall time.
  */
 final class Profile {
   private Profile() {}
 
-  static void run(StepBench.Entry entry, Model.Architecture architecture, int width, int batch, int steps) {
+  static void run(
+      StepBench.Entry entry, Model.Architecture architecture, int width, int batch, int steps) {
     try (StepBench.Trainer t = new StepBench.Trainer(entry, architecture, width, batch)) {
       t.block(StepBench.BLOCK);
-      RunOptions options = RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
+      RunOptions options =
+          RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
       Map<String, Double> byType = new HashMap<>();
       Map<String, Double> updateByType = new HashMap<>();
       String scope = entry.choice().displayName();
@@ -30,10 +32,16 @@ final class Profile {
       double update = 0;
       long t0 = System.nanoTime();
       for (int s = 0; s < steps; s++) {
-        try (Result r = t.session.runner().feed(t.model.trainImages(), t.images[s % StepBench.INPUTS])
-            .feed(t.model.trainLabels(), t.labels[s % StepBench.INPUTS]).addTarget(t.step).setOptions(options)
-            .runAndFetchMetadata()) {
-          for (DeviceStepStats device : r.getMetadata().orElseThrow().getStepStats().getDevStatsList()) {
+        try (Result r =
+            t.session
+                .runner()
+                .feed(t.model.trainImages(), t.images[s % StepBench.INPUTS])
+                .feed(t.model.trainLabels(), t.labels[s % StepBench.INPUTS])
+                .addTarget(t.step)
+                .setOptions(options)
+                .runAndFetchMetadata()) {
+          for (DeviceStepStats device :
+              r.getMetadata().orElseThrow().getStepStats().getDevStatsList()) {
             for (NodeExecStats node : device.getNodeStatsList()) {
               String name = node.getNodeName();
               GraphOperation op = t.graph.operation(name);
@@ -50,8 +58,18 @@ final class Profile {
         }
       }
       double wall = (System.nanoTime() - t0) / 1e6 / steps;
-      System.out.printf(Locale.ROOT, "# profile %s, %s, w = %d, B = %d, %d traced steps: wall %.1f ms/step (tracing included),"
-          + " kernel time %.1f ms/step, of which the optimizer's scope %.1f ms%n", entry.label(), architecture, width, batch, steps, wall, total, update);
+      System.out.printf(
+          Locale.ROOT,
+          "# profile %s, %s, w = %d, B = %d, %d traced steps: wall %.1f ms/step (tracing included),"
+              + " kernel time %.1f ms/step, of which the optimizer's scope %.1f ms%n",
+          entry.label(),
+          architecture,
+          width,
+          batch,
+          steps,
+          wall,
+          total,
+          update);
       print("whole step", byType, total);
       print("optimizer scope only", updateByType, update);
     }
@@ -67,7 +85,16 @@ final class Profile {
     System.out.println();
     System.out.println("| op type (" + title + ") | ms/step | share |");
     System.out.println("|---|---|---|");
-    byType.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed()).limit(12)
-        .forEach(e -> System.out.printf(Locale.ROOT, "| %s | %.2f | %.0f%% |%n", e.getKey(), e.getValue(), 100 * e.getValue() / total));
+    byType.entrySet().stream()
+        .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+        .limit(12)
+        .forEach(
+            e ->
+                System.out.printf(
+                    Locale.ROOT,
+                    "| %s | %.2f | %.0f%% |%n",
+                    e.getKey(),
+                    e.getValue(),
+                    100 * e.getValue() / total));
   }
 }

@@ -26,17 +26,18 @@ import org.tensorflow.types.TInt32;
  * Step-time benchmark of the optimizers on the MLP 784→w→w→10 (float32, CPU), as ratios to Adam
  * measured in the same run.
  *
- * <p>Method: one graph and session per optimizer, all open at once; {@link #INPUTS} pre-built random
- * batches fed in rotation; a warm-up block, then rounds in which every optimizer runs one block of
- * {@link #BLOCK} consecutive steps (so FISMO with interval 10 pays exactly one refresh per block), the
- * order of optimizers rotating from round to round. A block's time ÷ {@link #BLOCK} is one sample; the
- * figures are medians over rounds, and ratios are medians of the per-round ratios, which cancels
- * most of the drift of a machine shared with other jobs.
+ * <p>Method: one graph and session per optimizer, all open at once; {@link #INPUTS} pre-built
+ * random batches fed in rotation; a warm-up block, then rounds in which every optimizer runs one
+ * block of {@link #BLOCK} consecutive steps (so FISMO with interval 10 pays exactly one refresh per
+ * block), the order of optimizers rotating from round to round. A block's time ÷ {@link #BLOCK} is
+ * one sample; the figures are medians over rounds, and ratios are medians of the per-round ratios,
+ * which cancels most of the drift of a machine shared with other jobs.
  *
- * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B),
- * {@code update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same
- * run, plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type kernel
- * times of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see {@link #select}).
+ * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B), {@code update
+ * ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same run, plus the
+ * pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type kernel times
+ * of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see {@link
+ * #select}).
  */
 public final class StepBench {
   static final int INPUTS = 4;
@@ -45,15 +46,16 @@ public final class StepBench {
   /** One benchmarked configuration. */
   record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning) {}
 
-  static final List<Entry> ENTRIES = List.of(
-      new Entry("Adam", OptimizerChoice.ADAM, OptimizerChoice.Tuning.defaults()),
-      new Entry("SGD+momentum", OptimizerChoice.MOMENTUM, OptimizerChoice.Tuning.defaults()),
-      new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
-      new Entry("FISMO k=1", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(1)),
-      new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)),
-      new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
-      new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
-      new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()));
+  static final List<Entry> ENTRIES =
+      List.of(
+          new Entry("Adam", OptimizerChoice.ADAM, OptimizerChoice.Tuning.defaults()),
+          new Entry("SGD+momentum", OptimizerChoice.MOMENTUM, OptimizerChoice.Tuning.defaults()),
+          new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
+          new Entry("FISMO k=1", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(1)),
+          new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)),
+          new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
+          new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
+          new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()));
 
   /**
    * The entries whose labels are listed (comma-separated, case-insensitive), in {@link #ENTRIES}
@@ -63,14 +65,20 @@ public final class StepBench {
     if (labels == null || labels.equalsIgnoreCase("all")) {
       return ENTRIES;
     }
-    List<String> wanted = Arrays.stream(labels.split(",")).map(l -> l.trim().toLowerCase(Locale.ROOT)).toList();
+    List<String> wanted =
+        Arrays.stream(labels.split(",")).map(l -> l.trim().toLowerCase(Locale.ROOT)).toList();
     for (String w : wanted) {
       if (ENTRIES.stream().noneMatch(e -> e.label().toLowerCase(Locale.ROOT).equals(w))) {
-        throw new IllegalArgumentException("unknown entry '" + w + "'; choose from "
-            + ENTRIES.stream().map(Entry::label).toList());
+        throw new IllegalArgumentException(
+            "unknown entry '"
+                + w
+                + "'; choose from "
+                + ENTRIES.stream().map(Entry::label).toList());
       }
     }
-    return ENTRIES.stream().filter(e -> e == ENTRIES.get(0) || wanted.contains(e.label().toLowerCase(Locale.ROOT))).toList();
+    return ENTRIES.stream()
+        .filter(e -> e == ENTRIES.get(0) || wanted.contains(e.label().toLowerCase(Locale.ROOT)))
+        .toList();
   }
 
   private StepBench() {}
@@ -78,16 +86,33 @@ public final class StepBench {
   public static void main(String[] args) {
     String mode = args.length > 0 ? args[0] : "grid";
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 5;
-    System.out.printf(Locale.ROOT, "# %s, %d cores, %s %s, Java %s%n", mode, Runtime.getRuntime().availableProcessors(),
-        System.getProperty("os.name"), System.getProperty("os.arch"), System.getProperty("java.version"));
+    System.out.printf(
+        Locale.ROOT,
+        "# %s, %d cores, %s %s, Java %s%n",
+        mode,
+        Runtime.getRuntime().availableProcessors(),
+        System.getProperty("os.name"),
+        System.getProperty("os.arch"),
+        System.getProperty("java.version"));
     switch (mode) {
-      case "grid" -> grid(rounds, args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
-          args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096}, select(args.length > 4 ? args[4] : null));
+      case "grid" ->
+          grid(
+              rounds,
+              args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
+              args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096},
+              select(args.length > 4 ? args[4] : null));
       case "update" -> UpdateBench.run(rounds, select(args.length > 2 ? args[2] : null));
-      case "profile" -> Profile.run(select(args[4]).get(select(args[4]).size() - 1),
-          args.length > 5 && args[5].equals("cnn") ? Model.Architecture.CNN : Model.Architecture.MLP, Integer.parseInt(args[2]),
-          Integer.parseInt(args[3]), rounds);
-      default -> throw new IllegalArgumentException("mode must be grid, update or profile, got " + mode);
+      case "profile" ->
+          Profile.run(
+              select(args[4]).get(select(args[4]).size() - 1),
+              args.length > 5 && args[5].equals("cnn")
+                  ? Model.Architecture.CNN
+                  : Model.Architecture.MLP,
+              Integer.parseInt(args[2]),
+              Integer.parseInt(args[3]),
+              rounds);
+      default ->
+          throw new IllegalArgumentException("mode must be grid, update or profile, got " + mode);
     }
   }
 
@@ -112,12 +137,23 @@ public final class StepBench {
     }
 
     Trainer(Entry entry, Model.Architecture architecture, int width, int batch) {
-      this(entry, architecture, width, batch,
-          (g, layers) -> entry.choice().build(g, layers, entry.choice().defaultLearningRate(), entry.tuning()));
+      this(
+          entry,
+          architecture,
+          width,
+          batch,
+          (g, layers) ->
+              entry
+                  .choice()
+                  .build(g, layers, entry.choice().defaultLearningRate(), entry.tuning()));
     }
 
     /** A trainer whose optimizer {@code factory} builds from the graph and the model's layers. */
-    Trainer(Entry entry, Model.Architecture architecture, int width, int batch,
+    Trainer(
+        Entry entry,
+        Model.Architecture architecture,
+        int width,
+        int batch,
         BiFunction<Graph, LayerCollection, GuardedOptimizer> factory) {
       this.entry = entry;
       model = new Model(graph, architecture, batch, width, 1);
@@ -134,7 +170,10 @@ public final class StepBench {
         }
         int[] y = new int[batch];
         Arrays.setAll(y, j -> random.nextInt(FashionMnist.CLASSES));
-        Shape shape = architecture == Model.Architecture.CNN ? Shape.of(batch, 28, 28, 1) : Shape.of(batch, FashionMnist.PIXELS);
+        Shape shape =
+            architecture == Model.Architecture.CNN
+                ? Shape.of(batch, 28, 28, 1)
+                : Shape.of(batch, FashionMnist.PIXELS);
         images[i] = TFloat32.tensorOf(shape, DataBuffers.of(x, true, false));
         labels[i] = TInt32.tensorOf(Shape.of(batch), DataBuffers.of(y, true, false));
       }
@@ -145,7 +184,12 @@ public final class StepBench {
       long t0 = System.nanoTime();
       for (int s = 0; s < steps; s++) {
         int i = next++ % INPUTS;
-        session.runner().feed(model.trainImages(), images[i]).feed(model.trainLabels(), labels[i]).addTarget(step).run();
+        session
+            .runner()
+            .feed(model.trainImages(), images[i])
+            .feed(model.trainLabels(), labels[i])
+            .addTarget(step)
+            .run();
       }
       return (System.nanoTime() - t0) / 1e9 / steps;
     }
@@ -174,8 +218,10 @@ public final class StepBench {
         momentum = i;
       }
     }
-    System.out.println("| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds) | FLOP-predicted ratio"
-        + " | ratio to SGD+momentum (median of rounds) | FLOP-predicted |");
+    System.out.println(
+        "| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds)"
+            + " | FLOP-predicted ratio | ratio to SGD+momentum (median of rounds) | FLOP-predicted"
+            + " |");
     System.out.println("|---|---|---|---|---|---|---|---|---|");
     for (int w : widths) {
       for (int b : batches) {
@@ -201,8 +247,17 @@ public final class StepBench {
             toMomentum[r] = momentum < 0 ? Double.NaN : times[i][r] / times[momentum][r];
           }
           Entry e = trainers.get(i).entry;
-          System.out.printf(Locale.ROOT, "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n", w, b, b / (2.0 * w), e.label(),
-              1000 * median(times[i]), median(ratios), FlopModel.stepRatio(e, w, b), median(toMomentum),
+          System.out.printf(
+              Locale.ROOT,
+              "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
+              w,
+              b,
+              b / (2.0 * w),
+              e.label(),
+              1000 * median(times[i]),
+              median(ratios),
+              FlopModel.stepRatio(e, w, b),
+              median(toMomentum),
               momentum < 0 ? Double.NaN : FlopModel.stepRatio(e, entries.get(momentum), w, b));
         }
         trainers.forEach(Trainer::close);

@@ -1,13 +1,11 @@
 package dev.fisheropt.bench;
 
-import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.examples.OptimizerChoice;
-import org.tensorflow.op.linalg.MatMul;
-import dev.fisheropt.ops.KroneckerFactors;
-import org.tensorflow.op.linalg.SelfAdjointEig;
 import dev.fisheropt.examples.StateMemory;
+import dev.fisheropt.ops.KroneckerFactors;
 import dev.fisheropt.ops.NewtonSchulz;
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -17,18 +15,20 @@ import org.tensorflow.Session;
 import org.tensorflow.framework.optimizers.Optimizer.GradAndVar;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.linalg.MatMul;
+import org.tensorflow.op.linalg.SelfAdjointEig;
 import org.tensorflow.types.TFloat32;
 
 /**
  * The optimizer update alone at w = 1024: the parameters of the bench MLP and fixed gradients, both
  * variables, so a step is exactly the update (no forward, backward or feeding). Its time is set
- * against the time its FLOP count ({@link FlopModel#update}) needs at the MatMul rate measured in the
- * same run (1024×1024·1024×1024). Also times the pieces FISMO's refresh spends its time in.
+ * against the time its FLOP count ({@link FlopModel#update}) needs at the MatMul rate measured in
+ * the same run (1024×1024·1024×1024). Also times the pieces FISMO's refresh spends its time in.
  *
  * <p>AdaFisher(W) and FROG read the layers' inputs and output gradients, so their update cannot run
  * without the model. For them the update is timed by difference, at batch {@link #IN_MODEL_BATCH}:
- * a training step of the MLP with the optimizer, minus a training step with SGD+momentum in the same
- * round, plus SGD+momentum's own update measured alone.
+ * a training step of the MLP with the optimizer, minus a training step with SGD+momentum in the
+ * same round, plus SGD+momentum's own update measured alone.
  */
 final class UpdateBench {
   static final int WIDTH = 1024;
@@ -57,14 +57,18 @@ final class UpdateBench {
       long count = 0;
       int seed = 1;
       for (long[] k : FlopModel.kernels(WIDTH)) {
-        Operand<TFloat32> w = StepBench.variable(tf.withSubScope("layer" + seed), (int) k[0], (int) k[1], seed);
-        Operand<TFloat32> g = StepBench.variable(tf.withSubScope("gradient" + seed), (int) k[0], (int) k[1], 100 + seed);
+        Operand<TFloat32> w =
+            StepBench.variable(tf.withSubScope("layer" + seed), (int) k[0], (int) k[1], seed);
+        Operand<TFloat32> g =
+            StepBench.variable(
+                tf.withSubScope("gradient" + seed), (int) k[0], (int) k[1], 100 + seed);
         pairs.add(new GradAndVar<>(tf.math.mul(g, tf.constant(1e-2f)).asOutput(), w.asOutput()));
         count += k[0] * k[1];
         seed++;
       }
-      GuardedOptimizer optimizer = e.choice().build(graph, new LayerCollection(),
-          e.choice().defaultLearningRate(), e.tuning());
+      GuardedOptimizer optimizer =
+          e.choice()
+              .build(graph, new LayerCollection(), e.choice().defaultLearningRate(), e.tuning());
       update = optimizer.applyGradients(pairs, "update");
       stateBytes = StateMemory.bytes(optimizer);
       parameters = count;
@@ -97,10 +101,14 @@ final class UpdateBench {
   }
 
   static void run(int rounds, List<StepBench.Entry> entries) {
-    List<StepBench.Entry> direct = new ArrayList<>(entries.stream().filter(e -> !needsModel(e)).toList());
+    List<StepBench.Entry> direct =
+        new ArrayList<>(entries.stream().filter(e -> !needsModel(e)).toList());
     List<StepBench.Entry> inModel = entries.stream().filter(UpdateBench::needsModel).toList();
-    StepBench.Entry momentum = StepBench.ENTRIES.stream().filter(e -> e.choice() == OptimizerChoice.MOMENTUM)
-        .findFirst().orElseThrow();
+    StepBench.Entry momentum =
+        StepBench.ENTRIES.stream()
+            .filter(e -> e.choice() == OptimizerChoice.MOMENTUM)
+            .findFirst()
+            .orElseThrow();
     if (!inModel.isEmpty() && !direct.contains(momentum)) {
       direct.add(momentum);
     }
@@ -109,8 +117,10 @@ final class UpdateBench {
       Operand<TFloat32> a = StepBench.variable(tf, WIDTH, WIDTH, 7);
       Operand<TFloat32> b = StepBench.variable(tf, WIDTH, WIDTH, 8);
       Op matmul = tf.linalg.matMul(a, b);
-      Operand<TFloat32> spd = tf.math.add(tf.linalg.matMul(a, a, MatMul.transposeB(true)),
-          KroneckerFactors.identity(tf, WIDTH, TFloat32.class));
+      Operand<TFloat32> spd =
+          tf.math.add(
+              tf.linalg.matMul(a, a, MatMul.transposeB(true)),
+              KroneckerFactors.identity(tf, WIDTH, TFloat32.class));
       Op eigh = tf.linalg.selfAdjointEig(spd, SelfAdjointEig.computeV(true));
       Op spdOnly = spd;
       Op polar = NewtonSchulz.polar(tf, a);
@@ -156,29 +166,56 @@ final class UpdateBench {
           }
         }
         double rate = 2.0 * WIDTH * WIDTH * WIDTH / StepBench.median(matmulTimes);
-        System.out.printf(Locale.ROOT, "MatMul 1024x1024x1024: %.2f ms, %.1f GFLOP/s%n", 1e3 * StepBench.median(matmulTimes), rate / 1e9);
+        System.out.printf(
+            Locale.ROOT,
+            "MatMul 1024x1024x1024: %.2f ms, %.1f GFLOP/s%n",
+            1e3 * StepBench.median(matmulTimes),
+            rate / 1e9);
         double polarFlops = FlopModel.newtonSchulz(WIDTH, WIDTH);
-        System.out.printf(Locale.ROOT, "Newton-Schulz 5 steps 1024x1024: %.1f ms (%.0f%% of MatMul rate)%n",
-            1e3 * StepBench.median(polarTimes), 100 * polarFlops / rate / StepBench.median(polarTimes));
-        System.out.printf(Locale.ROOT, "eigh 1024x1024 (SelfAdjointEigV2 with vectors): %.1f ms (%.0f%% of MatMul rate at 9n^3)%n",
-            1e3 * StepBench.median(eighTimes), 100 * 9.0 * WIDTH * WIDTH * WIDTH / rate / StepBench.median(eighTimes));
+        System.out.printf(
+            Locale.ROOT,
+            "Newton-Schulz 5 steps 1024x1024: %.1f ms (%.0f%% of MatMul rate)%n",
+            1e3 * StepBench.median(polarTimes),
+            100 * polarFlops / rate / StepBench.median(polarTimes));
+        System.out.printf(
+            Locale.ROOT,
+            "eigh 1024x1024 (SelfAdjointEigV2 with vectors): %.1f ms (%.0f%% of MatMul rate at"
+                + " 9n^3)%n",
+            1e3 * StepBench.median(eighTimes),
+            100 * 9.0 * WIDTH * WIDTH * WIDTH / rate / StepBench.median(eighTimes));
         System.out.println();
-        System.out.println("| optimizer | update ms (median) | update GFLOP (model) | time at MatMul rate ms | efficiency | state bytes / parameter |");
+        System.out.println(
+            "| optimizer | update ms (median) | update GFLOP (model) | time at MatMul rate ms |"
+                + " efficiency | state bytes / parameter |");
         System.out.println("|---|---|---|---|---|---|");
         for (int i = 0; i < updates.size(); i++) {
           UpdateOnly u = updates.get(i);
           StepBench.Entry e = direct.get(i);
           double flops = FlopModel.update(e, WIDTH, IN_MODEL_BATCH);
           double t = StepBench.median(updateTimes[i]);
-          System.out.printf(Locale.ROOT, "| %s | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n", e.label(), 1e3 * t, flops / 1e9,
-              1e3 * flops / rate, 100 * flops / rate / t, (double) u.stateBytes / u.parameters);
+          System.out.printf(
+              Locale.ROOT,
+              "| %s | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n",
+              e.label(),
+              1e3 * t,
+              flops / 1e9,
+              1e3 * flops / rate,
+              100 * flops / rate / t,
+              (double) u.stateBytes / u.parameters);
         }
         if (!trainers.isEmpty()) {
           double momentumUpdate = StepBench.median(updateTimes[direct.indexOf(momentum)]);
           System.out.println();
-          System.out.printf(Locale.ROOT, "In the model, B = %d: update = step - SGD+momentum step (same round, median) + SGD+momentum update alone (%.2f ms)%n",
-              IN_MODEL_BATCH, 1e3 * momentumUpdate);
-          System.out.println("| optimizer | step ms (median) | SGD+momentum step ms (median) | update ms | update GFLOP (model) | time at MatMul rate ms | efficiency | state bytes / parameter |");
+          System.out.printf(
+              Locale.ROOT,
+              "In the model, B = %d: update = step - SGD+momentum step (same round, median) +"
+                  + " SGD+momentum update alone (%.2f ms)%n",
+              IN_MODEL_BATCH,
+              1e3 * momentumUpdate);
+          System.out.println(
+              "| optimizer | step ms (median) | SGD+momentum step ms (median) | update ms | update"
+                  + " GFLOP (model) | time at MatMul rate ms | efficiency | state bytes / parameter"
+                  + " |");
           System.out.println("|---|---|---|---|---|---|---|---|");
           for (int i = 1; i < trainers.size(); i++) {
             StepBench.Trainer t = trainers.get(i);
@@ -192,9 +229,17 @@ final class UpdateBench {
             for (long[] k : FlopModel.kernels(WIDTH)) {
               parameters += k[0] * k[1];
             }
-            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n", t.entry.label(),
-                1e3 * StepBench.median(stepTimes[i]), 1e3 * StepBench.median(stepTimes[0]), 1e3 * update, flops / 1e9,
-                1e3 * flops / rate, 100 * flops / rate / update, (double) t.stateBytes / parameters);
+            System.out.printf(
+                Locale.ROOT,
+                "| %s | %.2f | %.2f | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n",
+                t.entry.label(),
+                1e3 * StepBench.median(stepTimes[i]),
+                1e3 * StepBench.median(stepTimes[0]),
+                1e3 * update,
+                flops / 1e9,
+                1e3 * flops / rate,
+                100 * flops / rate / update,
+                (double) t.stateBytes / parameters);
           }
         }
         updates.forEach(UpdateOnly::close);

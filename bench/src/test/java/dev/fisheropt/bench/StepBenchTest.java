@@ -7,15 +7,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Choosing benchmark entries by label, and the FLOP model's predictions that docs/benchmarks.md quotes. */
+/**
+ * Choosing benchmark entries by label, and the FLOP model's predictions that docs/benchmarks.md
+ * quotes.
+ */
 class StepBenchTest {
   @Test
   void selectionKeepsAdamFirstSinceEveryRatioIsToAdam() {
     List<StepBench.Entry> chosen = StepBench.select("frog,SGD+momentum");
-    assertEquals(List.of("Adam", "SGD+momentum", "FROG"), chosen.stream().map(StepBench.Entry::label).toList());
+    assertEquals(
+        List.of("Adam", "SGD+momentum", "FROG"),
+        chosen.stream().map(StepBench.Entry::label).toList());
     assertEquals(StepBench.ENTRIES, StepBench.select("all"));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> StepBench.select("sgd")).getMessage()
-        .contains("unknown entry 'sgd'"));
+    assertTrue(
+        assertThrows(IllegalArgumentException.class, () -> StepBench.select("sgd"))
+            .getMessage()
+            .contains("unknown entry 'sgd'"));
   }
 
   @Test

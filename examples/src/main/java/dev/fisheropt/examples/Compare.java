@@ -26,13 +26,14 @@ import org.tensorflow.types.TInt32;
  * same initial weights and the same batch order, and reports how they compare.
  *
  * <p>Writes to {@code --out}: {@code curves.csv} (optimizer, step, epoch, seconds, train_loss,
- * test_accuracy), {@code compare.png} (loss and accuracy against steps and seconds),
- * {@code summary.md} (the final table) and {@code tensorboard/<optimizer>/} event files
- * ({@code tensorboard --logdir DIR/tensorboard}).
+ * test_accuracy), {@code compare.png} (loss and accuracy against steps and seconds), {@code
+ * summary.md} (the final table) and {@code tensorboard/<optimizer>/} event files ({@code
+ * tensorboard --logdir DIR/tensorboard}).
  */
 public final class Compare {
   /** The accuracy whose first crossing the table reports (steps and seconds). */
   public static final double TARGET_ACCURACY = 0.88;
+
   private static final int LOG_EVERY = 10;
   private static final int EVAL_CHUNK = 1000;
 
@@ -41,8 +42,17 @@ public final class Compare {
   private final boolean interactive;
 
   /** The outcome of one optimizer's run. */
-  public record Result(OptimizerChoice choice, double learningRate, Curve curve, double testAccuracy, double finalTrainLoss,
-      double trainSeconds, double medianStepMillis, long stateBytes, long parameters, long steps) {}
+  public record Result(
+      OptimizerChoice choice,
+      double learningRate,
+      Curve curve,
+      double testAccuracy,
+      double finalTrainLoss,
+      double trainSeconds,
+      double medianStepMillis,
+      long stateBytes,
+      long parameters,
+      long steps) {}
 
   public Compare(CompareOptions options, PrintStream out) {
     this.options = options;
@@ -80,26 +90,44 @@ public final class Compare {
     FashionMnist.Split train = data.train().head(options.trainLimit());
     FashionMnist.Split test = data.test().head(options.testLimit());
     Files.createDirectories(options.out());
-    out.printf(Locale.ROOT, "Fashion-MNIST: %d training, %d test images; %s, batch %d, %d epoch(s), seed %d%s%n",
-        train.count(), test.count(), options.model().name().toLowerCase(Locale.ROOT), options.batchSize(), options.epochs(),
-        options.seed(), options.xla() ? ", XLA" : "");
+    out.printf(
+        Locale.ROOT,
+        "Fashion-MNIST: %d training, %d test images; %s, batch %d, %d epoch(s), seed %d%s%n",
+        train.count(),
+        test.count(),
+        options.model().name().toLowerCase(Locale.ROOT),
+        options.batchSize(),
+        options.epochs(),
+        options.seed(),
+        options.xla() ? ", XLA" : "");
     List<Result> results = new ArrayList<>();
     for (OptimizerChoice choice : options.optimizers()) {
       results.add(train(choice, train, test));
     }
     writeCsv(results, options.out().resolve("curves.csv"));
-    Charts.write(results.stream().map(Result::curve).toList(),
-        "Fashion-MNIST " + options.model().name(), options.out().resolve("compare.png"));
+    Charts.write(
+        results.stream().map(Result::curve).toList(),
+        "Fashion-MNIST " + options.model().name(),
+        options.out().resolve("compare.png"));
     String table = table(results);
     Files.writeString(options.out().resolve("summary.md"), table);
     out.println();
     out.print(table);
-    out.println("\nwrote " + options.out().resolve("curves.csv") + ", " + options.out().resolve("compare.png") + ", "
-        + options.out().resolve("summary.md") + " and " + options.out().resolve("tensorboard") + "/");
+    out.println(
+        "\nwrote "
+            + options.out().resolve("curves.csv")
+            + ", "
+            + options.out().resolve("compare.png")
+            + ", "
+            + options.out().resolve("summary.md")
+            + " and "
+            + options.out().resolve("tensorboard")
+            + "/");
     return results;
   }
 
-  private Result train(OptimizerChoice choice, FashionMnist.Split train, FashionMnist.Split test) throws IOException {
+  private Result train(OptimizerChoice choice, FashionMnist.Split train, FashionMnist.Split test)
+      throws IOException {
     double lr = options.learningRate(choice);
     Curve curve = new Curve(choice.displayName());
     Path logDir = options.out().resolve("tensorboard").resolve(choice.flag());
@@ -107,7 +135,8 @@ public final class Compare {
     Files.createDirectories(logDir);
     try (Graph graph = new Graph();
         TensorBoardLog board = new TensorBoardLog(logDir)) {
-      Model model = new Model(graph, options.model(), options.batchSize(), options.hidden(), options.seed());
+      Model model =
+          new Model(graph, options.model(), options.batchSize(), options.hidden(), options.seed());
       GuardedOptimizer optimizer = choice.build(graph, model.layers(), lr, options.tuning());
       Op step = optimizer.minimize(model.loss());
       long stateBytes = StateMemory.bytes(optimizer);
@@ -121,8 +150,13 @@ public final class Compare {
         double lastLoss = Double.NaN;
         double[] stepMillis = new double[(int) totalSteps];
         long done = 0;
-        out.printf(Locale.ROOT, "%n%s (learning rate %s, %d parameters, optimizer state %s)%n", choice.displayName(),
-            lr, model.parameterCount(), human(stateBytes));
+        out.printf(
+            Locale.ROOT,
+            "%n%s (learning rate %s, %d parameters, optimizer state %s)%n",
+            choice.displayName(),
+            lr,
+            model.parameterCount(),
+            human(stateBytes));
         for (int epoch = 1; epoch <= options.epochs(); epoch++) {
           int[] order = permutation(train.count(), options.seed() * 1_000_003L + epoch);
           Progress progress = new Progress(epoch, stepsPerEpoch, seconds);
@@ -131,8 +165,16 @@ public final class Compare {
             float loss;
             try (TFloat32 x = images(train, order, s * options.batchSize(), options.batchSize());
                 TInt32 y = labels(train, order, s * options.batchSize(), options.batchSize());
-                TFloat32 l = (TFloat32) session.runner().feed(model.trainImages(), x).feed(model.trainLabels(), y)
-                    .addTarget(step).fetch(model.loss()).run().get(0)) {
+                TFloat32 l =
+                    (TFloat32)
+                        session
+                            .runner()
+                            .feed(model.trainImages(), x)
+                            .feed(model.trainLabels(), y)
+                            .addTarget(step)
+                            .fetch(model.loss())
+                            .run()
+                            .get(0)) {
               loss = l.getFloat();
             }
             double ms = (System.nanoTime() - t0) / 1e6;
@@ -162,8 +204,23 @@ public final class Compare {
         Arrays.sort(sorted);
         double median = sorted[sorted.length / 2];
         double finalAccuracy = curve.points().get(curve.points().size() - 1).testAccuracy();
-        out.printf(Locale.ROOT, "%s: test accuracy %.2f%%, %.1f s of training%n", choice.displayName(), 100 * finalAccuracy, seconds);
-        return new Result(choice, lr, curve, finalAccuracy, lastLoss, seconds, median, stateBytes, model.parameterCount(), done);
+        out.printf(
+            Locale.ROOT,
+            "%s: test accuracy %.2f%%, %.1f s of training%n",
+            choice.displayName(),
+            100 * finalAccuracy,
+            seconds);
+        return new Result(
+            choice,
+            lr,
+            curve,
+            finalAccuracy,
+            lastLoss,
+            seconds,
+            median,
+            stateBytes,
+            model.parameterCount(),
+            done);
       }
     }
   }
@@ -171,7 +228,10 @@ public final class Compare {
   private static void deleteEventFiles(Path dir) throws IOException {
     if (Files.isDirectory(dir)) {
       try (var files = Files.list(dir)) {
-        for (Path p : files.filter(f -> f.getFileName().toString().startsWith("events.out.tfevents")).toList()) {
+        for (Path p :
+            files
+                .filter(f -> f.getFileName().toString().startsWith("events.out.tfevents"))
+                .toList()) {
           Files.delete(p);
         }
       }
@@ -193,7 +253,14 @@ public final class Compare {
     for (int start = 0; start < test.count(); start += EVAL_CHUNK) {
       int n = Math.min(EVAL_CHUNK, test.count() - start);
       try (TFloat32 x = images(test, identity, start, n);
-          TInt32 predicted = (TInt32) session.runner().feed(model.evalImages(), x).fetch(model.evalPredictions()).run().get(0)) {
+          TInt32 predicted =
+              (TInt32)
+                  session
+                      .runner()
+                      .feed(model.evalImages(), x)
+                      .fetch(model.evalPredictions())
+                      .run()
+                      .get(0)) {
         for (int i = 0; i < n; i++) {
           if (predicted.getInt(i) == (test.labels()[start + i] & 0xff)) {
             correct++;
@@ -212,7 +279,10 @@ public final class Compare {
         values[i * FashionMnist.PIXELS + p] = (split.images()[base + p] & 0xff) / 255f;
       }
     }
-    Shape shape = options.model() == Model.Architecture.CNN ? Shape.of(n, 28, 28, 1) : Shape.of(n, FashionMnist.PIXELS);
+    Shape shape =
+        options.model() == Model.Architecture.CNN
+            ? Shape.of(n, 28, 28, 1)
+            : Shape.of(n, FashionMnist.PIXELS);
     return TFloat32.tensorOf(shape, DataBuffers.of(values, true, false));
   }
 
@@ -224,7 +294,9 @@ public final class Compare {
     return TInt32.tensorOf(Shape.of(n), DataBuffers.of(values, true, false));
   }
 
-  /** A Fisher–Yates shuffle of 0..n−1; the same for every optimizer, so they see the same batches. */
+  /**
+   * A Fisher–Yates shuffle of 0..n−1; the same for every optimizer, so they see the same batches.
+   */
   static int[] permutation(int n, long seed) {
     int[] p = new int[n];
     Arrays.setAll(p, i -> i);
@@ -243,8 +315,16 @@ public final class Compare {
       w.println("optimizer,step,seconds,train_loss,test_accuracy");
       for (Result r : results) {
         for (Curve.Point p : r.curve().points()) {
-          w.printf(Locale.ROOT, "%s,%d,%.4f,%.6f,%s%n", r.choice().flag(), p.step(), p.seconds(), p.trainLoss(),
-              Double.isNaN(p.testAccuracy()) ? "" : String.format(Locale.ROOT, "%.4f", p.testAccuracy()));
+          w.printf(
+              Locale.ROOT,
+              "%s,%d,%.4f,%.6f,%s%n",
+              r.choice().flag(),
+              p.step(),
+              p.seconds(),
+              p.trainLoss(),
+              Double.isNaN(p.testAccuracy())
+                  ? ""
+                  : String.format(Locale.ROOT, "%.4f", p.testAccuracy()));
         }
       }
     }
@@ -252,21 +332,57 @@ public final class Compare {
 
   /** The final comparison as a Markdown table. */
   static String table(List<Result> results) {
-    double adamStep = results.stream().filter(r -> r.choice() == OptimizerChoice.ADAM).mapToDouble(Result::medianStepMillis)
-        .findFirst().orElse(Double.NaN);
+    double adamStep =
+        results.stream()
+            .filter(r -> r.choice() == OptimizerChoice.ADAM)
+            .mapToDouble(Result::medianStepMillis)
+            .findFirst()
+            .orElse(Double.NaN);
     StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT, "| %-12s | %6s | %9s | %10s | %8s | %8s | %7s | %13s | %12s |%n", "optimizer", "lr",
-        "test acc", "train loss", "wall s", "ms/step", "vs Adam", "state", "88% at"));
-    b.append("|--------------|--------|-----------|------------|----------|----------|---------|---------------|--------------|\n");
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "| %-12s | %6s | %9s | %10s | %8s | %8s | %7s | %13s | %12s |%n",
+            "optimizer",
+            "lr",
+            "test acc",
+            "train loss",
+            "wall s",
+            "ms/step",
+            "vs Adam",
+            "state",
+            "88% at"));
+    int[] widths = {14, 8, 11, 12, 10, 10, 9, 15, 14};
+    for (int w : widths) {
+      b.append('|').append("-".repeat(w));
+    }
+    b.append("|\n");
     for (Result r : results) {
       Curve.Point reached = r.curve().firstReaching(TARGET_ACCURACY);
-      String at = reached == null ? "not reached" : String.format(Locale.ROOT, "%d / %.0f s", reached.step(), reached.seconds());
-      b.append(String.format(Locale.ROOT, "| %-12s | %6s | %8.2f%% | %10.4f | %8.1f | %8.2f | %6.2fx | %13s | %12s |%n",
-          r.choice().displayName(), r.learningRate(), 100 * r.testAccuracy(), r.finalTrainLoss(), r.trainSeconds(),
-          r.medianStepMillis(), r.medianStepMillis() / adamStep, human(r.stateBytes()), at));
+      String at =
+          reached == null
+              ? "not reached"
+              : String.format(Locale.ROOT, "%d / %.0f s", reached.step(), reached.seconds());
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "| %-12s | %6s | %8.2f%% | %10.4f | %8.1f | %8.2f | %6.2fx | %13s | %12s |%n",
+              r.choice().displayName(),
+              r.learningRate(),
+              100 * r.testAccuracy(),
+              r.finalTrainLoss(),
+              r.trainSeconds(),
+              r.medianStepMillis(),
+              r.medianStepMillis() / adamStep,
+              human(r.stateBytes()),
+              at));
     }
-    b.append("\nms/step: median step time; vs Adam: its ratio to Adam's in this run; state: bytes of slot and\n"
-        + "hyperparameter variables; 88% at: first evaluation (step / training seconds) at ≥ 88% test accuracy.\n");
+    b.append(
+        "\n"
+            + "ms/step: median step time; vs Adam: its ratio to Adam's in this run; state: bytes of"
+            + " slot and\n"
+            + "hyperparameter variables; 88% at: first evaluation (step / training seconds) at ≥"
+            + " 88% test accuracy.\n");
     return b.toString();
   }
 
@@ -280,7 +396,9 @@ public final class Compare {
     return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
   }
 
-  /** One epoch's progress bar: a line redrawn in place on a terminal, a line per quarter otherwise. */
+  /**
+   * One epoch's progress bar: a line redrawn in place on a terminal, a line per quarter otherwise.
+   */
   private final class Progress {
     private static final int WIDTH = 30;
     private final int epoch;
@@ -320,8 +438,17 @@ public final class Compare {
     private String line(int done, double seconds, float loss) {
       int filled = WIDTH * done / steps;
       double rate = done / Math.max(1e-9, seconds - epochStartSeconds);
-      return String.format(Locale.ROOT, "  epoch %d/%d [%s%s] %4d/%d  %6.1f steps/s  loss %.4f", epoch, options.epochs(),
-          "#".repeat(filled), ".".repeat(WIDTH - filled), done, steps, rate, loss);
+      return String.format(
+          Locale.ROOT,
+          "  epoch %d/%d [%s%s] %4d/%d  %6.1f steps/s  loss %.4f",
+          epoch,
+          options.epochs(),
+          "#".repeat(filled),
+          ".".repeat(WIDTH - filled),
+          done,
+          steps,
+          rate,
+          loss);
     }
   }
 }

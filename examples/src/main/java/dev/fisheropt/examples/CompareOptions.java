@@ -1,8 +1,8 @@
 package dev.fisheropt.examples;
 
-import java.util.Arrays;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -13,9 +13,22 @@ import java.util.Map;
  * values and out-of-range numbers with an {@link IllegalArgumentException} whose message names the
  * flag; {@link #USAGE} lists every flag with its default.
  */
-public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architecture model, int hidden, int epochs,
-    int batchSize, int trainLimit, int testLimit, long seed, Map<OptimizerChoice, Double> learningRates,
-    OptimizerChoice.Tuning tuning, int evalEvery, boolean xla, Path data, Path out, boolean help) {
+public record CompareOptions(
+    List<OptimizerChoice> optimizers,
+    Model.Architecture model,
+    int hidden,
+    int epochs,
+    int batchSize,
+    int trainLimit,
+    int testLimit,
+    long seed,
+    Map<OptimizerChoice, Double> learningRates,
+    OptimizerChoice.Tuning tuning,
+    int evalEvery,
+    boolean xla,
+    Path data,
+    Path out,
+    boolean help) {
 
   public static final int EPOCHS_DEFAULT = 1;
   public static final int BATCH_DEFAULT = 128;
@@ -24,7 +37,8 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
   public static final long SEED_DEFAULT = 1;
   public static final Path OUT_DEFAULT = Path.of("compare-out");
 
-  public static final String USAGE = """
+  public static final String USAGE =
+      """
       usage: compare [flags]
         --optimizers LIST   comma-separated, from: %s (default: %s)
         --model cnn|mlp     the classifier (default cnn)
@@ -41,11 +55,25 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
         --data DIR          the four Fashion-MNIST IDX files (default %s)
         --out DIR           where the CSV, PNG and TensorBoard logs go (default %s)
         --help              this text
-      """.formatted(String.join(",", Arrays.stream(OptimizerChoice.values()).map(OptimizerChoice::flag).toList()),
-      String.join(",", OptimizerChoice.defaults().stream().map(OptimizerChoice::flag).toList()), HIDDEN_DEFAULT,
-      EPOCHS_DEFAULT, BATCH_DEFAULT, SEED_DEFAULT,
-      String.join(", ", Arrays.stream(OptimizerChoice.values()).map(c -> c.flag() + "=" + c.defaultLearningRate()).toList()),
-      OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT, EVAL_EVERY_DEFAULT, FashionMnist.DEBIAN_DIRECTORY, OUT_DEFAULT);
+      """
+          .formatted(
+              String.join(
+                  ",", Arrays.stream(OptimizerChoice.values()).map(OptimizerChoice::flag).toList()),
+              String.join(
+                  ",", OptimizerChoice.defaults().stream().map(OptimizerChoice::flag).toList()),
+              HIDDEN_DEFAULT,
+              EPOCHS_DEFAULT,
+              BATCH_DEFAULT,
+              SEED_DEFAULT,
+              String.join(
+                  ", ",
+                  Arrays.stream(OptimizerChoice.values())
+                      .map(c -> c.flag() + "=" + c.defaultLearningRate())
+                      .toList()),
+              OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT,
+              EVAL_EVERY_DEFAULT,
+              FashionMnist.DEBIAN_DIRECTORY,
+              OUT_DEFAULT);
 
   /** The learning rate {@code choice} trains with. */
   public double learningRate(OptimizerChoice choice) {
@@ -74,11 +102,15 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
         case "--help", "-h" -> help = true;
         case "--xla" -> xla = true;
         case "--optimizers" -> optimizers = optimizers(value(args, ++i, flag));
-        case "--model" -> model = switch (value(args, ++i, flag)) {
-          case "cnn" -> Model.Architecture.CNN;
-          case "mlp" -> Model.Architecture.MLP;
-          default -> throw new IllegalArgumentException("--model must be cnn or mlp, got '" + args[i] + "'");
-        };
+        case "--model" ->
+            model =
+                switch (value(args, ++i, flag)) {
+                  case "cnn" -> Model.Architecture.CNN;
+                  case "mlp" -> Model.Architecture.MLP;
+                  default ->
+                      throw new IllegalArgumentException(
+                          "--model must be cnn or mlp, got '" + args[i] + "'");
+                };
         case "--hidden" -> hidden = positive(flag, value(args, ++i, flag));
         case "--epochs" -> epochs = positive(flag, value(args, ++i, flag));
         case "--batch" -> batch = positive(flag, value(args, ++i, flag));
@@ -90,14 +122,30 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
         case "--eval-every" -> evalEvery = positive(flag, value(args, ++i, flag));
         case "--data" -> data = Path.of(value(args, ++i, flag));
         case "--out" -> out = Path.of(value(args, ++i, flag));
-        default -> throw new IllegalArgumentException("unknown argument '" + flag + "' (try --help)");
+        default ->
+            throw new IllegalArgumentException("unknown argument '" + flag + "' (try --help)");
       }
     }
     if (trainLimit < batch) {
-      throw new IllegalArgumentException("--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
+      throw new IllegalArgumentException(
+          "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
     }
-    return new CompareOptions(optimizers, model, hidden, epochs, batch, trainLimit, testLimit, seed, Map.copyOf(rates),
-        new OptimizerChoice.Tuning(fismoInterval), evalEvery, xla, data, out, help);
+    return new CompareOptions(
+        optimizers,
+        model,
+        hidden,
+        epochs,
+        batch,
+        trainLimit,
+        testLimit,
+        seed,
+        Map.copyOf(rates),
+        new OptimizerChoice.Tuning(fismoInterval),
+        evalEvery,
+        xla,
+        data,
+        out,
+        help);
   }
 
   private static String value(String[] args, int i, String flag) {
@@ -146,10 +194,15 @@ public record CompareOptions(List<OptimizerChoice> optimizers, Model.Architectur
       try {
         rate = Double.parseDouble(parts[1]);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--lr " + parts[0] + ": '" + parts[1] + "' is not a number");
+        throw new IllegalArgumentException(
+            "--lr " + parts[0] + ": '" + parts[1] + "' is not a number");
       }
       if (!(rate > 0) || Double.isInfinite(rate)) {
-        throw new IllegalArgumentException("--lr " + parts[0] + ": the learning rate must be positive and finite, got " + parts[1]);
+        throw new IllegalArgumentException(
+            "--lr "
+                + parts[0]
+                + ": the learning rate must be positive and finite, got "
+                + parts[1]);
       }
       rates.put(OptimizerChoice.parse(parts[0]), rate);
     }

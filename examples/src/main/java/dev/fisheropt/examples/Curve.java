@@ -5,8 +5,8 @@ import java.util.List;
 
 /**
  * What one optimizer's run produced: training loss (mean over the steps since the previous point)
- * and test accuracy where it was evaluated, each against step and training seconds (evaluation
- * time excluded).
+ * and test accuracy where it was evaluated, each against step and training seconds (evaluation time
+ * excluded).
  */
 public final class Curve {
   /** One logged point; {@code testAccuracy} is NaN where the test set was not evaluated. */

@@ -7,13 +7,14 @@ import java.util.Arrays;
 
 /**
  * Fashion-MNIST (Xiao, Rasul, Vollgraf, 2017): 60,000 training and 10,000 test images of 28×28
- * grey-scale clothing in 10 classes, read from the four IDX files Debian's
- * {@code dataset-fashion-mnist} package installs in {@link #DEBIAN_DIRECTORY} (gzipped there; plain
- * files are read too).
+ * grey-scale clothing in 10 classes, read from the four IDX files Debian's {@code
+ * dataset-fashion-mnist} package installs in {@link #DEBIAN_DIRECTORY} (gzipped there; plain files
+ * are read too).
  */
 public final class FashionMnist {
   /** Where {@code apt-get install dataset-fashion-mnist} puts the files. */
   public static final Path DEBIAN_DIRECTORY = Path.of("/usr/share/datasets/fashion-mnist");
+
   public static final String PACKAGE = "dataset-fashion-mnist";
   public static final int HEIGHT = 28;
   public static final int WIDTH = 28;
@@ -21,10 +22,23 @@ public final class FashionMnist {
   public static final int CLASSES = 10;
 
   /** Class names in label order. */
-  public static final String[] CLASS_NAMES = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-      "Sneaker", "Bag", "Ankle boot"};
+  public static final String[] CLASS_NAMES = {
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot"
+  };
 
-  /** One split: {@code images} holds count×784 unsigned bytes row-major, {@code labels} count class ids. */
+  /**
+   * One split: {@code images} holds count×784 unsigned bytes row-major, {@code labels} count class
+   * ids.
+   */
   public record Split(byte[] images, byte[] labels, int count) {
     /** The first {@code n} examples (all when n ≥ count). */
     public Split head(int n) {
@@ -64,16 +78,35 @@ public final class FashionMnist {
     }
     int[] d = images.dimensions();
     if (d.length != 3 || d[1] != HEIGHT || d[2] != WIDTH) {
-      throw new DataException(imageFile + ": expected images of shape [n, 28, 28], got " + Arrays.toString(d) + hint(directory), null);
+      throw new DataException(
+          imageFile
+              + ": expected images of shape [n, 28, 28], got "
+              + Arrays.toString(d)
+              + hint(directory),
+          null);
     }
     if (labels.dimensions().length != 1 || labels.dimensions()[0] != d[0]) {
-      throw new DataException(labelFile + ": expected " + d[0] + " labels (one per image), got shape "
-          + Arrays.toString(labels.dimensions()) + hint(directory), null);
+      throw new DataException(
+          labelFile
+              + ": expected "
+              + d[0]
+              + " labels (one per image), got shape "
+              + Arrays.toString(labels.dimensions())
+              + hint(directory),
+          null);
     }
     byte[] y = labels.data();
     for (int i = 0; i < y.length; i++) {
       if ((y[i] & 0xff) >= CLASSES) {
-        throw new DataException(labelFile + ": label " + (y[i] & 0xff) + " at index " + i + " is not a class id 0–9" + hint(directory), null);
+        throw new DataException(
+            labelFile
+                + ": label "
+                + (y[i] & 0xff)
+                + " at index "
+                + i
+                + " is not a class id 0–9"
+                + hint(directory),
+            null);
       }
     }
     return new Split(images.data(), y, d[0]);
@@ -86,13 +119,21 @@ public final class FashionMnist {
         return p;
       }
     }
-    throw new DataException("Fashion-MNIST file " + stem + "(.gz) not found in " + directory + hint(directory), null);
+    throw new DataException(
+        "Fashion-MNIST file " + stem + "(.gz) not found in " + directory + hint(directory), null);
   }
 
   private static String hint(Path directory) {
     return directory.toAbsolutePath().normalize().equals(DEBIAN_DIRECTORY)
-        ? ". Install Debian's " + PACKAGE + " package (apt-get update && apt-get install -y " + PACKAGE + "), or pass --data DIR"
-        : ". Pass --data DIR with the four Fashion-MNIST IDX files, or install Debian's " + PACKAGE
-            + " package (apt-get install -y " + PACKAGE + ") and omit --data";
+        ? ". Install Debian's "
+            + PACKAGE
+            + " package (apt-get update && apt-get install -y "
+            + PACKAGE
+            + "), or pass --data DIR"
+        : ". Pass --data DIR with the four Fashion-MNIST IDX files, or install Debian's "
+            + PACKAGE
+            + " package (apt-get install -y "
+            + PACKAGE
+            + ") and omit --data";
   }
 }

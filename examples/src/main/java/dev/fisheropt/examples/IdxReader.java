@@ -1,6 +1,5 @@
 package dev.fisheropt.examples;
 
-import java.util.zip.ZipException;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -9,14 +8,15 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.zip.GZIPInputStream;
+import java.util.zip.ZipException;
 
 /**
  * Reads IDX files, the format of MNIST and Fashion-MNIST (plain or gzip-compressed).
  *
  * <p>An IDX file is a big-endian header — two zero bytes, a type code, the number of dimensions d —
  * then d 32-bit sizes, then the elements in row-major order. Only unsigned bytes (type 0x08), the
- * type of the image and label files, are read; anything else is rejected with an {@link IdxFormatException}
- * that names the file, as is a file whose length does not match its header.
+ * type of the image and label files, are read; anything else is rejected with an {@link
+ * IdxFormatException} that names the file, as is a file whose length does not match its header.
  */
 public final class IdxReader {
   /** Type code of unsigned bytes. */
@@ -49,7 +49,8 @@ public final class IdxReader {
       int b1 = raw.read();
       raw.reset();
       boolean gzip = b0 == 0x1f && b1 == 0x8b;
-      try (InputStream in = gzip ? new BufferedInputStream(new GZIPInputStream(raw, 1 << 16)) : raw) {
+      try (InputStream in =
+          gzip ? new BufferedInputStream(new GZIPInputStream(raw, 1 << 16)) : raw) {
         return read(file, in);
       } catch (ZipException e) {
         throw new IdxFormatException(file, "corrupt gzip data (" + e.getMessage() + ")");
@@ -66,15 +67,20 @@ public final class IdxReader {
       throw new IdxFormatException(file, "shorter than the 4-byte IDX magic number");
     }
     if ((magic >>> 16) != 0) {
-      throw new IdxFormatException(file, String.format("bad magic number 0x%08x: an IDX file starts with two zero bytes", magic));
+      throw new IdxFormatException(
+          file,
+          String.format("bad magic number 0x%08x: an IDX file starts with two zero bytes", magic));
     }
     int type = (magic >>> 8) & 0xff;
     int rank = magic & 0xff;
     if (type != UNSIGNED_BYTE) {
-      throw new IdxFormatException(file, String.format("element type 0x%02x is not supported (only unsigned bytes, 0x08)", type));
+      throw new IdxFormatException(
+          file,
+          String.format("element type 0x%02x is not supported (only unsigned bytes, 0x08)", type));
     }
     if (rank < 1 || rank > MAX_DIMENSIONS) {
-      throw new IdxFormatException(file, "has " + rank + " dimensions; expected 1 to " + MAX_DIMENSIONS);
+      throw new IdxFormatException(
+          file, "has " + rank + " dimensions; expected 1 to " + MAX_DIMENSIONS);
     }
     int[] dims = new int[rank];
     long size = 1;
@@ -82,7 +88,8 @@ public final class IdxReader {
       try {
         dims[i] = in.readInt();
       } catch (EOFException e) {
-        throw new IdxFormatException(file, "header ends after " + i + " of " + rank + " dimension sizes");
+        throw new IdxFormatException(
+            file, "header ends after " + i + " of " + rank + " dimension sizes");
       }
       if (dims[i] < 0) {
         throw new IdxFormatException(file, "dimension " + i + " has negative size " + dims[i]);
@@ -95,10 +102,12 @@ public final class IdxReader {
     byte[] data = new byte[(int) size];
     int read = in.readNBytes(data, 0, data.length);
     if (read < data.length) {
-      throw new IdxFormatException(file, "header promises " + size + " elements but the file holds " + read);
+      throw new IdxFormatException(
+          file, "header promises " + size + " elements but the file holds " + read);
     }
     if (in.read() != -1) {
-      throw new IdxFormatException(file, "has bytes after the " + size + " elements its header declares");
+      throw new IdxFormatException(
+          file, "has bytes after the " + size + " elements its header declares");
     }
     return new IdxArray(dims, data);
   }

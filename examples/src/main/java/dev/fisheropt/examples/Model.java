@@ -1,7 +1,6 @@
 package dev.fisheropt.examples;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +8,7 @@ import java.util.SplittableRandom;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
@@ -22,11 +22,12 @@ import org.tensorflow.types.TInt32;
  * and an evaluation batch of any size.
  *
  * <ul>
- *   <li>{@link Architecture#CNN}: conv 3×3×16 → ReLU → max-pool 2 → conv 3×3×32 → ReLU → max-pool 2 →
- *       max-pool 2 (28→14→7→4) → dense 512→128 → ReLU → dense 128→10. The third pool keeps the first
- *       dense kernel at 512 rows, so FISMO's left factor is 512×512 rather than 1568×1568.</li>
- *   <li>{@link Architecture#MLP}: dense 784→h → ReLU → dense h→h → ReLU → dense h→10.</li>
+ *   <li>{@link Architecture#CNN}: conv 3×3×16 → ReLU → max-pool 2 → conv 3×3×32 → ReLU → max-pool 2
+ *       → max-pool 2 (28→14→7→4) → dense 512→128 → ReLU → dense 128→10. The third pool keeps the
+ *       first dense kernel at 512 rows, so FISMO's left factor is 512×512 rather than 1568×1568.
+ *   <li>{@link Architecture#MLP}: dense 784→h → ReLU → dense h→h → ReLU → dense h→10.
  * </ul>
+ *
  * Weights are He-normal from a {@link SplittableRandom} of the given seed, biases zero, so two runs
  * with one seed start identically.
  */
@@ -55,11 +56,21 @@ public final class Model {
   public Model(Graph graph, Architecture architecture, int batchSize, int hidden, long seed) {
     this.tf = Ops.create(graph);
     this.random = new SplittableRandom(seed);
-    Shape imageShape = architecture == Architecture.CNN ? Shape.of(batchSize, 28, 28, 1) : Shape.of(batchSize, FashionMnist.PIXELS);
-    Shape evalShape = architecture == Architecture.CNN ? Shape.of(-1, 28, 28, 1) : Shape.of(-1, FashionMnist.PIXELS);
-    trainImages = tf.withName("train_images").placeholder(TFloat32.class, Placeholder.shape(imageShape));
-    trainLabels = tf.withName("train_labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(batchSize)));
-    evalImages = tf.withName("eval_images").placeholder(TFloat32.class, Placeholder.shape(evalShape));
+    Shape imageShape =
+        architecture == Architecture.CNN
+            ? Shape.of(batchSize, 28, 28, 1)
+            : Shape.of(batchSize, FashionMnist.PIXELS);
+    Shape evalShape =
+        architecture == Architecture.CNN
+            ? Shape.of(-1, 28, 28, 1)
+            : Shape.of(-1, FashionMnist.PIXELS);
+    trainImages =
+        tf.withName("train_images").placeholder(TFloat32.class, Placeholder.shape(imageShape));
+    trainLabels =
+        tf.withName("train_labels")
+            .placeholder(TInt32.class, Placeholder.shape(Shape.of(batchSize)));
+    evalImages =
+        tf.withName("eval_images").placeholder(TFloat32.class, Placeholder.shape(evalShape));
     Builder train = new Builder(true);
     Builder eval = new Builder(false);
     Operand<TFloat32> trainLogits;
@@ -71,8 +82,13 @@ public final class Model {
       trainLogits = mlp(train, trainImages, hidden);
       evalLogits = mlp(eval, evalImages, hidden);
     }
-    loss = tf.withName("loss").identity(SoftmaxCrossEntropy.mean(tf, trainLogits, trainLabels, FashionMnist.CLASSES));
-    evalPredictions = tf.withName("predictions").dtypes.cast(tf.math.argMax(evalLogits, tf.constant(1)), TInt32.class);
+    loss =
+        tf.withName("loss")
+            .identity(SoftmaxCrossEntropy.mean(tf, trainLogits, trainLabels, FashionMnist.CLASSES));
+    evalPredictions =
+        tf.withName("predictions")
+            .dtypes
+            .cast(tf.math.argMax(evalLogits, tf.constant(1)), TInt32.class);
     long count = 0;
     for (Variable<TFloat32> v : parameters) {
       count += v.shape().size();
@@ -95,7 +111,8 @@ public final class Model {
   }
 
   private Operand<TFloat32> pool(Operand<TFloat32> x) {
-    return tf.nn.maxPool(x, tf.constant(new int[] {1, 2, 2, 1}), tf.constant(new int[] {1, 2, 2, 1}), "SAME");
+    return tf.nn.maxPool(
+        x, tf.constant(new int[] {1, 2, 2, 1}), tf.constant(new int[] {1, 2, 2, 1}), "SAME");
   }
 
   /** Creates the variables on the training pass and reuses them on the evaluation pass. */
@@ -118,16 +135,21 @@ public final class Model {
     }
 
     Operand<TFloat32> conv(String name, Operand<TFloat32> x, int size, int in, int out) {
-      Variable<TFloat32> kernel = parameter(name, "kernel", Shape.of(size, size, in, out), size * size * in);
+      Variable<TFloat32> kernel =
+          parameter(name, "kernel", Shape.of(size, size, in, out), size * size * in);
       Variable<TFloat32> bias = parameter(name, "bias", Shape.of(out), 0);
-      Operand<TFloat32> z = tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME"), bias);
+      Operand<TFloat32> z =
+          tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME"), bias);
       if (training) {
         layers.registerConv2d(kernel, bias, new long[] {1, 1, 1, 1}, "SAME", x, z);
       }
       return z;
     }
 
-    /** A new variable on the training pass (He-normal with this fan-in, zeros when 0); the same one after. */
+    /**
+     * A new variable on the training pass (He-normal with this fan-in, zeros when 0); the same one
+     * after.
+     */
     private Variable<TFloat32> parameter(String scope, String name, Shape shape, int fanIn) {
       if (!training) {
         return parameters.get(next++);

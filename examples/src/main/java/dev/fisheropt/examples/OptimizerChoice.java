@@ -16,8 +16,8 @@ import org.tensorflow.Graph;
 
 /**
  * The optimizers the comparison can run, and how each is built for the model: the one place that
- * names optimizer classes. Every choice gets the model's {@link LayerCollection} (AdaFisher and FROG
- * need it) and a learning rate; {@link #defaultLearningRate} is what {@code compare} uses when
+ * names optimizer classes. Every choice gets the model's {@link LayerCollection} (AdaFisher and
+ * FROG need it) and a learning rate; {@link #defaultLearningRate} is what {@code compare} uses when
  * {@code --lr} does not say otherwise.
  */
 public enum OptimizerChoice {
@@ -25,69 +25,97 @@ public enum OptimizerChoice {
   // accuracy instead of 85.7% (measured, seed 1).
   ADAM("adam", 2e-3, true) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return ElementwiseOptimizer.builder(Fallback.adam()).name("Adam").learningRate(learningRate).build(graph);
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+      return ElementwiseOptimizer.builder(Fallback.adam())
+          .name("Adam")
+          .learningRate(learningRate)
+          .build(graph);
     }
   },
   // SGD with heavy-ball momentum 0.9: the first-order method FROG is measured against (FROG's own
   // update of unregistered parameters has this form).
   MOMENTUM("momentum", 0.05, false) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return ElementwiseOptimizer.builder(Fallback.momentum(learningRate, Fallback.MOMENTUM_DEFAULT)).name("Momentum")
-          .learningRate(learningRate).build(graph);
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+      return ElementwiseOptimizer.builder(
+              Fallback.momentum(learningRate, Fallback.MOMENTUM_DEFAULT))
+          .name("Momentum")
+          .learningRate(learningRate)
+          .build(graph);
     }
   },
   MUON("muon", Muon.LEARNING_RATE_DEFAULT, true) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
       return Muon.builder().name("Muon").learningRate(learningRate).build(graph);
     }
   },
   FISMO("fismo", Fismo.LEARNING_RATE_DEFAULT, true) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return Fismo.builder().name("Fismo").learningRate(learningRate)
-          .preconditionerInterval(tuning.fismoInterval()).build(graph);
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+      return Fismo.builder()
+          .name("Fismo")
+          .learningRate(learningRate)
+          .preconditionerInterval(tuning.fismoInterval())
+          .build(graph);
     }
   },
-  // 5e-4 rather than AdaFisher's default 1e-3: on the default one-epoch CNN run (seed 1) 5e-4 reached
+  // 5e-4 rather than AdaFisher's default 1e-3: on the default one-epoch CNN run (seed 1) 5e-4
+  // reached
   // 84.3% test accuracy, 1e-3 81.9%, 2e-3 83.3%, and 3e-3 and 1e-2 diverged (measured).
   ADAFISHER("adafisher", Tuning.ADAFISHER_LEARNING_RATE, true) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return AdaFisher.builder().name("AdaFisher").layers(layers).learningRate(learningRate)
-          .fisherInterval(Tuning.ADAFISHER_INTERVAL).build(graph);
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+      return AdaFisher.builder()
+          .name("AdaFisher")
+          .layers(layers)
+          .learningRate(learningRate)
+          .fisherInterval(Tuning.ADAFISHER_INTERVAL)
+          .build(graph);
     }
   },
   ADAFISHERW("adafisherw", Tuning.ADAFISHER_LEARNING_RATE, true) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
-      return AdaFisherW.builder().name("AdaFisherW").layers(layers).learningRate(learningRate)
-          .fisherInterval(Tuning.ADAFISHER_INTERVAL).weightDecay(Tuning.ADAFISHERW_WEIGHT_DECAY).build(graph);
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+      return AdaFisherW.builder()
+          .name("AdaFisherW")
+          .layers(layers)
+          .learningRate(learningRate)
+          .fisherInterval(Tuning.ADAFISHER_INTERVAL)
+          .weightDecay(Tuning.ADAFISHERW_WEIGHT_DECAY)
+          .build(graph);
     }
   },
-  // Frog's default 1e-3: each column moves a fixed distance in its Fisher norm whatever the gradient's
+  // Frog's default 1e-3: each column moves a fixed distance in its Fisher norm whatever the
+  // gradient's
   // size, and 0.05 (the reference trajectories' rate) and 0.01 both blew the loss up on the default
   // CNN and the MLP (measured, seed 1, 100 steps); 1e-3 reached 69.7% there, 5e-4 56.7%.
   FROG("frog", Frog.LEARNING_RATE_DEFAULT, true) {
     @Override
-    public GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+    public GuardedOptimizer build(
+        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
       return Frog.builder().name("Frog").layers(layers).learningRate(learningRate).build(graph);
     }
   };
 
   /**
-   * Settings beyond the learning rate. {@code fismoInterval}: FISMO recomputes its factors and their
-   * eigendecompositions every k steps; 10 by default in {@code compare}, where every step would make
-   * the eigendecompositions dominate (see docs/benchmarks.md). AdaFisher(W) refresh their diagonal
-   * factors every {@link #ADAFISHER_INTERVAL} steps: a refresh costs O(B·(m+n)) per layer, so a short
-   * interval is cheap and keeps the factors current within a one-epoch run.
+   * Settings beyond the learning rate. {@code fismoInterval}: FISMO recomputes its factors and
+   * their eigendecompositions every k steps; 10 by default in {@code compare}, where every step
+   * would make the eigendecompositions dominate (see docs/benchmarks.md). AdaFisher(W) refresh
+   * their diagonal factors every {@link #ADAFISHER_INTERVAL} steps: a refresh costs O(B·(m+n)) per
+   * layer, so a short interval is cheap and keeps the factors current within a one-epoch run.
    */
   public record Tuning(int fismoInterval) {
     public static final int FISMO_INTERVAL_DEFAULT = 10;
     public static final int ADAFISHER_INTERVAL = 10;
     public static final double ADAFISHER_LEARNING_RATE = 5e-4;
+
     /**
      * AdaFisherW's decoupled decay (θ ← θ − η(direction + κθ)), AdamW's usual 1e-2; with κ = 0 it
      * would be AdaFisher step for step.
@@ -110,9 +138,12 @@ public enum OptimizerChoice {
   }
 
   /** Builds the optimizer (its name scope is {@link #displayName()}) in {@code graph}. */
-  public abstract GuardedOptimizer build(Graph graph, LayerCollection layers, double learningRate, Tuning tuning);
+  public abstract GuardedOptimizer build(
+      Graph graph, LayerCollection layers, double learningRate, Tuning tuning);
 
-  /** The name used on the command line: adam, momentum, muon, fismo, adafisher, adafisherw, frog. */
+  /**
+   * The name used on the command line: adam, momentum, muon, fismo, adafisher, adafisherw, frog.
+   */
   public String flag() {
     return flag;
   }
@@ -147,7 +178,10 @@ public enum OptimizerChoice {
         return c;
       }
     }
-    throw new IllegalArgumentException("unknown optimizer '" + flag + "'; choose from "
-        + String.join(", ", Arrays.stream(values()).map(OptimizerChoice::flag).toList()));
+    throw new IllegalArgumentException(
+        "unknown optimizer '"
+            + flag
+            + "'; choose from "
+            + String.join(", ", Arrays.stream(values()).map(OptimizerChoice::flag).toList()));
   }
 }

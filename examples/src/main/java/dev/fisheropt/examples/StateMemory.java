@@ -3,10 +3,10 @@ package dev.fisheropt.examples;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import org.tensorflow.Operand;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
-import org.tensorflow.types.TFloat32;
 
 /**
  * Bytes of an optimizer's state: its slot variables (momenta, second moments, Kronecker factors and
@@ -37,7 +37,8 @@ public final class StateMemory {
     } else if (type == TFloat64.class || type == TInt64.class) {
       size = 8;
     } else {
-      throw new IllegalArgumentException("unexpected state dtype " + v.asOutput().dataType() + " of " + v.op().name());
+      throw new IllegalArgumentException(
+          "unexpected state dtype " + v.asOutput().dataType() + " of " + v.op().name());
     }
     return v.shape().size() * size;
   }

@@ -13,9 +13,9 @@ import org.tensorflow.types.TInt64;
 import org.tensorflow.types.TString;
 
 /**
- * Scalars written as TensorBoard event files by TensorFlow's own summary kernels
- * ({@code CreateSummaryFileWriter}, {@code WriteScalarSummary}, {@code FlushSummaryWriter}), in a
- * small graph of its own so the training graph stays as the optimizer built it.
+ * Scalars written as TensorBoard event files by TensorFlow's own summary kernels ({@code
+ * CreateSummaryFileWriter}, {@code WriteScalarSummary}, {@code FlushSummaryWriter}), in a small
+ * graph of its own so the training graph stays as the optimizer built it.
  */
 public final class TensorBoardLog implements AutoCloseable {
   private final Graph graph = new Graph();
@@ -34,8 +34,13 @@ public final class TensorBoardLog implements AutoCloseable {
     step = tf.placeholder(TInt64.class, Placeholder.shape(Shape.scalar()));
     tag = tf.placeholder(TString.class, Placeholder.shape(Shape.scalar()));
     value = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
-    Op create = tf.summary.createSummaryFileWriter(writer, tf.constant(directory.toAbsolutePath().toString()),
-        tf.constant(100), tf.constant(10_000), tf.constant(".v2"));
+    Op create =
+        tf.summary.createSummaryFileWriter(
+            writer,
+            tf.constant(directory.toAbsolutePath().toString()),
+            tf.constant(100),
+            tf.constant(10_000),
+            tf.constant(".v2"));
     write = tf.summary.writeScalarSummary(writer, step, tag, value);
     flush = tf.summary.flushSummaryWriter(writer);
     close = tf.summary.closeSummaryWriter(writer);
@@ -45,7 +50,9 @@ public final class TensorBoardLog implements AutoCloseable {
 
   /** Adds the scalar {@code tag} = {@code v} at {@code globalStep}. */
   public void scalar(String name, long globalStep, float v) {
-    try (TInt64 s = TInt64.scalarOf(globalStep); TString t = TString.scalarOf(name); TFloat32 x = TFloat32.scalarOf(v)) {
+    try (TInt64 s = TInt64.scalarOf(globalStep);
+        TString t = TString.scalarOf(name);
+        TFloat32 x = TFloat32.scalarOf(v)) {
       session.runner().feed(step, s).feed(tag, t).feed(value, x).addTarget(write).run();
     }
   }

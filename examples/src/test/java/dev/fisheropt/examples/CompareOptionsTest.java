@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 
 class CompareOptionsTest {
   private static String error(String... args) {
-    return assertThrows(IllegalArgumentException.class, () -> CompareOptions.parse(args)).getMessage();
+    return assertThrows(IllegalArgumentException.class, () -> CompareOptions.parse(args))
+        .getMessage();
   }
 
   @Test
@@ -27,8 +28,27 @@ class CompareOptionsTest {
 
   @Test
   void flagsSetTheirSettings() {
-    CompareOptions o = CompareOptions.parse("--optimizers", "fismo,adam", "--model", "mlp", "--hidden", "64", "--epochs", "3",
-        "--batch", "32", "--lr", "adam=2e-3,fismo=0.01", "--fismo-interval", "5", "--xla", "--data", "/tmp/fm", "--seed", "9");
+    CompareOptions o =
+        CompareOptions.parse(
+            "--optimizers",
+            "fismo,adam",
+            "--model",
+            "mlp",
+            "--hidden",
+            "64",
+            "--epochs",
+            "3",
+            "--batch",
+            "32",
+            "--lr",
+            "adam=2e-3,fismo=0.01",
+            "--fismo-interval",
+            "5",
+            "--xla",
+            "--data",
+            "/tmp/fm",
+            "--seed",
+            "9");
     assertEquals(List.of(OptimizerChoice.FISMO, OptimizerChoice.ADAM), o.optimizers());
     assertEquals(Model.Architecture.MLP, o.model());
     assertEquals(64, o.hidden());
@@ -49,7 +69,11 @@ class CompareOptionsTest {
     assertTrue(error("--epochs", "two").contains("--epochs must be an integer, got 'two'"));
     assertTrue(error("--batch", "0").contains("--batch must be a positive integer"));
     assertTrue(error("--model", "resnet").contains("--model must be cnn or mlp"));
-    assertTrue(error("--optimizers", "adam,sgd").contains("unknown optimizer 'sgd'; choose from adam, momentum, muon, fismo, adafisher, adafisherw, frog"));
+    assertTrue(
+        error("--optimizers", "adam,sgd")
+            .contains(
+                "unknown optimizer 'sgd'; choose from adam, momentum, muon, fismo, adafisher,"
+                    + " adafisherw, frog"));
     assertTrue(error("--optimizers", ",").contains("names no optimizer"));
     assertTrue(error("--lr", "adam").contains("NAME=RATE"));
     assertTrue(error("--lr", "adam=-1").contains("must be positive"));

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.HashSet;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -17,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.zip.CRC32C;
@@ -32,8 +32,7 @@ import org.tensorflow.proto.Summary;
  * the CNN, 32 steps) and checks that every output is well-formed.
  */
 class CompareSmokeTest {
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
 
   static List<Compare.Result> results;
   static String printed;
@@ -43,8 +42,22 @@ class CompareSmokeTest {
     Path data = Files.createDirectories(dir.resolve("data"));
     IdxFiles.syntheticFashionMnist(data, 512, 200);
     ByteArrayOutputStream text = new ByteArrayOutputStream();
-    CompareOptions options = CompareOptions.parse("--optimizers", "adam,fismo", "--data", data.toString(), "--out",
-        dir.resolve("out").toString(), "--batch", "32", "--epochs", "2", "--eval-every", "8", "--fismo-interval", "3");
+    CompareOptions options =
+        CompareOptions.parse(
+            "--optimizers",
+            "adam,fismo",
+            "--data",
+            data.toString(),
+            "--out",
+            dir.resolve("out").toString(),
+            "--batch",
+            "32",
+            "--epochs",
+            "2",
+            "--eval-every",
+            "8",
+            "--fismo-interval",
+            "3");
     results = new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
     printed = text.toString(StandardCharsets.UTF_8);
   }
@@ -54,7 +67,9 @@ class CompareSmokeTest {
     assertEquals(2, results.size());
     for (Compare.Result r : results) {
       assertEquals(32, r.steps());
-      assertTrue(r.testAccuracy() > 0.5, r.choice() + " should learn the synthetic bands, got " + r.testAccuracy());
+      assertTrue(
+          r.testAccuracy() > 0.5,
+          r.choice() + " should learn the synthetic bands, got " + r.testAccuracy());
       assertTrue(r.stateBytes() > 0);
     }
     assertTrue(printed.contains("| Adam "), printed);
@@ -82,7 +97,9 @@ class CompareSmokeTest {
     assertEquals(List.of("adam", "fismo"), byOptimizer.keySet().stream().sorted().toList());
     for (List<String[]> rows : byOptimizer.values()) {
       // logged every 10 steps and at every evaluation (8, 16, 24, 32): 8, 10, 16, 20, 24, 30, 32
-      assertEquals(List.of(8L, 10L, 16L, 20L, 24L, 30L, 32L), rows.stream().map(r -> Long.parseLong(r[1])).toList());
+      assertEquals(
+          List.of(8L, 10L, 16L, 20L, 24L, 30L, 32L),
+          rows.stream().map(r -> Long.parseLong(r[1])).toList());
       double previousSeconds = 0;
       for (String[] r : rows) {
         double seconds = Double.parseDouble(r[2]);
@@ -105,13 +122,16 @@ class CompareSmokeTest {
     assertNotNull(image, "compare.png must decode as an image");
     assertEquals(2 * 640, image.getWidth());
     assertEquals(2 * 420, image.getHeight());
-    long distinct = new HashSet<Integer>() {{
-      for (int y = 0; y < image.getHeight(); y += 7) {
-        for (int x = 0; x < image.getWidth(); x += 7) {
-          add(image.getRGB(x, y));
-        }
-      }
-    }}.size();
+    long distinct =
+        new HashSet<Integer>() {
+          {
+            for (int y = 0; y < image.getHeight(); y += 7) {
+              for (int x = 0; x < image.getWidth(); x += 7) {
+                add(image.getRGB(x, y));
+              }
+            }
+          }
+        }.size();
     assertTrue(distinct > 10, "the plot should have lines and text, not a blank canvas");
   }
 
@@ -121,12 +141,14 @@ class CompareSmokeTest {
       Path logDir = dir.resolve("out/tensorboard").resolve(optimizer);
       List<Path> files;
       try (var list = Files.list(logDir)) {
-        files = list.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents")).toList();
+        files =
+            list.filter(p -> p.getFileName().toString().startsWith("events.out.tfevents")).toList();
       }
       assertEquals(1, files.size(), "one event file per optimizer");
       List<Event> events = readRecords(files.get(0));
       assertFalse(events.isEmpty());
-      assertTrue(events.get(0).getFileVersion().startsWith("brain.Event:"), events.get(0).toString());
+      assertTrue(
+          events.get(0).getFileVersion().startsWith("brain.Event:"), events.get(0).toString());
       Map<String, List<Long>> stepsByTag = new HashMap<>();
       for (Event e : events.subList(1, events.size())) {
         for (Summary.Value v : e.getSummary().getValueList()) {

@@ -12,12 +12,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class FashionMnistTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @Test
   void missingFilesNameTheDebianPackageAndTheDirectory() {
-    FashionMnist.DataException e = assertThrows(FashionMnist.DataException.class, () -> FashionMnist.load(dir));
+    FashionMnist.DataException e =
+        assertThrows(FashionMnist.DataException.class, () -> FashionMnist.load(dir));
     assertTrue(e.getMessage().contains("dataset-fashion-mnist"), e.getMessage());
     assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
     assertTrue(e.getMessage().contains("train-images-idx3-ubyte"), e.getMessage());
@@ -36,8 +36,10 @@ class FashionMnistTest {
   @Test
   void aLabelFileOfTheWrongLengthIsCorruptData() throws IOException {
     IdxFiles.syntheticFashionMnist(dir, 30, 20);
-    IdxFiles.write(dir.resolve("t10k-labels-idx1-ubyte.gz"), IdxFiles.idx(new int[] {19}, new byte[19]), true);
-    FashionMnist.DataException e = assertThrows(FashionMnist.DataException.class, () -> FashionMnist.load(dir));
+    IdxFiles.write(
+        dir.resolve("t10k-labels-idx1-ubyte.gz"), IdxFiles.idx(new int[] {19}, new byte[19]), true);
+    FashionMnist.DataException e =
+        assertThrows(FashionMnist.DataException.class, () -> FashionMnist.load(dir));
     assertTrue(e.getMessage().contains("expected 20 labels"), e.getMessage());
     assertTrue(e.getMessage().contains("dataset-fashion-mnist"), e.getMessage());
   }
@@ -47,15 +49,18 @@ class FashionMnistTest {
     IdxFiles.syntheticFashionMnist(dir, 30, 20);
     byte[] labels = new byte[20];
     labels[3] = 10;
-    IdxFiles.write(dir.resolve("t10k-labels-idx1-ubyte.gz"), IdxFiles.idx(new int[] {20}, labels), true);
-    FashionMnist.DataException e = assertThrows(FashionMnist.DataException.class, () -> FashionMnist.load(dir));
+    IdxFiles.write(
+        dir.resolve("t10k-labels-idx1-ubyte.gz"), IdxFiles.idx(new int[] {20}, labels), true);
+    FashionMnist.DataException e =
+        assertThrows(FashionMnist.DataException.class, () -> FashionMnist.load(dir));
     assertTrue(e.getMessage().contains("label 10 at index 3"), e.getMessage());
   }
 
   /** The real files of Debian's package, where it is installed (run-compare.sh installs it). */
   @Test
   void readsTheDebianPackageHeaders() throws IOException {
-    assumeTrue(Files.isDirectory(FashionMnist.DEBIAN_DIRECTORY), "dataset-fashion-mnist is not installed");
+    assumeTrue(
+        Files.isDirectory(FashionMnist.DEBIAN_DIRECTORY), "dataset-fashion-mnist is not installed");
     FashionMnist.Data data = FashionMnist.load(FashionMnist.DEBIAN_DIRECTORY);
     assertEquals(60_000, data.train().count());
     assertEquals(10_000, data.test().count());

@@ -1,9 +1,9 @@
 package dev.fisheropt.examples;
 
-import dev.fisheropt.optimizers.LayerCollection;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.optimizers.LayerCollection;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,18 +15,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * AdaFisher, AdaFisherW and FROG are choices of {@code compare}, run by default, and each trains the
- * CNN through the model's {@link LayerCollection} (every conv and dense
- * layer registered) on a small synthetic Fashion-MNIST-shaped set.
+ * AdaFisher, AdaFisherW and FROG are choices of {@code compare}, run by default, and each trains
+ * the CNN through the model's {@link LayerCollection} (every conv and dense layer registered) on a
+ * small synthetic Fashion-MNIST-shaped set.
  */
 class FisherChoicesTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @Test
   void theDefaultSetRunsEveryOptimizerOfTheIssue() {
-    assertEquals(List.of(OptimizerChoice.ADAM, OptimizerChoice.MUON, OptimizerChoice.FISMO, OptimizerChoice.ADAFISHER,
-        OptimizerChoice.ADAFISHERW, OptimizerChoice.FROG), OptimizerChoice.defaults());
+    assertEquals(
+        List.of(
+            OptimizerChoice.ADAM,
+            OptimizerChoice.MUON,
+            OptimizerChoice.FISMO,
+            OptimizerChoice.ADAFISHER,
+            OptimizerChoice.ADAFISHERW,
+            OptimizerChoice.FROG),
+        OptimizerChoice.defaults());
     assertEquals(OptimizerChoice.FROG, OptimizerChoice.parse("FROG"));
     assertEquals("AdaFisherW", OptimizerChoice.parse("adafisherw").displayName());
   }
@@ -36,7 +42,9 @@ class FisherChoicesTest {
     assertLearns("adafisher,adafisherw", 2);
   }
 
-  /** FROG's default rate moves each column a fixed Fisher-norm distance; it needs more steps here. */
+  /**
+   * FROG's default rate moves each column a fixed Fisher-norm distance; it needs more steps here.
+   */
   @Test
   void frogLearnsTheSyntheticBandsOnTheCnn() throws IOException {
     assertLearns("frog", 6);
@@ -46,14 +54,33 @@ class FisherChoicesTest {
     Path data = Files.createDirectories(dir.resolve("data"));
     IdxFiles.syntheticFashionMnist(data, 512, 200);
     ByteArrayOutputStream text = new ByteArrayOutputStream();
-    CompareOptions options = CompareOptions.parse("--optimizers", optimizers, "--data", data.toString(),
-        "--out", dir.resolve("out").toString(), "--batch", "32", "--epochs", Integer.toString(epochs), "--eval-every", "16");
-    List<Compare.Result> results = new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
+    CompareOptions options =
+        CompareOptions.parse(
+            "--optimizers",
+            optimizers,
+            "--data",
+            data.toString(),
+            "--out",
+            dir.resolve("out").toString(),
+            "--batch",
+            "32",
+            "--epochs",
+            Integer.toString(epochs),
+            "--eval-every",
+            "16");
+    List<Compare.Result> results =
+        new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
     String printed = text.toString(StandardCharsets.UTF_8);
     assertEquals(optimizers.split(",").length, results.size());
     for (Compare.Result r : results) {
       assertEquals(16L * epochs, r.steps());
-      assertTrue(r.testAccuracy() > 0.5, r.choice() + " should learn the synthetic bands, got " + r.testAccuracy() + "\n" + printed);
+      assertTrue(
+          r.testAccuracy() > 0.5,
+          r.choice()
+              + " should learn the synthetic bands, got "
+              + r.testAccuracy()
+              + "\n"
+              + printed);
       assertTrue(printed.contains("| " + r.choice().displayName() + " "), printed);
     }
   }

@@ -29,7 +29,8 @@ final class IdxFiles {
   }
 
   static Path write(Path file, byte[] content, boolean gzip) throws IOException {
-    try (OutputStream out = gzip ? new GZIPOutputStream(Files.newOutputStream(file)) : Files.newOutputStream(file)) {
+    try (OutputStream out =
+        gzip ? new GZIPOutputStream(Files.newOutputStream(file)) : Files.newOutputStream(file)) {
       out.write(content);
     }
     return file;
@@ -45,7 +46,8 @@ final class IdxFiles {
     writeSplit(dir, "t10k", test, random);
   }
 
-  private static void writeSplit(Path dir, String prefix, int n, SplittableRandom random) throws IOException {
+  private static void writeSplit(Path dir, String prefix, int n, SplittableRandom random)
+      throws IOException {
     byte[] images = new byte[n * 784];
     byte[] labels = new byte[n];
     for (int i = 0; i < n; i++) {

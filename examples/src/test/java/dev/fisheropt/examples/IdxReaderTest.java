@@ -13,14 +13,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class IdxReaderTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   private final byte[] elements = {0, 1, 2, (byte) 200, (byte) 255, 7};
 
   @Test
   void readsDimensionsAndUnsignedBytesOfAPlainFile() throws IOException {
-    Path file = IdxFiles.write(dir.resolve("a-idx3-ubyte"), IdxFiles.idx(new int[] {1, 2, 3}, elements), false);
+    Path file =
+        IdxFiles.write(
+            dir.resolve("a-idx3-ubyte"), IdxFiles.idx(new int[] {1, 2, 3}, elements), false);
     IdxReader.IdxArray array = IdxReader.read(file);
     assertArrayEquals(new int[] {1, 2, 3}, array.dimensions());
     assertArrayEquals(elements, array.data());
@@ -29,7 +30,9 @@ class IdxReaderTest {
 
   @Test
   void readsGzippedFilesByTheirContentNotTheirName() throws IOException {
-    Path file = IdxFiles.write(dir.resolve("labels-without-extension"), IdxFiles.idx(new int[] {6}, elements), true);
+    Path file =
+        IdxFiles.write(
+            dir.resolve("labels-without-extension"), IdxFiles.idx(new int[] {6}, elements), true);
     IdxReader.IdxArray array = IdxReader.read(file);
     assertArrayEquals(new int[] {6}, array.dimensions());
     assertArrayEquals(elements, array.data());
@@ -40,8 +43,10 @@ class IdxReaderTest {
     byte[] content = IdxFiles.idx(new int[] {6}, elements);
     content[0] = 0x12;
     Path file = IdxFiles.write(dir.resolve("bad-magic"), content, false);
-    IdxReader.IdxFormatException e = assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
-    assertTrue(e.getMessage().contains("bad-magic") && e.getMessage().contains("magic"), e.getMessage());
+    IdxReader.IdxFormatException e =
+        assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
+    assertTrue(
+        e.getMessage().contains("bad-magic") && e.getMessage().contains("magic"), e.getMessage());
   }
 
   @Test
@@ -49,15 +54,19 @@ class IdxReaderTest {
     byte[] content = IdxFiles.idx(new int[] {6}, elements);
     content[2] = 0x0D;
     Path file = IdxFiles.write(dir.resolve("floats"), content, false);
-    IdxReader.IdxFormatException e = assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
+    IdxReader.IdxFormatException e =
+        assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
     assertTrue(e.getMessage().contains("0x0d"), e.getMessage());
   }
 
   @Test
   void rejectsAFileShorterThanItsHeaderSays() throws IOException {
     byte[] content = IdxFiles.idx(new int[] {2, 3}, elements);
-    Path file = IdxFiles.write(dir.resolve("truncated.gz"), Arrays.copyOf(content, content.length - 2), true);
-    IdxReader.IdxFormatException e = assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
+    Path file =
+        IdxFiles.write(
+            dir.resolve("truncated.gz"), Arrays.copyOf(content, content.length - 2), true);
+    IdxReader.IdxFormatException e =
+        assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
     assertTrue(e.getMessage().contains("promises 6 elements but the file holds 4"), e.getMessage());
   }
 
@@ -65,7 +74,8 @@ class IdxReaderTest {
   void rejectsTrailingBytes() throws IOException {
     byte[] content = IdxFiles.idx(new int[] {5}, elements);
     Path file = IdxFiles.write(dir.resolve("long"), content, false);
-    IdxReader.IdxFormatException e = assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
+    IdxReader.IdxFormatException e =
+        assertThrows(IdxReader.IdxFormatException.class, () -> IdxReader.read(file));
     assertTrue(e.getMessage().contains("bytes after the 5 elements"), e.getMessage());
   }
 

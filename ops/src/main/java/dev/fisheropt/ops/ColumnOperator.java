@@ -6,14 +6,14 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * A matrix-free linear map V ↦ A(V) on [n, m] matrices that acts on every column separately,
- * V_j ↦ A_j V_j, as {@link ConjugateGradient} needs it.
+ * A matrix-free linear map V ↦ A(V) on [n, m] matrices that acts on every column separately, V_j ↦
+ * A_j V_j, as {@link ConjugateGradient} needs it.
  *
  * <p>A loop body cannot read tensors of the enclosing graph, so an operator declares the tensors it
  * depends on ({@link #operands}) and builds A(V) from stand-ins for them: {@link ConjugateGradient}
- * carries the operands through its loop unchanged and passes the loop's placeholders to
- * {@link #apply}. Outside a loop, {@code apply(tf, operands(), v)} builds the same map on the
- * operands themselves.
+ * carries the operands through its loop unchanged and passes the loop's placeholders to {@link
+ * #apply}. Outside a loop, {@code apply(tf, operands(), v)} builds the same map on the operands
+ * themselves.
  */
 public interface ColumnOperator<T extends TFloating> {
   /** The tensors A depends on, in the order {@link #apply} expects them. */

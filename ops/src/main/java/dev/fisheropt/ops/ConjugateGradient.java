@@ -14,16 +14,18 @@ import org.tensorflow.types.family.TFloating;
  * loop.
  *
  * <p>From x₀ = 0, r₀ = p₀ = b, every step computes, column by column,
+ *
  * <pre>
  *   q = A p,   α = ⟨r, r⟩ / (⟨p, q⟩ + ε),   x ← x + αp,   r ← r − αq,
  *   β = ⟨r', r'⟩ / (⟨r, r⟩ + ε),   p ← βp + r'
  * </pre>
+ *
  * (Hestenes and Stiefel, 1952). The guard ε (default 1e-10, as in the FROG authors' code) keeps a
  * column whose residual is already zero at x instead of turning it into NaN; a zero right-hand side
- * gives x = 0. The loop runs a fixed number of steps, or, with a tolerance τ &gt; 0, stops early once
- * every column has ‖r_j‖ ≤ τ‖b_j‖. After k steps x_k minimises the A-norm error over the Krylov space
- * span{b, Ab, …, A^{k−1}b}, so a column whose A_j has d distinct eigenvalues is solved exactly (up
- * to rounding) in d steps, and ‖x_k − x*‖_A ≤ 2((√κ−1)/(√κ+1))^k ‖x*‖_A.
+ * gives x = 0. The loop runs a fixed number of steps, or, with a tolerance τ &gt; 0, stops early
+ * once every column has ‖r_j‖ ≤ τ‖b_j‖. After k steps x_k minimises the A-norm error over the
+ * Krylov space span{b, Ab, …, A^{k−1}b}, so a column whose A_j has d distinct eigenvalues is solved
+ * exactly (up to rounding) in d steps, and ‖x_k − x*‖_A ≤ 2((√κ−1)/(√κ+1))^k ‖x*‖_A.
  */
 public final class ConjugateGradient {
   public static final double DENOMINATOR_GUARD_DEFAULT = 1e-10;
@@ -45,7 +47,8 @@ public final class ConjugateGradient {
    */
   public static ConjugateGradient steps(int iterations) {
     if (iterations < 1) {
-      throw new IllegalArgumentException("conjugate gradient iterations must be at least 1, got " + iterations);
+      throw new IllegalArgumentException(
+          "conjugate gradient iterations must be at least 1, got " + iterations);
     }
     return new ConjugateGradient(iterations, 0.0, DENOMINATOR_GUARD_DEFAULT);
   }
@@ -57,7 +60,8 @@ public final class ConjugateGradient {
    */
   public ConjugateGradient tolerance(double relativeTolerance) {
     if (!(relativeTolerance >= 0) || Double.isInfinite(relativeTolerance)) {
-      throw new IllegalArgumentException("conjugate gradient tolerance must be a finite number ≥ 0, got " + relativeTolerance);
+      throw new IllegalArgumentException(
+          "conjugate gradient tolerance must be a finite number ≥ 0, got " + relativeTolerance);
     }
     return new ConjugateGradient(iterations, relativeTolerance, denominatorGuard);
   }
@@ -69,7 +73,8 @@ public final class ConjugateGradient {
    */
   public ConjugateGradient denominatorGuard(double guard) {
     if (!(guard >= 0) || Double.isInfinite(guard)) {
-      throw new IllegalArgumentException("conjugate gradient denominator guard must be a finite number ≥ 0, got " + guard);
+      throw new IllegalArgumentException(
+          "conjugate gradient denominator guard must be a finite number ≥ 0, got " + guard);
     }
     return new ConjugateGradient(iterations, tolerance, guard);
   }
@@ -79,7 +84,8 @@ public final class ConjugateGradient {
    *
    * @param <T> the dtype of the system
    */
-  public record Solution<T extends TFloating>(Operand<T> x, Operand<T> residualNorms, Operand<TInt32> iterations) {}
+  public record Solution<T extends TFloating>(
+      Operand<T> x, Operand<T> residualNorms, Operand<TInt32> iterations) {}
 
   /**
    * Builds the loop solving {@code a}(X) = {@code b} column by column.
@@ -89,11 +95,13 @@ public final class ConjugateGradient {
   public <T extends TFloating> Solution<T> solve(Ops tf, ColumnOperator<T> a, Operand<T> b) {
     Matrices.matrixShape(b, "conjugate gradient right-hand side");
     if (!a.key().matches("[A-Za-z0-9_]+")) {
-      throw new IllegalArgumentException("operator key must hold only letters, digits and '_', got '" + a.key() + "'");
+      throw new IllegalArgumentException(
+          "operator key must hold only letters, digits and '_', got '" + a.key() + "'");
     }
     Operand<T> rs = columnDot(tf, b, b);
     Operand<T> stop = tf.math.mul(rs, tf.constant(b.type(), tolerance * tolerance));
-    List<Operand<?>> initial = new ArrayList<>(List.of(tf.constant(0), tf.zerosLike(b), b, b, rs, stop));
+    List<Operand<?>> initial =
+        new ArrayList<>(List.of(tf.constant(0), tf.zerosLike(b), b, b, rs, stop));
     initial.addAll(a.operands());
     GraphFunctions.Values out =
         GraphFunctions.whileLoop(
@@ -105,7 +113,10 @@ public final class ConjugateGradient {
     return new Solution<>(out.get(1), tf.math.sqrt(out.get(4)), out.get(0));
   }
 
-  /** Whether to run another step: below the step limit and, with a tolerance, some column unconverged. */
+  /**
+   * Whether to run another step: below the step limit and, with a tolerance, some column
+   * unconverged.
+   */
   private Operand<TBool> more(Ops fn, GraphFunctions.Values in) {
     Operand<TBool> more = fn.math.less(in.<TInt32>get(0), fn.constant(iterations));
     if (tolerance > 0) {
@@ -115,8 +126,12 @@ public final class ConjugateGradient {
     return more;
   }
 
-  /** One step on (i, x, r, p, ⟨r, r⟩, stop, operands…); the stop level and the operands pass through. */
-  private <T extends TFloating> List<Operand<?>> step(Ops fn, ColumnOperator<T> a, GraphFunctions.Values in) {
+  /**
+   * One step on (i, x, r, p, ⟨r, r⟩, stop, operands…); the stop level and the operands pass
+   * through.
+   */
+  private <T extends TFloating> List<Operand<?>> step(
+      Ops fn, ColumnOperator<T> a, GraphFunctions.Values in) {
     Operand<T> x = in.get(1);
     Operand<T> r = in.get(2);
     Operand<T> p = in.get(3);
@@ -129,7 +144,9 @@ public final class ConjugateGradient {
     Operand<T> rsNext = columnDot(fn, rNext, rNext);
     Operand<T> beta = fn.math.div(rsNext, fn.math.add(rs, guard));
     Operand<T> pNext = fn.math.add(fn.math.mul(p, beta), rNext);
-    List<Operand<?>> next = new ArrayList<>(List.of(fn.math.add(in.<TInt32>get(0), fn.constant(1)), xNext, rNext, pNext, rsNext));
+    List<Operand<?>> next =
+        new ArrayList<>(
+            List.of(fn.math.add(in.<TInt32>get(0), fn.constant(1)), xNext, rNext, pNext, rsNext));
     next.addAll(in.subList(5, in.size()));
     return next;
   }

@@ -20,8 +20,8 @@ import org.tensorflow.TensorFlow;
 import org.tensorflow.proto.OpList;
 
 /**
- * The native op library {@code libfisheropt_ops.so} (built from {@code custom-ops-cc/}), loaded into
- * TensorFlow once per JVM.
+ * The native op library {@code libfisheropt_ops.so} (built from {@code custom-ops-cc/}), loaded
+ * into TensorFlow once per JVM.
  *
  * <p>The library ships inside this jar for linux-x86_64. {@link #shared()} copies it to a private
  * temporary directory and registers its ops with {@link TensorFlow#loadLibrary}; on any other
@@ -29,17 +29,21 @@ import org.tensorflow.proto.OpList;
  * unavailable, one log line (logger {@code dev.fisheropt.ops}) says why, and callers such as {@link
  * FusedPolar} build the equivalent graph ops instead. The jar holds two builds of the library, for
  * AVX-512 and for AVX2+FMA, and the one the CPU supports is loaded (/proc/cpuinfo); a CPU without
- * AVX2 and FMA gets neither. Setting the system property {@value
- * #LIBRARY_PROPERTY} to a file path loads that library instead of the bundled one.
+ * AVX2 and FMA gets neither. Setting the system property {@value #LIBRARY_PROPERTY} to a file path
+ * loads that library instead of the bundled one.
  */
 public final class CustomOps {
   /**
    * Where the build puts the library inside the jar: the AVX2+FMA build, which runs on any x86-64
    * CPU with AVX2 and FMA (the one to hand to Python's {@code tf.load_op_library}) ...
    */
-  public static final String BUNDLED_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops.so";
+  public static final String BUNDLED_RESOURCE =
+      "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops.so";
+
   /** ... and the AVX-512 build, chosen where the CPU has AVX-512 F, DQ, VL and BW. */
-  public static final String BUNDLED_AVX512_RESOURCE = "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops_avx512.so";
+  public static final String BUNDLED_AVX512_RESOURCE =
+      "dev/fisheropt/ops/native/linux-x86_64/libfisheropt_ops_avx512.so";
+
   /** System property naming a library file to load instead of the bundled one. */
   public static final String LIBRARY_PROPERTY = "fisheropt.ops.library";
 
@@ -92,7 +96,9 @@ public final class CustomOps {
     return Optional.ofNullable(file);
   }
 
-  /** The op types TensorFlow reported the loaded library registers; empty when it is unavailable. */
+  /**
+   * The op types TensorFlow reported the loaded library registers; empty when it is unavailable.
+   */
   public Set<String> registeredOpTypes() {
     return registered;
   }
@@ -107,19 +113,29 @@ public final class CustomOps {
    * can point it at a missing resource; everything else goes through {@link #shared()}.
    */
   static CustomOps loadResource(String resource) {
-    String platform = System.getProperty("os.name", "").toLowerCase(Locale.ROOT) + "-" + System.getProperty("os.arch", "");
+    String platform =
+        System.getProperty("os.name", "").toLowerCase(Locale.ROOT)
+            + "-"
+            + System.getProperty("os.arch", "");
     if (!platform.equals("linux-amd64") && !platform.equals("linux-x86_64")) {
-      return unavailable("the fisheropt op library is built for linux-x86_64 only, this JVM runs on " + platform);
+      return unavailable(
+          "the fisheropt op library is built for linux-x86_64 only, this JVM runs on " + platform);
     }
     String missingFeatures = missingCpuFeatures();
     if (!missingFeatures.isEmpty()) {
-      return unavailable("the fisheropt op library needs a CPU with AVX2 and FMA, this one lacks " + missingFeatures);
+      return unavailable(
+          "the fisheropt op library needs a CPU with AVX2 and FMA, this one lacks "
+              + missingFeatures);
     }
     try (InputStream in = CustomOps.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
-        return unavailable("resource " + resource + " is not on the class path (was the native build skipped?)");
+        return unavailable(
+            "resource " + resource + " is not on the class path (was the native build skipped?)");
       }
-      Path dir = Files.createTempDirectory("fisheropt-ops-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      Path dir =
+          Files.createTempDirectory(
+              "fisheropt-ops-",
+              PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
       Path file = dir.resolve(resource.substring(resource.lastIndexOf('/') + 1));
       Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
       dir.toFile().deleteOnExit();
@@ -164,12 +180,15 @@ public final class CustomOps {
     return missing.toString();
   }
 
-  /** The CPU feature flags of the first processor in /proc/cpuinfo; empty where it is unreadable. */
+  /**
+   * The CPU feature flags of the first processor in /proc/cpuinfo; empty where it is unreadable.
+   */
   private static Set<String> cpuFlags() {
     try {
       for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
         if (line.startsWith("flags")) {
-          return new HashSet<>(Arrays.asList(line.substring(line.indexOf(':') + 1).trim().split("\\s+")));
+          return new HashSet<>(
+              Arrays.asList(line.substring(line.indexOf(':') + 1).trim().split("\\s+")));
         }
       }
     } catch (IOException e) {
@@ -179,7 +198,8 @@ public final class CustomOps {
   }
 
   private static CustomOps unavailable(String reason) {
-    LOG.log(Level.WARNING, "fisheropt custom ops unavailable, using graph ops instead: {0}", reason);
+    LOG.log(
+        Level.WARNING, "fisheropt custom ops unavailable, using graph ops instead: {0}", reason);
     return new CustomOps(reason, null, Set.of());
   }
 }

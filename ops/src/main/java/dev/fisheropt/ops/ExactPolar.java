@@ -22,7 +22,8 @@ public final class ExactPolar {
     Class<T> type = m.type();
     Svd<T> svd = tf.linalg.svd(m, Svd.computeUv(true), Svd.fullMatrices(false));
     double relative = Math.max(shape[0], shape[1]) * Matrices.epsilon(type);
-    Operand<T> threshold = tf.math.mul(tf.max(svd.s(), tf.constant(0)), Matrices.scalar(tf, relative, type));
+    Operand<T> threshold =
+        tf.math.mul(tf.max(svd.s(), tf.constant(0)), Matrices.scalar(tf, relative, type));
     Operand<T> kept = tf.dtypes.cast(tf.math.greater(svd.s(), threshold), type);
     return Matrices.matmulTransposeB(tf, tf.math.mul(svd.u(), kept), svd.v());
   }

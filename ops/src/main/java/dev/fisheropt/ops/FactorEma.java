@@ -19,12 +19,16 @@ public final class FactorEma {
    *
    * @param decay a scalar operand of the factors' dtype, γ ∈ [0, 1)
    */
-  public static <T extends TFloating> Operand<T> traceNormalized(Ops tf, Operand<T> previous, Operand<T> observation, Operand<T> decay) {
+  public static <T extends TFloating> Operand<T> traceNormalized(
+      Ops tf, Operand<T> previous, Operand<T> observation, Operand<T> decay) {
     long[] shape = Matrices.matrixShape(previous, "factor");
     Class<T> type = previous.type();
     Operand<T> one = Matrices.scalar(tf, 1.0, type);
-    Operand<T> blended = tf.math.add(tf.math.mul(decay, previous), tf.math.mul(tf.math.sub(one, decay), observation));
-    Operand<T> scale = tf.math.div(Matrices.scalar(tf, shape[0], type), Matrices.trace(tf, blended));
+    Operand<T> blended =
+        tf.math.add(
+            tf.math.mul(decay, previous), tf.math.mul(tf.math.sub(one, decay), observation));
+    Operand<T> scale =
+        tf.math.div(Matrices.scalar(tf, shape[0], type), Matrices.trace(tf, blended));
     return Matrices.symmetrize(tf, tf.math.mul(scale, blended));
   }
 }

@@ -15,9 +15,9 @@ import org.tensorflow.types.family.TFloating;
  * The Newton–Schulz polar factor of {@link NewtonSchulz#polar} as one native op, {@code
  * FisheroptFusedPolar} from {@link CustomOps}, for a matrix or a batch of matrices.
  *
- * <p>Per matrix M (the innermost two dimensions): X₀ = M/(‖M‖_F + 1e-7) on the wide orientation, then
- * {@code steps} times A = XXᵀ, B = bA + cA², X ← aX + BX, and the result transposed back when M is
- * tall. The graph version runs each step as several MatMul/Mul/Add kernels inside a {@code
+ * <p>Per matrix M (the innermost two dimensions): X₀ = M/(‖M‖_F + 1e-7) on the wide orientation,
+ * then {@code steps} times A = XXᵀ, B = bA + cA², X ← aX + BX, and the result transposed back when
+ * M is tall. The graph version runs each step as several MatMul/Mul/Add kernels inside a {@code
  * StatelessWhile}; the op runs the whole iteration in one CPU kernel on TensorFlow's thread pool.
  * Where the library is unavailable (see {@link CustomOps}) the same function builds the graph
  * iteration instead, per matrix of a batch, so callers never need to check. A matrix holding a NaN
@@ -33,46 +33,59 @@ public final class FusedPolar {
    * The polar factor of {@code m} (rank ≥ 2, the last two dimensions a matrix) after {@code steps}
    * iterations with coefficients (a, b, c).
    *
-   * @throws IllegalArgumentException if {@code steps < 1}, a coefficient is not finite, or {@code m}
-   *     has rank below 2 or a shape that is not fully static
+   * @throws IllegalArgumentException if {@code steps < 1}, a coefficient is not finite, or {@code
+   *     m} has rank below 2 or a shape that is not fully static
    */
-  public static <T extends TFloating> Operand<T> polar(Ops tf, Operand<T> m, int steps, double a, double b, double c) {
+  public static <T extends TFloating> Operand<T> polar(
+      Ops tf, Operand<T> m, int steps, double a, double b, double c) {
     return polar(tf, m, steps, a, b, c, CustomOps.shared());
   }
 
-  static <T extends TFloating> Operand<T> polar(Ops tf, Operand<T> m, int steps, double a, double b, double c, CustomOps library) {
+  static <T extends TFloating> Operand<T> polar(
+      Ops tf, Operand<T> m, int steps, double a, double b, double c, CustomOps library) {
     if (steps < 1) {
       throw new IllegalArgumentException("Newton–Schulz steps must be at least 1, got " + steps);
     }
     for (double coefficient : new double[] {a, b, c}) {
       if (!Double.isFinite(coefficient)) {
-        throw new IllegalArgumentException("Newton–Schulz coefficients must be finite, got (" + a + ", " + b + ", " + c + ")");
+        throw new IllegalArgumentException(
+            "Newton–Schulz coefficients must be finite, got (" + a + ", " + b + ", " + c + ")");
       }
     }
     Shape shape = m.shape();
     if (shape.isUnknown() || shape.numDimensions() < 2 || shape.hasUnknownDimension()) {
-      throw new IllegalArgumentException("fused polar input must be a matrix or a batch of matrices with a static shape, got shape " + shape);
+      throw new IllegalArgumentException(
+          "fused polar input must be a matrix or a batch of matrices with a static shape, got shape"
+              + " "
+              + shape);
     }
     if (m.type() != TFloat32.class && m.type() != TFloat64.class) {
-      throw new IllegalArgumentException("fused polar supports TFloat32 and TFloat64, got " + m.type().getSimpleName());
+      throw new IllegalArgumentException(
+          "fused polar supports TFloat32 and TFloat64, got " + m.type().getSimpleName());
     }
     return library.isLoaded() ? fused(tf, m, steps, a, b, c) : graph(tf, m, steps, a, b, c);
   }
 
-  private static <T extends TFloating> Operand<T> fused(Ops tf, Operand<T> m, int steps, double a, double b, double c) {
-    try (TFloat64 ta = TFloat64.scalarOf(a); TFloat64 tb = TFloat64.scalarOf(b); TFloat64 tc = TFloat64.scalarOf(c)) {
-      Operation op = tf.scope().opBuilder(OP_TYPE, "FusedPolar")
-          .addInput(m.asOutput())
-          .setAttr("steps", (long) steps)
-          .setAttr("a", ta)
-          .setAttr("b", tb)
-          .setAttr("c", tc)
-          .build();
+  private static <T extends TFloating> Operand<T> fused(
+      Ops tf, Operand<T> m, int steps, double a, double b, double c) {
+    try (TFloat64 ta = TFloat64.scalarOf(a);
+        TFloat64 tb = TFloat64.scalarOf(b);
+        TFloat64 tc = TFloat64.scalarOf(c)) {
+      Operation op =
+          tf.scope()
+              .opBuilder(OP_TYPE, "FusedPolar")
+              .addInput(m.asOutput())
+              .setAttr("steps", (long) steps)
+              .setAttr("a", ta)
+              .setAttr("b", tb)
+              .setAttr("c", tc)
+              .build();
       return op.output(0);
     }
   }
 
-  private static <T extends TFloating> Operand<T> graph(Ops tf, Operand<T> m, int steps, double a, double b, double c) {
+  private static <T extends TFloating> Operand<T> graph(
+      Ops tf, Operand<T> m, int steps, double a, double b, double c) {
     Shape shape = m.shape();
     int rank = shape.numDimensions();
     if (rank == 2) {

@@ -16,8 +16,8 @@ import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TType;
 
 /**
- * Functional control flow from Java lambdas: a {@code StatelessIf} between two branches, a
- * {@code StatelessWhile} loop, and "every k steps", each over a list of tensors.
+ * Functional control flow from Java lambdas: a {@code StatelessIf} between two branches, a {@code
+ * StatelessWhile} loop, and "every k steps", each over a list of tensors.
  *
  * <p>A branch or loop body is a function graph of its own: it cannot read the tensors of the
  * enclosing graph, so everything it needs is passed in {@code inputs} and reaches the body as
@@ -105,9 +105,9 @@ public final class GraphFunctions {
   }
 
   /**
-   * Runs {@code body} on the loop variables while {@code condition} holds, as one
-   * {@code StatelessWhile}, starting from {@code initial}; the body returns the next value of every
-   * loop variable, in order, with unchanged dtypes and shapes.
+   * Runs {@code body} on the loop variables while {@code condition} holds, as one {@code
+   * StatelessWhile}, starting from {@code initial}; the body returns the next value of every loop
+   * variable, in order, with unchanged dtypes and shapes.
    */
   public static Values whileLoop(
       Ops tf, String name, List<? extends Operand<?>> initial, Condition condition, Body body) {
@@ -121,9 +121,9 @@ public final class GraphFunctions {
   }
 
   /**
-   * {@code compute(inputs)} on the steps whose count of completed steps is a multiple of
-   * {@code interval}, {@code keep(inputs)} on the others (a {@link #ifThenElse}); with interval 1,
-   * {@code compute} built inline, without a branch.
+   * {@code compute(inputs)} on the steps whose count of completed steps is a multiple of {@code
+   * interval}, {@code keep(inputs)} on the others (a {@link #ifThenElse}); with interval 1, {@code
+   * compute} built inline, without a branch.
    *
    * @throws IllegalArgumentException if {@code interval < 1}
    */

@@ -12,24 +12,26 @@ import org.tensorflow.types.family.TFloating;
  * A^{-1/2} and A^{-1} of a symmetric positive definite matrix, by a symmetric eigendecomposition
  * ({@link #eigh}) or by a matmul-only coupled Newton iteration ({@link #newton}).
  *
- * <p>{@link #eigh}: eigenvalues are clamped from below at {@code floor = max(λ_max·ε·n, tiny)} before
- * the roots are taken: for a well-conditioned SPD matrix the clamp never binds, and a matrix that
- * rounding made numerically singular (or slightly indefinite) gets a bounded inverse instead of Inf
- * or NaN.
+ * <p>{@link #eigh}: eigenvalues are clamped from below at {@code floor = max(λ_max·ε·n, tiny)}
+ * before the roots are taken: for a well-conditioned SPD matrix the clamp never binds, and a matrix
+ * that rounding made numerically singular (or slightly indefinite) gets a bounded inverse instead
+ * of Inf or NaN.
  *
  * <p>{@link #newton}: the coupled Newton–Schulz iteration (Higham, <i>Functions of Matrices</i>,
  * 2008, §6.7): with c = ‖A‖_F ≥ λ_max, Y₀ = A/c, Z₀ = I,
+ *
  * <pre>
  *   T = (3I − Z Y)/2,   Y ← Y T,   Z ← T Z
  * </pre>
- * gives Y → (A/c)^{1/2} and Z → (A/c)^{-1/2}, so A^{-1/2} = Z/√c and A^{-1} = Z²/c. Every eigenvalue of
- * A/c lies in (0, 1], where the iteration converges: quadratically near 1, and by a factor 2.25 per
- * step for a tiny eigenvalue, so the step count grows like log κ(A). It is built from matrix
- * products only, so XLA compiles it whole (the auto-clusterer never takes {@code SelfAdjointEigV2}).
- * If the residual misses the acceptance tolerance, the iteration is run once more on
- * A + n·ε·(‖A‖²_F/tr A)·I, the level of {@link #eigh}'s eigenvalue floor (‖A‖²_F/tr A is at most
- * λ_max, and close to it when a few eigenvalues dominate): FISMO's float32 factors reach
- * κ ≈ 1e8 and even λ_min ≈ −3ε·λ_max under large gradients, where the unshifted iteration cannot
+ *
+ * gives Y → (A/c)^{1/2} and Z → (A/c)^{-1/2}, so A^{-1/2} = Z/√c and A^{-1} = Z²/c. Every
+ * eigenvalue of A/c lies in (0, 1], where the iteration converges: quadratically near 1, and by a
+ * factor 2.25 per step for a tiny eigenvalue, so the step count grows like log κ(A). It is built
+ * from matrix products only, so XLA compiles it whole (the auto-clusterer never takes {@code
+ * SelfAdjointEigV2}). If the residual misses the acceptance tolerance, the iteration is run once
+ * more on A + n·ε·(‖A‖²_F/tr A)·I, the level of {@link #eigh}'s eigenvalue floor (‖A‖²_F/tr A is at
+ * most λ_max, and close to it when a few eigenvalues dominate): FISMO's float32 factors reach κ ≈
+ * 1e8 and even λ_min ≈ −3ε·λ_max under large gradients, where the unshifted iteration cannot
  * converge. The retry sits in a {@code StatelessIf}, so a well-conditioned matrix pays for one run
  * and gets unshifted roots.
  */
@@ -41,14 +43,20 @@ public final class InverseRoots {
    * The roots from {@link #newton}, with the iteration's final residual r = ‖I − Z Y‖_F/√n, the
    * number of iterations run, and whether r met the acceptance tolerance.
    */
-  public record NewtonRoots<T extends TFloating>(Operand<T> inverseSqrt, Operand<T> inverse, Operand<T> residual,
-      Operand<TInt32> iterations, Operand<TBool> converged) {
+  public record NewtonRoots<T extends TFloating>(
+      Operand<T> inverseSqrt,
+      Operand<T> inverse,
+      Operand<T> residual,
+      Operand<TInt32> iterations,
+      Operand<TBool> converged) {
     public Roots<T> roots() {
       return new Roots<>(inverseSqrt, inverse);
     }
   }
 
-  /** Upper bound on the iterations of {@link #newton}: enough for a condition number of about 1e12. */
+  /**
+   * Upper bound on the iterations of {@link #newton}: enough for a condition number of about 1e12.
+   */
   public static final int NEWTON_MAX_ITERATIONS_DEFAULT = 50;
 
   /** Absolute lower bound on the eigenvalue floor, so that a zero matrix still has finite roots. */
@@ -60,24 +68,28 @@ public final class InverseRoots {
   public static <T extends TFloating> Roots<T> eigh(Ops tf, Operand<T> a) {
     long[] shape = Matrices.matrixShape(a, "inverse-root input");
     if (shape[0] != shape[1]) {
-      throw new IllegalArgumentException("inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
+      throw new IllegalArgumentException(
+          "inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
     }
     Class<T> type = a.type();
     SelfAdjointEig<T> eig = tf.linalg.selfAdjointEig(a, SelfAdjointEig.computeV(true));
     double relative = shape[0] * Matrices.epsilon(type);
-    Operand<T> floor = tf.math.maximum(
-        tf.math.mul(tf.max(eig.e(), tf.constant(0)), Matrices.scalar(tf, relative, type)),
-        Matrices.scalar(tf, TINY, type));
+    Operand<T> floor =
+        tf.math.maximum(
+            tf.math.mul(tf.max(eig.e(), tf.constant(0)), Matrices.scalar(tf, relative, type)),
+            Matrices.scalar(tf, TINY, type));
     Operand<T> lambda = tf.math.maximum(eig.e(), floor);
     Operand<T> v = eig.v();
-    Operand<T> inverseSqrt = Matrices.matmulTransposeB(tf, tf.math.mul(v, tf.math.rsqrt(lambda)), v);
-    Operand<T> inverse = Matrices.matmulTransposeB(tf, tf.math.mul(v, tf.math.reciprocal(lambda)), v);
+    Operand<T> inverseSqrt =
+        Matrices.matmulTransposeB(tf, tf.math.mul(v, tf.math.rsqrt(lambda)), v);
+    Operand<T> inverse =
+        Matrices.matmulTransposeB(tf, tf.math.mul(v, tf.math.reciprocal(lambda)), v);
     return new Roots<>(inverseSqrt, inverse);
   }
 
   /**
-   * The residual below which {@link #newton} stops early: 1e-6 for float32, 1e-13 for float64 (a few
-   * hundred ulps of 1; below that the residual is rounding noise).
+   * The residual below which {@link #newton} stops early: 1e-6 for float32, 1e-13 for float64 (a
+   * few hundred ulps of 1; below that the residual is rounding noise).
    */
   static double newtonStopTolerance(Class<? extends TFloating> type) {
     return Matrices.epsilon(type) < 1e-10 ? 1e-13 : 1e-6;
@@ -91,7 +103,10 @@ public final class InverseRoots {
     return Matrices.epsilon(type) < 1e-10 ? 1e-9 : 1e-4;
   }
 
-  /** {@link #newton(Ops, Operand, int)} with {@link #NEWTON_MAX_ITERATIONS_DEFAULT} iterations at most. */
+  /**
+   * {@link #newton(Ops, Operand, int)} with {@link #NEWTON_MAX_ITERATIONS_DEFAULT} iterations at
+   * most.
+   */
   public static <T extends TFloating> NewtonRoots<T> newton(Ops tf, Operand<T> a) {
     return newton(tf, a, NEWTON_MAX_ITERATIONS_DEFAULT);
   }
@@ -101,28 +116,32 @@ public final class InverseRoots {
    * iteration.
    *
    * <p>Each run of the iteration (the plain one, and the shifted retry when the plain one misses
-   * the tolerance) is a {@code StatelessWhile} loop. Each iteration measures the residual r = ‖I − Z Y‖_F/√n of the pair it starts from; the loop
-   * stops after {@code maxIterations}, once r falls to {@link #newtonStopTolerance}, or when r stops
-   * decreasing (it decreases monotonically in exact arithmetic, so a rise means rounding has taken
-   * over). The reported residual is that of the last pair measured, one step before the returned
-   * one, so it errs high. {@code converged} is r ≤ {@link #newtonAcceptTolerance}; callers flag
-   * or replace a root that misses it. For a positive semidefinite (shifted) input the result stays
-   * bounded either way: Z multiplies an eigendirection by at most 1.5 per step, so an eigenvalue too
-   * small to converge in time is under-amplified, as if the spectrum had a higher floor, never turned
-   * into Inf or NaN. An input indefinite beyond the retry's shift makes the residual rise, which
-   * stops the loop and fails the tolerance. {@code iterations} counts both runs. A zero matrix gives large finite roots (c is floored at
-   * {@link #TINY}), as {@link #eigh} does.
+   * the tolerance) is a {@code StatelessWhile} loop. Each iteration measures the residual r = ‖I −
+   * Z Y‖_F/√n of the pair it starts from; the loop stops after {@code maxIterations}, once r falls
+   * to {@link #newtonStopTolerance}, or when r stops decreasing (it decreases monotonically in
+   * exact arithmetic, so a rise means rounding has taken over). The reported residual is that of
+   * the last pair measured, one step before the returned one, so it errs high. {@code converged} is
+   * r ≤ {@link #newtonAcceptTolerance}; callers flag or replace a root that misses it. For a
+   * positive semidefinite (shifted) input the result stays bounded either way: Z multiplies an
+   * eigendirection by at most 1.5 per step, so an eigenvalue too small to converge in time is
+   * under-amplified, as if the spectrum had a higher floor, never turned into Inf or NaN. An input
+   * indefinite beyond the retry's shift makes the residual rise, which stops the loop and fails the
+   * tolerance. {@code iterations} counts both runs. A zero matrix gives large finite roots (c is
+   * floored at {@link #TINY}), as {@link #eigh} does.
    *
-   * @throws IllegalArgumentException if {@code a} is not a square matrix of static shape or
-   *     {@code maxIterations < 1}
+   * @throws IllegalArgumentException if {@code a} is not a square matrix of static shape or {@code
+   *     maxIterations < 1}
    */
-  public static <T extends TFloating> NewtonRoots<T> newton(Ops tf, Operand<T> a, int maxIterations) {
+  public static <T extends TFloating> NewtonRoots<T> newton(
+      Ops tf, Operand<T> a, int maxIterations) {
     long[] shape = Matrices.matrixShape(a, "inverse-root input");
     if (shape[0] != shape[1]) {
-      throw new IllegalArgumentException("inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
+      throw new IllegalArgumentException(
+          "inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
     }
     if (maxIterations < 1) {
-      throw new IllegalArgumentException("Newton iterations must be at least 1, got " + maxIterations);
+      throw new IllegalArgumentException(
+          "Newton iterations must be at least 1, got " + maxIterations);
     }
     Class<T> type = a.type();
     Attempt<T> plain = attempt(tf, a, 0.0, maxIterations);
@@ -135,29 +154,43 @@ public final class InverseRoots {
             List.of(a, plain.inverseSqrt(), plain.inverse(), plain.residual(), plain.iterations()),
             (fn, in) -> in.subList(1, 5),
             (fn, in) -> {
-              Attempt<T> shifted = attempt(fn, in.get(0), shape[0] * Matrices.epsilon(type), maxIterations);
-              return List.of(shifted.inverseSqrt(), shifted.inverse(), shifted.residual(),
+              Attempt<T> shifted =
+                  attempt(fn, in.get(0), shape[0] * Matrices.epsilon(type), maxIterations);
+              return List.of(
+                  shifted.inverseSqrt(),
+                  shifted.inverse(),
+                  shifted.residual(),
                   fn.math.add(shifted.iterations(), in.<TInt32>get(4)));
             });
     Operand<T> residual = chosen.get(2);
-    return new NewtonRoots<>(chosen.get(0), chosen.get(1), residual, chosen.get(3), tf.math.lessEqual(residual, accept));
+    return new NewtonRoots<>(
+        chosen.get(0), chosen.get(1), residual, chosen.get(3), tf.math.lessEqual(residual, accept));
   }
 
   /** One run of the iteration on A + s·I, s = shift·‖A‖²_F/tr A. */
-  private record Attempt<T extends TFloating>(Operand<T> inverseSqrt, Operand<T> inverse, Operand<T> residual, Operand<TInt32> iterations) {}
+  private record Attempt<T extends TFloating>(
+      Operand<T> inverseSqrt,
+      Operand<T> inverse,
+      Operand<T> residual,
+      Operand<TInt32> iterations) {}
 
-  private static <T extends TFloating> Attempt<T> attempt(Ops tf, Operand<T> a, double shift, int maxIterations) {
+  private static <T extends TFloating> Attempt<T> attempt(
+      Ops tf, Operand<T> a, double shift, int maxIterations) {
     Class<T> type = a.type();
     long n = a.shape().size(0);
     Operand<T> shifted = a;
     if (shift > 0) {
       // ‖A‖²_F / tr A lies in [λ_min, λ_max] and is close to λ_max when a few eigenvalues dominate,
       // which is when rounding leaves a computed factor slightly indefinite.
-      Operand<T> dominant = tf.math.div(tf.math.square(Matrices.frobeniusNorm(tf, a)),
-          tf.math.maximum(Matrices.trace(tf, a), Matrices.scalar(tf, TINY, type)));
-      shifted = Matrices.addToDiagonal(tf, a, tf.math.mul(dominant, Matrices.scalar(tf, shift, type)));
+      Operand<T> dominant =
+          tf.math.div(
+              tf.math.square(Matrices.frobeniusNorm(tf, a)),
+              tf.math.maximum(Matrices.trace(tf, a), Matrices.scalar(tf, TINY, type)));
+      shifted =
+          Matrices.addToDiagonal(tf, a, tf.math.mul(dominant, Matrices.scalar(tf, shift, type)));
     }
-    Operand<T> c = tf.math.maximum(Matrices.frobeniusNorm(tf, shifted), Matrices.scalar(tf, TINY, type));
+    Operand<T> c =
+        tf.math.maximum(Matrices.frobeniusNorm(tf, shifted), Matrices.scalar(tf, TINY, type));
     Operand<T> y0 = tf.math.div(shifted, c);
     Operand<T> z0 = Matrices.identity(tf, n, type);
     // r starts below `previous` so that the first iteration always runs.
@@ -173,7 +206,9 @@ public final class InverseRoots {
               Operand<T> r = in.get(3);
               return fn.math.logicalAnd(
                   fn.math.less(in.<TInt32>get(0), fn.constant(maxIterations)),
-                  fn.math.logicalAnd(fn.math.greater(r, Matrices.scalar(fn, stop, type)), fn.math.less(r, in.get(4))));
+                  fn.math.logicalAnd(
+                      fn.math.greater(r, Matrices.scalar(fn, stop, type)),
+                      fn.math.less(r, in.get(4))));
             },
             (fn, in) -> newtonStep(fn, in.get(0), in.get(1), in.get(2), in.get(3)));
     Operand<T> z = Matrices.symmetrize(tf, loop.get(2));
@@ -188,12 +223,24 @@ public final class InverseRoots {
    * One iteration from (i, Y, Z, r, previous r): E = I − ZY measures how far the pair is from
    * (A/c)^{1/2}, (A/c)^{-1/2}; T = I + E/2, Y ← YT, Z ← TZ, and r ← ‖E‖_F/√n.
    */
-  private static <T extends TFloating> List<Operand<?>> newtonStep(Ops fn, Operand<TInt32> i, Operand<T> y, Operand<T> z,
-      Operand<T> r) {
+  private static <T extends TFloating> List<Operand<?>> newtonStep(
+      Ops fn, Operand<TInt32> i, Operand<T> y, Operand<T> z, Operand<T> r) {
     Class<T> type = y.type();
-    Operand<T> error = Matrices.addToDiagonal(fn, fn.math.neg(Matrices.matmul(fn, z, y)), Matrices.scalar(fn, 1.0, type));
-    Operand<T> t = Matrices.addToDiagonal(fn, fn.math.mul(Matrices.scalar(fn, 0.5, type), error), Matrices.scalar(fn, 1.0, type));
-    Operand<T> residual = fn.math.div(Matrices.frobeniusNorm(fn, error), Matrices.scalar(fn, Math.sqrt(y.shape().size(0)), type));
-    return List.of(fn.math.add(i, fn.constant(1)), Matrices.matmul(fn, y, t), Matrices.matmul(fn, t, z), residual, r);
+    Operand<T> error =
+        Matrices.addToDiagonal(
+            fn, fn.math.neg(Matrices.matmul(fn, z, y)), Matrices.scalar(fn, 1.0, type));
+    Operand<T> t =
+        Matrices.addToDiagonal(
+            fn, fn.math.mul(Matrices.scalar(fn, 0.5, type), error), Matrices.scalar(fn, 1.0, type));
+    Operand<T> residual =
+        fn.math.div(
+            Matrices.frobeniusNorm(fn, error),
+            Matrices.scalar(fn, Math.sqrt(y.shape().size(0)), type));
+    return List.of(
+        fn.math.add(i, fn.constant(1)),
+        Matrices.matmul(fn, y, t),
+        Matrices.matmul(fn, t, z),
+        residual,
+        r);
   }
 }

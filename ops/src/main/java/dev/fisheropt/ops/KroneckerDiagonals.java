@@ -10,8 +10,8 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * The diagonal Kronecker factors of a layer's Fisher as AdaFisher (Gomes et al., ICLR 2025)
- * estimates them: Ĥ_D from the layer's inputs, Ŝ_D from the gradients of its pre-activations,
- * each normalised by {@link #minMax} and blended into a running value by {@link #blend}.
+ * estimates them: Ĥ_D from the layer's inputs, Ŝ_D from the gradients of its pre-activations, each
+ * normalised by {@link #minMax} and blended into a running value by {@link #blend}.
  */
 public final class KroneckerDiagonals {
   /** The authors' Min-Max guard: absolute, so that the raw scale of tiny statistics survives. */
@@ -23,7 +23,8 @@ public final class KroneckerDiagonals {
    * Ĥ_D of a fully-connected layer before normalisation: the mean of x² over the rows of its inputs
    * x [rows, fan-in] — every axis but the last — followed by a 1 for the bias when it has one.
    */
-  public static <T extends TFloating> Operand<T> denseInputs(Ops tf, Operand<T> x, boolean withBias) {
+  public static <T extends TFloating> Operand<T> denseInputs(
+      Ops tf, Operand<T> x, boolean withBias) {
     Operand<T> squares = tf.math.mean(tf.math.square(x), allButLast(tf, x.shape().numDimensions()));
     return withBias ? appendBiasEntry(tf, squares, 1.0) : squares;
   }
@@ -42,50 +43,83 @@ public final class KroneckerDiagonals {
    * @param padding "SAME" or "VALID"
    * @param dilations {1, dh, dw, 1}
    */
-  public static <T extends TFloating> Operand<T> conv2dInputs(Ops tf, Operand<T> x, Operand<T> z, long[] kernelShape,
-      long[] strides, String padding, long[] dilations, boolean withBias) {
+  public static <T extends TFloating> Operand<T> conv2dInputs(
+      Ops tf,
+      Operand<T> x,
+      Operand<T> z,
+      long[] kernelShape,
+      long[] strides,
+      String padding,
+      long[] dilations,
+      boolean withBias) {
     Class<T> type = x.type();
     long[] k = kernelShape;
     long fanIn = k[0] * k[1] * k[2];
-    Operand<TInt32> positionsShape = tf.slice(tf.shape(z), tf.constant(new int[] {0}), tf.constant(new int[] {3}));
+    Operand<TInt32> positionsShape =
+        tf.slice(tf.shape(z), tf.constant(new int[] {0}), tf.constant(new int[] {3}));
     Operand<T> sums;
     if (dilations[1] == 1 && dilations[2] == 1) {
-      Operand<T> ones = tf.fill(tf.concat(List.of(positionsShape, tf.constant(new int[] {1})), tf.constant(0)), tf.constant(type, 1.0));
-      sums = tf.nn.conv2dBackpropFilter(tf.math.square(x), tf.constant(new int[] {(int) k[0], (int) k[1], (int) k[2], 1}),
-          ones, boxed(strides), padding, Conv2dBackpropFilter.dataFormat("NHWC"));
+      Operand<T> ones =
+          tf.fill(
+              tf.concat(List.of(positionsShape, tf.constant(new int[] {1})), tf.constant(0)),
+              tf.constant(type, 1.0));
+      sums =
+          tf.nn.conv2dBackpropFilter(
+              tf.math.square(x),
+              tf.constant(new int[] {(int) k[0], (int) k[1], (int) k[2], 1}),
+              ones,
+              boxed(strides),
+              padding,
+              Conv2dBackpropFilter.dataFormat("NHWC"));
     } else {
-      Operand<T> patches = tf.image.extractImagePatches(x, List.of(1L, k[0], k[1], 1L), boxed(strides), boxed(dilations), padding);
+      Operand<T> patches =
+          tf.image.extractImagePatches(
+              x, List.of(1L, k[0], k[1], 1L), boxed(strides), boxed(dilations), padding);
       sums = tf.reduceSum(tf.math.square(patches), tf.constant(new int[] {0, 1, 2}));
     }
     Operand<T> rows = tf.dtypes.cast(tf.reduceProd(positionsShape, tf.constant(0)), type);
-    Operand<T> squares = tf.math.div(tf.reshape(sums, tf.constant(new long[] {fanIn})), tf.math.mul(rows, tf.constant(type, (double) fanIn)));
+    Operand<T> squares =
+        tf.math.div(
+            tf.reshape(sums, tf.constant(new long[] {fanIn})),
+            tf.math.mul(rows, tf.constant(type, (double) fanIn)));
     return withBias ? appendBiasEntry(tf, squares, 1.0 / fanIn) : squares;
   }
 
-  /** Ŝ_D before normalisation: the mean of dZ² over every axis but the last (batch and positions). */
+  /**
+   * Ŝ_D before normalisation: the mean of dZ² over every axis but the last (batch and positions).
+   */
   public static <T extends TFloating> Operand<T> outputs(Ops tf, Operand<T> dz) {
     return tf.math.mean(tf.math.square(dz), allButLast(tf, dz.shape().numDimensions()));
   }
 
-  /** (v − min v) / (max v − min v + {@value #MIN_MAX_EPSILON}) over the whole vector, after +inf → 1 and −inf → 0. */
+  /**
+   * (v − min v) / (max v − min v + {@value #MIN_MAX_EPSILON}) over the whole vector, after +inf → 1
+   * and −inf → 0.
+   */
   public static <T extends TFloating> Operand<T> minMax(Ops tf, Operand<T> v) {
     Class<T> type = v.type();
-    Operand<T> infinityValue = tf.select(tf.math.greater(v, tf.zerosLike(v)), tf.onesLike(v), tf.zerosLike(v));
+    Operand<T> infinityValue =
+        tf.select(tf.math.greater(v, tf.zerosLike(v)), tf.onesLike(v), tf.zerosLike(v));
     Operand<T> finite = tf.select(tf.math.isInf(v), infinityValue, v);
     Operand<TInt32> all = tf.constant(0);
     Operand<T> lo = tf.reduceMin(finite, all);
     Operand<T> hi = tf.reduceMax(finite, all);
-    return tf.math.div(tf.math.sub(finite, lo), tf.math.add(tf.math.sub(hi, lo), tf.constant(type, MIN_MAX_EPSILON)));
+    return tf.math.div(
+        tf.math.sub(finite, lo),
+        tf.math.add(tf.math.sub(hi, lo), tf.constant(type, MIN_MAX_EPSILON)));
   }
 
   /** D ← oldWeight·D + newWeight·MinMax(D̂): the running factor after one refresh. */
-  public static <T extends TFloating> Operand<T> blend(Ops tf, Operand<T> running, Operand<T> fresh, Operand<T> oldWeight,
-      Operand<T> newWeight) {
+  public static <T extends TFloating> Operand<T> blend(
+      Ops tf, Operand<T> running, Operand<T> fresh, Operand<T> oldWeight, Operand<T> newWeight) {
     return tf.math.add(tf.math.mul(oldWeight, running), tf.math.mul(newWeight, minMax(tf, fresh)));
   }
 
-  private static <T extends TFloating> Operand<T> appendBiasEntry(Ops tf, Operand<T> squares, double value) {
-    return tf.concat(List.of(squares, tf.fill(tf.constant(new long[] {1}), tf.constant(squares.type(), value))), tf.constant(0));
+  private static <T extends TFloating> Operand<T> appendBiasEntry(
+      Ops tf, Operand<T> squares, double value) {
+    return tf.concat(
+        List.of(squares, tf.fill(tf.constant(new long[] {1}), tf.constant(squares.type(), value))),
+        tf.constant(0));
   }
 
   private static Operand<TInt32> allButLast(Ops tf, int rank) {

@@ -8,7 +8,10 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.family.TFloating;
 
-/** Small matrix helpers shared by the blocks of this package: dtype-exact scalars, traces, identities. */
+/**
+ * Small matrix helpers shared by the blocks of this package: dtype-exact scalars, traces,
+ * identities.
+ */
 final class Matrices {
   private Matrices() {}
 
@@ -28,14 +31,16 @@ final class Matrices {
     if (type == TFloat32.class) {
       return Math.ulp(1.0f);
     }
-    throw new IllegalArgumentException("dtype " + type.getSimpleName() + " is not supported; use TFloat32 or TFloat64");
+    throw new IllegalArgumentException(
+        "dtype " + type.getSimpleName() + " is not supported; use TFloat32 or TFloat64");
   }
 
   /** The static shape of a rank-2 operand as {rows, cols}, or a clear error. */
   static long[] matrixShape(Operand<?> x, String what) {
     Shape s = x.shape();
     if (s.numDimensions() != 2 || s.isUnknown() || s.size(0) < 0 || s.size(1) < 0) {
-      throw new IllegalArgumentException(what + " must be a matrix with a static shape, got shape " + s);
+      throw new IllegalArgumentException(
+          what + " must be a matrix with a static shape, got shape " + s);
     }
     return new long[] {s.size(0), s.size(1)};
   }
@@ -58,7 +63,8 @@ final class Matrices {
   /** The n×n identity, built from a vector of ones (no n² constant in the graph). */
   static <T extends TFloating> Operand<T> identity(Ops tf, long n, Class<T> type) {
     Operand<T> ones = tf.fill(tf.constant(new long[] {n}), scalar(tf, 1.0, type));
-    return tf.linalg.matrixDiag(ones, tf.constant(0), tf.constant((int) n), tf.constant((int) n), scalar(tf, 0.0, type));
+    return tf.linalg.matrixDiag(
+        ones, tf.constant(0), tf.constant((int) n), tf.constant((int) n), scalar(tf, 0.0, type));
   }
 
   /** (A + Aᵀ)/2. */

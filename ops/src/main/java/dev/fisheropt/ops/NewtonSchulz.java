@@ -9,18 +9,20 @@ import org.tensorflow.types.family.TFloating;
 /**
  * Polar factor of a matrix by a Newton–Schulz iteration, built as one {@code StatelessWhile} loop.
  *
- * <p>With X₀ = M/(‖M‖_F + 1e-7), each step computes A = XXᵀ, B = bA + cA², X ← aX + BX. The
- * default quintic (a, b, c) = (3.4445, −4.7750, 2.0315) from Muon pushes every singular value of X
- * into roughly [0.7, 1.2] in five steps without ever driving it to exactly one; a zero singular value
+ * <p>With X₀ = M/(‖M‖_F + 1e-7), each step computes A = XXᵀ, B = bA + cA², X ← aX + BX. The default
+ * quintic (a, b, c) = (3.4445, −4.7750, 2.0315) from Muon pushes every singular value of X into
+ * roughly [0.7, 1.2] in five steps without ever driving it to exactly one; a zero singular value
  * stays zero, so a rank-deficient M gives a partial isometry. The iteration runs on the wide
  * orientation (rows ≤ cols), where XXᵀ is the smaller Gram matrix.
  */
 public final class NewtonSchulz {
   /** Muon's quintic coefficients (a, b, c). */
   public static final double A_DEFAULT = 3.4445;
+
   public static final double B_DEFAULT = -4.7750;
   public static final double C_DEFAULT = 2.0315;
   public static final int STEPS_DEFAULT = 5;
+
   /** Added to the Frobenius norm so that a zero matrix maps to zero instead of NaN. */
   public static final double NORM_EPSILON = 1e-7;
 
@@ -32,19 +34,23 @@ public final class NewtonSchulz {
   }
 
   /**
-   * The polar factor of the matrix {@code m} after {@code steps} iterations with coefficients
-   * (a, b, c).
+   * The polar factor of the matrix {@code m} after {@code steps} iterations with coefficients (a,
+   * b, c).
    *
-   * @throws IllegalArgumentException if {@code steps < 1} or {@code m} is not a matrix of static shape
+   * @throws IllegalArgumentException if {@code steps < 1} or {@code m} is not a matrix of static
+   *     shape
    */
-  public static <T extends TFloating> Operand<T> polar(Ops tf, Operand<T> m, int steps, double a, double b, double c) {
+  public static <T extends TFloating> Operand<T> polar(
+      Ops tf, Operand<T> m, int steps, double a, double b, double c) {
     if (steps < 1) {
       throw new IllegalArgumentException("Newton–Schulz steps must be at least 1, got " + steps);
     }
     long[] shape = Matrices.matrixShape(m, "Newton–Schulz input");
     boolean tall = shape[0] > shape[1];
     Class<T> type = m.type();
-    Operand<T> x = tf.math.div(m, tf.math.add(Matrices.frobeniusNorm(tf, m), Matrices.scalar(tf, NORM_EPSILON, type)));
+    Operand<T> x =
+        tf.math.div(
+            m, tf.math.add(Matrices.frobeniusNorm(tf, m), Matrices.scalar(tf, NORM_EPSILON, type)));
     if (tall) {
       x = transpose(tf, x);
     }
@@ -55,18 +61,23 @@ public final class NewtonSchulz {
                 name,
                 List.of(tf.constant(0), x),
                 (fn, in) -> fn.math.less(in.<TInt32>get(0), fn.constant(steps)),
-                (fn, in) -> List.of(fn.math.add(in.<TInt32>get(0), fn.constant(1)), step(fn, in.get(1), a, b, c)))
+                (fn, in) ->
+                    List.of(
+                        fn.math.add(in.<TInt32>get(0), fn.constant(1)),
+                        step(fn, in.get(1), a, b, c)))
             .get(1);
     return tall ? transpose(tf, result) : result;
   }
 
   /** X ← aX + (bA + cA²)X with A = XXᵀ. */
-  private static <T extends TFloating> Operand<T> step(Ops fn, Operand<T> x, double a, double b, double c) {
+  private static <T extends TFloating> Operand<T> step(
+      Ops fn, Operand<T> x, double a, double b, double c) {
     Class<T> type = x.type();
     Operand<T> gram = Matrices.matmulTransposeB(fn, x, x);
-    Operand<T> poly = fn.math.add(
-        fn.math.mul(Matrices.scalar(fn, b, type), gram),
-        fn.math.mul(Matrices.scalar(fn, c, type), Matrices.matmul(fn, gram, gram)));
+    Operand<T> poly =
+        fn.math.add(
+            fn.math.mul(Matrices.scalar(fn, b, type), gram),
+            fn.math.mul(Matrices.scalar(fn, c, type), Matrices.matmul(fn, gram, gram)));
     return fn.math.add(fn.math.mul(Matrices.scalar(fn, a, type), x), Matrices.matmul(fn, poly, x));
   }
 

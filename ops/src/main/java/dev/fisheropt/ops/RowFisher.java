@@ -15,8 +15,8 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>Fully-connected, with X [r, d] and V [d, m]: A(V) = Xᵀ(Λ ⊙ (XV)) + τV. Conv2d, with V the
  * kernel [kh, kw, cin, cout] seen as [kh·kw·cin, cout]: the rows are the receptive-field patches of
- * every sample and output position, XV is the layer's convolution of its input with V and Xᵀ(·)
- * the matching filter gradient ({@code Conv2DBackpropFilter}), with the layer's strides, padding and
+ * every sample and output position, XV is the layer's convolution of its input with V and Xᵀ(·) the
+ * matching filter gradient ({@code Conv2DBackpropFilter}), with the layer's strides, padding and
  * dilations.
  */
 public final class RowFisher {
@@ -47,12 +47,17 @@ public final class RowFisher {
    * @param lambda the row weights Λ [r, m]
    * @param tau the damping τ, a scalar
    */
-  public static <T extends TFloating> ColumnOperator<T> fullyConnected(Operand<T> x, Operand<T> lambda, Operand<T> tau) {
-    return new Operator<>("row_fisher_dense", List.of(x, lambda, tau), (tf, in, v) -> {
-      Operand<T> xs = cast(in.get(0));
-      Operand<T> weighted = tf.math.mul(cast(in.get(1)), Matrices.matmul(tf, xs, v));
-      return tf.math.add(Matrices.matmulTransposeA(tf, xs, weighted), tf.math.mul(cast(in.get(2)), v));
-    });
+  public static <T extends TFloating> ColumnOperator<T> fullyConnected(
+      Operand<T> x, Operand<T> lambda, Operand<T> tau) {
+    return new Operator<>(
+        "row_fisher_dense",
+        List.of(x, lambda, tau),
+        (tf, in, v) -> {
+          Operand<T> xs = cast(in.get(0));
+          Operand<T> weighted = tf.math.mul(cast(in.get(1)), Matrices.matmul(tf, xs, v));
+          return tf.math.add(
+              Matrices.matmulTransposeA(tf, xs, weighted), tf.math.mul(cast(in.get(2)), v));
+        });
   }
 
   /**
@@ -66,48 +71,77 @@ public final class RowFisher {
    * @param padding "SAME" or "VALID"
    * @param dilations {1, dh, dw, 1}
    */
-  public static <T extends TFloating> ColumnOperator<T> conv2d(Operand<T> x, Operand<T> lambda, Operand<T> tau,
-      long[] kernelShape, long[] strides, String padding, long[] dilations) {
+  public static <T extends TFloating> ColumnOperator<T> conv2d(
+      Operand<T> x,
+      Operand<T> lambda,
+      Operand<T> tau,
+      long[] kernelShape,
+      long[] strides,
+      String padding,
+      long[] dilations) {
     long[] kernel = kernelShape.clone();
     List<Long> s = boxed(strides);
     List<Long> d = boxed(dilations);
-    String key = "row_fisher_conv2d_k" + join(kernel) + "_s" + join(strides) + "_" + padding + "_d" + join(dilations);
-    return new Operator<>(key, List.of(x, lambda, tau), (tf, in, v) -> {
-      Operand<T> xs = cast(in.get(0));
-      Operand<T> filter = tf.reshape(v, tf.constant(kernel));
-      Operand<T> xv = tf.nn.conv2d(xs, filter, s, padding, Conv2d.dilations(d));
-      Operand<T> weighted = tf.math.mul(cast(in.get(1)), xv);
-      Operand<T> back = filterGradient(tf, xs, weighted, kernel, s, padding, dilations);
-      return tf.math.add(tf.reshape(back, tf.shape(v)), tf.math.mul(cast(in.get(2)), v));
-    });
+    String key =
+        "row_fisher_conv2d_k"
+            + join(kernel)
+            + "_s"
+            + join(strides)
+            + "_"
+            + padding
+            + "_d"
+            + join(dilations);
+    return new Operator<>(
+        key,
+        List.of(x, lambda, tau),
+        (tf, in, v) -> {
+          Operand<T> xs = cast(in.get(0));
+          Operand<T> filter = tf.reshape(v, tf.constant(kernel));
+          Operand<T> xv = tf.nn.conv2d(xs, filter, s, padding, Conv2d.dilations(d));
+          Operand<T> weighted = tf.math.mul(cast(in.get(1)), xv);
+          Operand<T> back = filterGradient(tf, xs, weighted, kernel, s, padding, dilations);
+          return tf.math.add(tf.reshape(back, tf.shape(v)), tf.math.mul(cast(in.get(2)), v));
+        });
   }
 
   /**
-   * The gradient of Σ u ⊙ conv2d(x, V) with respect to V. TensorFlow's CPU kernel of
-   * {@code Conv2DBackpropFilter} rejects dilations, so a dilated layer takes the gradient of the
-   * undilated kernel that spans the same receptive field, (k−1)·d+1 wide, and keeps every d-th tap:
-   * the same sums, with the zero taps computed and dropped.
+   * The gradient of Σ u ⊙ conv2d(x, V) with respect to V. TensorFlow's CPU kernel of {@code
+   * Conv2DBackpropFilter} rejects dilations, so a dilated layer takes the gradient of the undilated
+   * kernel that spans the same receptive field, (k−1)·d+1 wide, and keeps every d-th tap: the same
+   * sums, with the zero taps computed and dropped.
    */
-  private static <T extends TFloating> Operand<T> filterGradient(Ops tf, Operand<T> x, Operand<T> u, long[] kernel,
-      List<Long> strides, String padding, long[] dilations) {
+  private static <T extends TFloating> Operand<T> filterGradient(
+      Ops tf,
+      Operand<T> x,
+      Operand<T> u,
+      long[] kernel,
+      List<Long> strides,
+      String padding,
+      long[] dilations) {
     if (dilations[1] == 1 && dilations[2] == 1) {
       return tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(kernel)), u, strides, padding);
     }
-    long[] spanned = {(kernel[0] - 1) * dilations[1] + 1, (kernel[1] - 1) * dilations[2] + 1, kernel[2], kernel[3]};
-    Operand<T> full = tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(spanned)), u, strides, padding);
-    return tf.stridedSlice(full, Indices.step(dilations[1]), Indices.step(dilations[2]),
-        Indices.all(), Indices.all());
+    long[] spanned = {
+      (kernel[0] - 1) * dilations[1] + 1, (kernel[1] - 1) * dilations[2] + 1, kernel[2], kernel[3]
+    };
+    Operand<T> full =
+        tf.nn.conv2dBackpropFilter(x, tf.constant(toInts(spanned)), u, strides, padding);
+    return tf.stridedSlice(
+        full, Indices.step(dilations[1]), Indices.step(dilations[2]), Indices.all(), Indices.all());
   }
 
   /**
-   * ‖patch‖² for every sample and output position of a conv layer, [r, h', w', 1]: the squared
-   * norm of the zero-padded receptive field over all input channels.
+   * ‖patch‖² for every sample and output position of a conv layer, [r, h', w', 1]: the squared norm
+   * of the zero-padded receptive field over all input channels.
    */
-  public static <T extends TFloating> Operand<T> patchSquaredNorms(Ops tf, Operand<T> x, long[] kernelShape, long[] strides,
-      String padding, long[] dilations) {
-    Operand<T> ones = tf.fill(tf.constant(new long[] {kernelShape[0], kernelShape[1], kernelShape[2], 1}),
-        tf.constant(x.type(), 1.0));
-    return tf.nn.conv2d(tf.math.square(x), ones, boxed(strides), padding, Conv2d.dilations(boxed(dilations)));
+  public static <T extends TFloating> Operand<T> patchSquaredNorms(
+      Ops tf, Operand<T> x, long[] kernelShape, long[] strides, String padding, long[] dilations) {
+    Operand<T> ones =
+        tf.fill(
+            tf.constant(new long[] {kernelShape[0], kernelShape[1], kernelShape[2], 1}),
+            tf.constant(x.type(), 1.0));
+    return tf.nn.conv2d(
+        tf.math.square(x), ones, boxed(strides), padding, Conv2d.dilations(boxed(dilations)));
   }
 
   private static List<Long> boxed(long[] v) {

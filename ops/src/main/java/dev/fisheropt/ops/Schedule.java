@@ -9,23 +9,24 @@ import org.tensorflow.types.TInt64;
 
 /**
  * A learning-rate schedule η(t): the rate to use at optimizer step t, where t is the number of
- * completed optimizer steps (0 on the first step), in the manner of Keras'
- * {@code LearningRateSchedule} and optax's schedule functions.
+ * completed optimizer steps (0 on the first step), in the manner of Keras' {@code
+ * LearningRateSchedule} and optax's schedule functions.
  *
- * <p>A schedule gives its value two ways that agree: {@link #value(Ops, Operand)} builds it as graph
- * ops in float64 from an int64 step operand, and {@link #valueAt(long)} computes it in plain Java (to
- * print, plot or test it). Both evaluate the same formula in the same order from the same
+ * <p>A schedule gives its value two ways that agree: {@link #value(Ops, Operand)} builds it as
+ * graph ops in float64 from an int64 step operand, and {@link #valueAt(long)} computes it in plain
+ * Java (to print, plot or test it). Both evaluate the same formula in the same order from the same
  * Java-computed constants, so they agree to a few ulps (bit for bit except where TensorFlow's or
- * XLA's {@code sin}/{@code cos} round differently from {@link Math}'s). The graph has no division op
- * and no product of two constants with a variable: TensorFlow's constant folding and XLA turn x/c
- * into x·(1/c), and Grappler regroups c₁·(x·c₂) into (c₁·c₂)·x, so where a formula divides by a step
- * count the schedule multiplies once by a ratio (peak/W, initial/D, π/2/D) computed in Java, and the
- * results do not depend on which graph optimizations run. The graph uses only
- * element-wise arithmetic, {@code Cast}, {@code Minimum}/{@code Maximum}, {@code Sin}/{@code Cos},
- * comparisons and {@code SelectV2}: no control flow and no state, so XLA compiles it. No value is
- * ever NaN or infinite, for any step, however far past the end of a decay.
+ * XLA's {@code sin}/{@code cos} round differently from {@link Math}'s). The graph has no division
+ * op and no product of two constants with a variable: TensorFlow's constant folding and XLA turn
+ * x/c into x·(1/c), and Grappler regroups c₁·(x·c₂) into (c₁·c₂)·x, so where a formula divides by a
+ * step count the schedule multiplies once by a ratio (peak/W, initial/D, π/2/D) computed in Java,
+ * and the results do not depend on which graph optimizations run. The graph uses only element-wise
+ * arithmetic, {@code Cast}, {@code Minimum}/{@code Maximum}, {@code Sin}/{@code Cos}, comparisons
+ * and {@code SelectV2}: no control flow and no state, so XLA compiles it. No value is ever NaN or
+ * infinite, for any step, however far past the end of a decay.
  *
  * <p>Conventions shared by every schedule:
+ *
  * <ul>
  *   <li>steps are counted from 0; {@code valueAt} rejects a negative step, and the graph treats a
  *       negative step as 0;
@@ -37,14 +38,19 @@ import org.tensorflow.types.TInt64;
  *       vector of steps gives the vector of rates).
  * </ul>
  *
- * <p>The factories: {@link #constant}, {@link #linearWarmup}, {@link #cosineDecay},
- * {@link #warmupCosine}, {@link #linearDecay}, {@link #piecewiseConstant}; any schedule can be
- * multiplied by a constant with {@link #scaled}. The schedules are records, so they print, compare
- * and pattern-match by their parameters.
+ * <p>The factories: {@link #constant}, {@link #linearWarmup}, {@link #cosineDecay}, {@link
+ * #warmupCosine}, {@link #linearDecay}, {@link #piecewiseConstant}; any schedule can be multiplied
+ * by a constant with {@link #scaled}. The schedules are records, so they print, compare and
+ * pattern-match by their parameters.
  */
 public sealed interface Schedule
-    permits Schedule.Constant, Schedule.LinearWarmup, Schedule.CosineDecay, Schedule.WarmupCosine,
-        Schedule.LinearDecay, Schedule.PiecewiseConstant, Schedule.Scaled {
+    permits Schedule.Constant,
+        Schedule.LinearWarmup,
+        Schedule.CosineDecay,
+        Schedule.WarmupCosine,
+        Schedule.LinearDecay,
+        Schedule.PiecewiseConstant,
+        Schedule.Scaled {
 
   /**
    * η(step) as float64 graph ops.
@@ -74,8 +80,8 @@ public sealed interface Schedule
    * factor·η(t). {@code scaled(1)} is this schedule; scaling a scaled schedule multiplies the
    * factors.
    *
-   * @throws IllegalArgumentException if {@code factor} is negative or not finite, or the scaled peak
-   *     overflows
+   * @throws IllegalArgumentException if {@code factor} is negative or not finite, or the scaled
+   *     peak overflows
    */
   default Schedule scaled(double factor) {
     return factor == 1.0 ? this : new Scaled(this, factor);
@@ -87,9 +93,9 @@ public sealed interface Schedule
   }
 
   /**
-   * Linear warmup to {@code peak}, starting at peak/W so that the first step is not wasted:
-   * η(t) = peak · min(t + 1, W)/W, i.e. peak·(t+1)/W for t &lt; W − 1 and exactly peak from
-   * t = W − 1 on. (Computed as (peak/W)·(t + 1), so η(0) is peak/W correctly rounded.)
+   * Linear warmup to {@code peak}, starting at peak/W so that the first step is not wasted: η(t) =
+   * peak · min(t + 1, W)/W, i.e. peak·(t+1)/W for t &lt; W − 1 and exactly peak from t = W − 1 on.
+   * (Computed as (peak/W)·(t + 1), so η(0) is peak/W correctly rounded.)
    *
    * @param warmupSteps W ≥ 1
    */
@@ -99,13 +105,13 @@ public sealed interface Schedule
 
   /**
    * Cosine decay from {@code initial} to {@code finalValue} over D steps, then constant (optax's
-   * {@code cosine_decay_schedule} with α = finalValue/initial, Keras' {@code CosineDecay}):
-   * η(t) = final + (initial − final) · ½(1 + cos(π·min(t, D)/D)).
+   * {@code cosine_decay_schedule} with α = finalValue/initial, Keras' {@code CosineDecay}): η(t) =
+   * final + (initial − final) · ½(1 + cos(π·min(t, D)/D)).
    *
-   * <p>Computed as the convex combination η = initial·sin²(πr/2) + final·cos²(πr/2) of the remaining
-   * fraction r = (D − min(t, D))/D (the angle evaluated as (D − min(t, D))·(π/2/D)). Since
-   * ½(1 + cos(π(1 − r))) = sin²(πr/2) this is the same function, but accurate to a few ulps relative
-   * to η itself even where η is tiny near the end, and exact at both ends: η(0) = initial,
+   * <p>Computed as the convex combination η = initial·sin²(πr/2) + final·cos²(πr/2) of the
+   * remaining fraction r = (D − min(t, D))/D (the angle evaluated as (D − min(t, D))·(π/2/D)).
+   * Since ½(1 + cos(π(1 − r))) = sin²(πr/2) this is the same function, but accurate to a few ulps
+   * relative to η itself even where η is tiny near the end, and exact at both ends: η(0) = initial,
    * η(t ≥ D) = final.
    *
    * @param decaySteps D ≥ 1
@@ -116,26 +122,25 @@ public sealed interface Schedule
   }
 
   /**
-   * {@link #linearWarmup} over W steps, then {@link #cosineDecay} from {@code peak} to
-   * {@code finalValue} over the remaining T − W steps (optax's {@code warmup_cosine_decay_schedule}
-   * with init_value = 0 and decay_steps = T, but with the warmup convention of
-   * {@link #linearWarmup}):
-   * η(t) = peak·(t+1)/W for t &lt; W; final + (peak − final)·½(1 + cos(π·min(t − W, T − W)/(T − W)))
-   * for t ≥ W. So η(W) = peak and η(t) = final for t ≥ T.
+   * {@link #linearWarmup} over W steps, then {@link #cosineDecay} from {@code peak} to {@code
+   * finalValue} over the remaining T − W steps (optax's {@code warmup_cosine_decay_schedule} with
+   * init_value = 0 and decay_steps = T, but with the warmup convention of {@link #linearWarmup}):
+   * η(t) = peak·(t+1)/W for t &lt; W; final + (peak − final)·½(1 + cos(π·min(t − W, T − W)/(T −
+   * W))) for t ≥ W. So η(W) = peak and η(t) = final for t ≥ T.
    *
    * @param warmupSteps W ≥ 0 (0: no warmup, the cosine decay alone)
    * @param totalSteps T &gt; W, counting the warmup
    */
-  static WarmupCosine warmupCosine(double peak, long warmupSteps, long totalSteps, double finalValue) {
+  static WarmupCosine warmupCosine(
+      double peak, long warmupSteps, long totalSteps, double finalValue) {
     return new WarmupCosine(peak, warmupSteps, totalSteps, finalValue);
   }
 
   /**
    * Linear decay from {@code initial} to {@code finalValue} over D steps, then constant (optax's
-   * {@code linear_schedule}, Keras' {@code PolynomialDecay} with power 1):
-   * η(t) = initial + (final − initial)·min(t, D)/D, computed as the convex combination
-   * (initial/D)·(D − t) + (final/D)·t for 0 &lt; t &lt; D, and exactly initial at t = 0 and final
-   * from t = D on.
+   * {@code linear_schedule}, Keras' {@code PolynomialDecay} with power 1): η(t) = initial + (final
+   * − initial)·min(t, D)/D, computed as the convex combination (initial/D)·(D − t) + (final/D)·t
+   * for 0 &lt; t &lt; D, and exactly initial at t = 0 and final from t = D on.
    *
    * @param decaySteps D ≥ 1
    */
@@ -145,9 +150,9 @@ public sealed interface Schedule
 
   /**
    * A step function (Keras' {@code PiecewiseConstantDecay}): with boundaries b₀ &lt; b₁ &lt; … &lt;
-   * b_{n−1} and values v₀ … v_n, η(t) = v₀ for t ≤ b₀, v_i for b_{i−1} &lt; t ≤ b_i, and v_n for
-   * t &gt; b_{n−1}. A boundary is the last step of the value before it: v_{i+1} starts at step b_i + 1.
-   * No boundaries and one value is a constant.
+   * b_{n−1} and values v₀ … v_n, η(t) = v₀ for t ≤ b₀, v_i for b_{i−1} &lt; t ≤ b_i, and v_n for t
+   * &gt; b_{n−1}. A boundary is the last step of the value before it: v_{i+1} starts at step b_i +
+   * 1. No boundaries and one value is a constant.
    *
    * @param boundaries strictly increasing, all ≥ 0
    * @param values one more than {@code boundaries}, each finite and ≥ 0
@@ -180,8 +185,8 @@ public sealed interface Schedule
   }
 
   /**
-   * η(t) = (peak/W)·m for m = min(t + 1, W) &lt; W, exactly peak once m = W; see
-   * {@link Schedule#linearWarmup}.
+   * η(t) = (peak/W)·m for m = min(t + 1, W) &lt; W, exactly peak once m = W; see {@link
+   * Schedule#linearWarmup}.
    */
   record LinearWarmup(double peak, long warmupSteps) implements Schedule {
     public LinearWarmup {
@@ -193,7 +198,8 @@ public sealed interface Schedule
     public Operand<TFloat64> value(Ops tf, Operand<TInt64> step) {
       Operand<TFloat64> w = tf.constant((double) warmupSteps);
       Operand<TFloat64> m = tf.math.minimum(tf.math.add(asDouble(tf, step), tf.constant(1.0)), w);
-      return tf.select(tf.math.less(m, w), tf.math.mul(tf.constant(peak / warmupSteps), m), tf.constant(peak));
+      return tf.select(
+          tf.math.less(m, w), tf.math.mul(tf.constant(peak / warmupSteps), m), tf.constant(peak));
     }
 
     @Override
@@ -211,8 +217,8 @@ public sealed interface Schedule
   }
 
   /**
-   * η(t) = initial·sin²(a) + final·cos²(a) with a = (D − min(t, D))·(π/2/D); see
-   * {@link Schedule#cosineDecay}.
+   * η(t) = initial·sin²(a) + final·cos²(a) with a = (D − min(t, D))·(π/2/D); see {@link
+   * Schedule#cosineDecay}.
    */
   record CosineDecay(double initial, long decaySteps, double finalValue) implements Schedule {
     public CosineDecay {
@@ -228,7 +234,8 @@ public sealed interface Schedule
       Operand<TFloat64> angle = tf.math.mul(remaining, tf.constant(Math.PI / 2 / decaySteps));
       Operand<TFloat64> s = tf.math.sin(angle);
       Operand<TFloat64> c = tf.math.cos(angle);
-      return tf.math.add(tf.math.mul(tf.constant(initial), tf.math.mul(s, s)),
+      return tf.math.add(
+          tf.math.mul(tf.constant(initial), tf.math.mul(s, s)),
           tf.math.mul(tf.constant(finalValue), tf.math.mul(c, c)));
     }
 
@@ -250,16 +257,20 @@ public sealed interface Schedule
   }
 
   /**
-   * {@link LinearWarmup}(peak, W) for t &lt; W, then {@link CosineDecay}(peak, T − W, final) at
-   * t − W; see {@link Schedule#warmupCosine}.
+   * {@link LinearWarmup}(peak, W) for t &lt; W, then {@link CosineDecay}(peak, T − W, final) at t −
+   * W; see {@link Schedule#warmupCosine}.
    */
-  record WarmupCosine(double peak, long warmupSteps, long totalSteps, double finalValue) implements Schedule {
+  record WarmupCosine(double peak, long warmupSteps, long totalSteps, double finalValue)
+      implements Schedule {
     public WarmupCosine {
       requireRate("warmupCosine", "peak", peak);
       requireSteps("warmupCosine", "warmupSteps", warmupSteps, 0);
       if (totalSteps <= warmupSteps) {
-        throw new IllegalArgumentException("warmupCosine: totalSteps must be greater than warmupSteps ("
-            + warmupSteps + "), got " + totalSteps);
+        throw new IllegalArgumentException(
+            "warmupCosine: totalSteps must be greater than warmupSteps ("
+                + warmupSteps
+                + "), got "
+                + totalSteps);
       }
       requireRate("warmupCosine", "finalValue", finalValue);
     }
@@ -280,7 +291,8 @@ public sealed interface Schedule
       }
       Operand<TInt64> w = tf.constant(warmupSteps);
       Operand<TInt64> t = tf.math.maximum(step, tf.constant(0L));
-      // The decay's own clamp turns the negative t − W of the warmup steps into 0, so neither branch
+      // The decay's own clamp turns the negative t − W of the warmup steps into 0, so neither
+      // branch
       // is NaN anywhere and the select needs no guard.
       Operand<TFloat64> decay = decay().value(tf, tf.math.sub(t, w));
       return tf.select(tf.math.less(t, w), warmup().value(tf, t), decay);
@@ -299,8 +311,8 @@ public sealed interface Schedule
   }
 
   /**
-   * η(t) = (initial/D)·(D − t) + (final/D)·t for 0 &lt; t &lt; D, exactly initial at t = 0 and final
-   * from t = D on; see {@link Schedule#linearDecay}.
+   * η(t) = (initial/D)·(D − t) + (final/D)·t for 0 &lt; t &lt; D, exactly initial at t = 0 and
+   * final from t = D on; see {@link Schedule#linearDecay}.
    */
   record LinearDecay(double initial, long decaySteps, double finalValue) implements Schedule {
     public LinearDecay {
@@ -313,9 +325,13 @@ public sealed interface Schedule
     public Operand<TFloat64> value(Ops tf, Operand<TInt64> step) {
       Operand<TFloat64> d = tf.constant((double) decaySteps);
       Operand<TFloat64> done = tf.math.minimum(asDouble(tf, step), d);
-      Operand<TFloat64> mix = tf.math.add(tf.math.mul(tf.constant(initial / decaySteps), tf.math.sub(d, done)),
-          tf.math.mul(tf.constant(finalValue / decaySteps), done));
-      return tf.select(tf.math.lessEqual(done, tf.constant(0.0)), tf.constant(initial),
+      Operand<TFloat64> mix =
+          tf.math.add(
+              tf.math.mul(tf.constant(initial / decaySteps), tf.math.sub(d, done)),
+              tf.math.mul(tf.constant(finalValue / decaySteps), done));
+      return tf.select(
+          tf.math.lessEqual(done, tf.constant(0.0)),
+          tf.constant(initial),
           tf.select(tf.math.less(done, d), mix, tf.constant(finalValue)));
     }
 
@@ -327,7 +343,9 @@ public sealed interface Schedule
       if (done <= 0) {
         return initial;
       }
-      return done < d ? initial / decaySteps * (d - done) + finalValue / decaySteps * done : finalValue;
+      return done < d
+          ? initial / decaySteps * (d - done) + finalValue / decaySteps * done
+          : finalValue;
     }
 
     @Override
@@ -343,18 +361,26 @@ public sealed interface Schedule
   record PiecewiseConstant(long[] boundaries, double[] values) implements Schedule {
     public PiecewiseConstant {
       if (boundaries == null || values == null) {
-        throw new IllegalArgumentException("piecewiseConstant: boundaries and values must not be null");
+        throw new IllegalArgumentException(
+            "piecewiseConstant: boundaries and values must not be null");
       }
       boundaries = boundaries.clone();
       values = values.clone();
       if (values.length != boundaries.length + 1) {
-        throw new IllegalArgumentException("piecewiseConstant: values must have boundaries.length + 1 = "
-            + (boundaries.length + 1) + " entries, got " + values.length);
+        throw new IllegalArgumentException(
+            "piecewiseConstant: values must have boundaries.length + 1 = "
+                + (boundaries.length + 1)
+                + " entries, got "
+                + values.length);
       }
       for (int i = 0; i < boundaries.length; i++) {
         if (i == 0 ? boundaries[0] < 0 : boundaries[i] <= boundaries[i - 1]) {
-          throw new IllegalArgumentException("piecewiseConstant: boundaries must be >= 0 and strictly increasing, got boundaries["
-              + i + "] = " + boundaries[i] + (i == 0 ? "" : " after boundaries[" + (i - 1) + "] = " + boundaries[i - 1]));
+          throw new IllegalArgumentException(
+              "piecewiseConstant: boundaries must be >= 0 and strictly increasing, got boundaries["
+                  + i
+                  + "] = "
+                  + boundaries[i]
+                  + (i == 0 ? "" : " after boundaries[" + (i - 1) + "] = " + boundaries[i - 1]));
         }
       }
       for (int i = 0; i < values.length; i++) {
@@ -378,7 +404,8 @@ public sealed interface Schedule
       if (n == 0) {
         return constantLike(tf, values[0], step);
       }
-      // A chain of selects from the last boundary down; SelectV2 broadcasts the scalars to step's shape.
+      // A chain of selects from the last boundary down; SelectV2 broadcasts the scalars to step's
+      // shape.
       Operand<TFloat64> v = tf.constant(values[n]);
       for (int i = n - 1; i >= 0; i--) {
         Operand<TBool> within = tf.math.lessEqual(step, tf.constant(boundaries[i]));
@@ -404,7 +431,9 @@ public sealed interface Schedule
 
     @Override
     public boolean equals(Object o) {
-      return o instanceof PiecewiseConstant p && Arrays.equals(boundaries, p.boundaries) && Arrays.equals(values, p.values);
+      return o instanceof PiecewiseConstant p
+          && Arrays.equals(boundaries, p.boundaries)
+          && Arrays.equals(values, p.values);
     }
 
     @Override
@@ -414,7 +443,11 @@ public sealed interface Schedule
 
     @Override
     public String toString() {
-      return "PiecewiseConstant[boundaries=" + Arrays.toString(boundaries) + ", values=" + Arrays.toString(values) + "]";
+      return "PiecewiseConstant[boundaries="
+          + Arrays.toString(boundaries)
+          + ", values="
+          + Arrays.toString(values)
+          + "]";
     }
   }
 
@@ -426,7 +459,8 @@ public sealed interface Schedule
       }
       requireRate("scaled", "factor", factor);
       if (!Double.isFinite(factor * base.peakValue())) {
-        throw new IllegalArgumentException("scaled: factor " + factor + " times the peak " + base.peakValue() + " overflows");
+        throw new IllegalArgumentException(
+            "scaled: factor " + factor + " times the peak " + base.peakValue() + " overflows");
       }
     }
 
@@ -453,8 +487,8 @@ public sealed interface Schedule
   }
 
   /**
-   * The constant in {@code step}'s shape: a plain scalar constant for a scalar step (nothing to run),
-   * else a {@code Fill} of its shape.
+   * The constant in {@code step}'s shape: a plain scalar constant for a scalar step (nothing to
+   * run), else a {@code Fill} of its shape.
    */
   private static Operand<TFloat64> constantLike(Ops tf, double value, Operand<TInt64> step) {
     if (step.shape().numDimensions() == 0) {
@@ -475,13 +509,15 @@ public sealed interface Schedule
 
   private static void requireRate(String schedule, String name, double v) {
     if (!Double.isFinite(v) || v < 0) {
-      throw new IllegalArgumentException(schedule + ": " + name + " must be finite and >= 0, got " + v);
+      throw new IllegalArgumentException(
+          schedule + ": " + name + " must be finite and >= 0, got " + v);
     }
   }
 
   private static void requireSteps(String schedule, String name, long v, long min) {
     if (v < min) {
-      throw new IllegalArgumentException(schedule + ": " + name + " must be >= " + min + ", got " + v);
+      throw new IllegalArgumentException(
+          schedule + ": " + name + " must be >= " + min + ", got " + v);
     }
   }
 }

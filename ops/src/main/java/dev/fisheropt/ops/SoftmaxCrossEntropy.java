@@ -1,8 +1,8 @@
 package dev.fisheropt.ops;
 
-import org.tensorflow.types.TInt32;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 import org.tensorflow.types.family.TNumber;
 
@@ -22,11 +22,17 @@ public final class SoftmaxCrossEntropy {
    * @param labels [batch] integer class ids
    * @param classes number of classes
    */
-  public static <T extends TFloating> Operand<T> mean(Ops tf, Operand<T> logits, Operand<? extends TNumber> labels, int classes) {
+  public static <T extends TFloating> Operand<T> mean(
+      Ops tf, Operand<T> logits, Operand<? extends TNumber> labels, int classes) {
     Class<T> type = logits.type();
-    Operand<T> onehot = tf.oneHot(tf.dtypes.cast(labels, TInt32.class), tf.constant(classes),
-        Matrices.scalar(tf, 1.0, type), Matrices.scalar(tf, 0.0, type));
-    Operand<T> perExample = tf.reduceSum(tf.math.mul(onehot, tf.nn.logSoftmax(logits)), tf.constant(1));
+    Operand<T> onehot =
+        tf.oneHot(
+            tf.dtypes.cast(labels, TInt32.class),
+            tf.constant(classes),
+            Matrices.scalar(tf, 1.0, type),
+            Matrices.scalar(tf, 0.0, type));
+    Operand<T> perExample =
+        tf.reduceSum(tf.math.mul(onehot, tf.nn.logSoftmax(logits)), tf.constant(1));
     return tf.math.neg(tf.math.mean(perExample, tf.constant(0)));
   }
 }

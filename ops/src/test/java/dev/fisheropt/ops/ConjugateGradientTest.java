@@ -38,8 +38,10 @@ class ConjugateGradientTest {
       @SuppressWarnings("unchecked")
       public Operand<T> apply(Ops tf, List<Operand<?>> in, Operand<T> v) {
         Operand<T> columns = tf.linalg.transpose(v, tf.constant(new int[] {1, 0}));
-        Operand<T> products = tf.math.mul((Operand<T>) in.get(0), tf.expandDims(columns, tf.constant(1)));
-        return tf.linalg.transpose(tf.reduceSum(products, tf.constant(2)), tf.constant(new int[] {1, 0}));
+        Operand<T> products =
+            tf.math.mul((Operand<T>) in.get(0), tf.expandDims(columns, tf.constant(1)));
+        return tf.linalg.transpose(
+            tf.reduceSum(products, tf.constant(2)), tf.constant(new int[] {1, 0}));
       }
 
       @Override
@@ -105,11 +107,16 @@ class ConjugateGradientTest {
     return new Systems(a, b);
   }
 
-  /** Solutions after each number of steps in {@code steps}, as [n, m] matrices, plus residual norms. */
-  private static <T extends TFloating> List<double[]> run(Systems s, Class<T> type, ConjugateGradient cg, boolean withDiagnostics) {
-    try (Graph g = new Graph(); Session session = new Session(g)) {
+  /**
+   * Solutions after each number of steps in {@code steps}, as [n, m] matrices, plus residual norms.
+   */
+  private static <T extends TFloating> List<double[]> run(
+      Systems s, Class<T> type, ConjugateGradient cg, boolean withDiagnostics) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<T> stacked = Tensors.constant(tf, type, new long[] {s.m(), s.n(), s.n()}, s.stacked());
+      Operand<T> stacked =
+          Tensors.constant(tf, type, new long[] {s.m(), s.n(), s.n()}, s.stacked());
       Operand<T> b = Tensors.constant(tf, type, new long[] {s.n(), s.m()}, s.columns());
       ConjugateGradient.Solution<T> solution = cg.solve(tf, dense(stacked), b);
       List<Operand<?>> fetches = new ArrayList<>(List.of(solution.x()));
@@ -128,17 +135,31 @@ class ConjugateGradientTest {
 
   @Test
   void solvesEachColumnExactlyInAsManyStepsAsItHasDistinctEigenvalues() {
-    Systems s = systems(1, 12, new double[] {1, 4}, new double[] {0.5, 2, 9}, new double[] {1, 3, 7, 20, 60});
+    Systems s =
+        systems(
+            1, 12, new double[] {1, 4}, new double[] {0.5, 2, 9}, new double[] {1, 3, 7, 20, 60});
     int[] distinct = {2, 3, 5};
     // Unguarded: the guard ε adds ε/⟨r, r⟩ to β, which spoils exactness once ⟨r, r⟩ nears 1e-10.
     for (int k = 1; k <= 5; k++) {
-      double[] x = run(s, TFloat64.class, ConjugateGradient.steps(k).denominatorGuard(0), false).get(0);
+      double[] x =
+          run(s, TFloat64.class, ConjugateGradient.steps(k).denominatorGuard(0), false).get(0);
       for (int j = 0; j < s.m(); j++) {
         double residual = relativeResidual(s, x, j);
         if (k >= distinct[j]) {
-          assertTrue(residual < 1e-10, "column " + j + " after " + k + " steps: relative residual " + residual);
+          assertTrue(
+              residual < 1e-10,
+              "column " + j + " after " + k + " steps: relative residual " + residual);
         } else {
-          assertTrue(residual > 1e-3, "column " + j + " cannot be solved in " + k + " < " + distinct[j] + " steps, residual " + residual);
+          assertTrue(
+              residual > 1e-3,
+              "column "
+                  + j
+                  + " cannot be solved in "
+                  + k
+                  + " < "
+                  + distinct[j]
+                  + " steps, residual "
+                  + residual);
         }
       }
     }
@@ -156,14 +177,23 @@ class ConjugateGradientTest {
     double rate = (Math.sqrt(kappa) - 1) / (Math.sqrt(kappa) + 1);
     for (int j = 0; j < s.m(); j++) {
       double[] exact = DenseMatrices.solve(s.a()[j], s.b()[j]);
-      double initialError = Math.sqrt(DenseMatrices.dot(exact, DenseMatrices.multiply(s.a()[j], exact)));
+      double initialError =
+          Math.sqrt(DenseMatrices.dot(exact, DenseMatrices.multiply(s.a()[j], exact)));
       double previous = initialError;
       for (int k = 1; k <= 12; k++) {
         double[] xk = s.column(run(s, TFloat64.class, ConjugateGradient.steps(k), false).get(0), j);
         double[] e = DenseMatrices.subtract(xk, exact);
         double error = Math.sqrt(DenseMatrices.dot(e, DenseMatrices.multiply(s.a()[j], e)));
-        assertTrue(error <= 2 * Math.pow(rate, k) * initialError,
-            "column " + j + " step " + k + ": ‖e‖_A " + error + " > bound " + 2 * Math.pow(rate, k) * initialError);
+        assertTrue(
+            error <= 2 * Math.pow(rate, k) * initialError,
+            "column "
+                + j
+                + " step "
+                + k
+                + ": ‖e‖_A "
+                + error
+                + " > bound "
+                + 2 * Math.pow(rate, k) * initialError);
         assertTrue(error < previous, "the energy-norm error decreases at every step");
         previous = error;
       }
@@ -175,7 +205,8 @@ class ConjugateGradientTest {
     Systems s = systems(3, 16, new double[] {1, 2, 3, 5, 8});
     double[] x64 = run(s, TFloat64.class, ConjugateGradient.steps(5), false).get(0);
     double[] x32 = run(s, TFloat32.class, ConjugateGradient.steps(5), false).get(0);
-    assertTrue(relativeResidual(s, x32, 0) < 1e-5, "float32 residual " + relativeResidual(s, x32, 0));
+    assertTrue(
+        relativeResidual(s, x32, 0) < 1e-5, "float32 residual " + relativeResidual(s, x32, 0));
     for (int i = 0; i < x64.length; i++) {
       assertEquals(x64[i], x32[i], 1e-5 * Math.max(1, Math.abs(x64[i])));
     }
@@ -191,7 +222,10 @@ class ConjugateGradientTest {
       assertTrue(relativeResidual(s, out.get(0), j) <= 1e-8);
       assertTrue(residualNorms[j] <= 1e-8 * Math.sqrt(DenseMatrices.dot(s.b()[j], s.b()[j])));
     }
-    assertEquals(50.0, run(s, TFloat64.class, ConjugateGradient.steps(50), true).get(2)[0], "without a tolerance every step runs");
+    assertEquals(
+        50.0,
+        run(s, TFloat64.class, ConjugateGradient.steps(50), true).get(2)[0],
+        "without a tolerance every step runs");
   }
 
   @Test
@@ -200,15 +234,20 @@ class ConjugateGradientTest {
     for (double v : run(s, TFloat64.class, ConjugateGradient.steps(3), false).get(0)) {
       assertEquals(0.0, v);
     }
-    double[] unguarded = run(s, TFloat64.class, ConjugateGradient.steps(3).denominatorGuard(0), false).get(0);
+    double[] unguarded =
+        run(s, TFloat64.class, ConjugateGradient.steps(3).denominatorGuard(0), false).get(0);
     assertTrue(Double.isNaN(unguarded[0]), "without the guard 0/0 appears");
   }
 
   @Test
   void rejectsBadSettings() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConjugateGradient.steps(0));
-    assertTrue(e.getMessage().contains("iterations") && e.getMessage().contains("0"), e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ConjugateGradient.steps(0));
+    assertTrue(
+        e.getMessage().contains("iterations") && e.getMessage().contains("0"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ConjugateGradient.steps(2).tolerance(-1));
-    assertThrows(IllegalArgumentException.class, () -> ConjugateGradient.steps(2).denominatorGuard(Double.NaN));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> ConjugateGradient.steps(2).denominatorGuard(Double.NaN));
   }
 }

@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.function.DoubleUnaryOperator;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.DenseMatrices;
 import dev.fisheropt.testing.Tensors;
 import java.util.Arrays;
+import java.util.function.DoubleUnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -37,7 +37,9 @@ class InverseRootsNewtonTest {
     for (int i = 0; i < N; i++) {
       v[i] = Math.sin(1.0 + 0.7 * i);
     }
-    return Tensors.flatten(DenseMatrices.withEigenvalues(DenseMatrices.householder(v), Arrays.stream(lambda).map(f).toArray()));
+    return Tensors.flatten(
+        DenseMatrices.withEigenvalues(
+            DenseMatrices.householder(v), Arrays.stream(lambda).map(f).toArray()));
   }
 
   /** Eigenvalues spread geometrically over [1/κ, 1], times a scale. */
@@ -49,18 +51,30 @@ class InverseRootsNewtonTest {
     return lambda;
   }
 
-  private record Run(double[] inverseSqrt, double[] inverse, double residual, int iterations, boolean converged) {}
+  private record Run(
+      double[] inverseSqrt, double[] inverse, double residual, int iterations, boolean converged) {}
 
   private static <T extends TFloating> Run newton(Class<T> type, double[] a, int maxIterations) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Operand<TFloat64> a64 = tf.constant(Shape.of(N, N), DataBuffers.of(a, true, false));
       Operand<T> input = tf.dtypes.cast(a64, type);
       InverseRoots.NewtonRoots<T> r = InverseRoots.newton(tf, input, maxIterations);
-      try (Result out = s.runner().fetch(tf.dtypes.cast(r.inverseSqrt(), TFloat64.class)).fetch(tf.dtypes.cast(r.inverse(), TFloat64.class))
-          .fetch(tf.dtypes.cast(r.residual(), TFloat64.class)).fetch(r.iterations()).fetch(r.converged()).run()) {
-        return new Run(Tensors.toDoubles(out.get(0)), Tensors.toDoubles(out.get(1)), ((TFloat64) out.get(2)).getDouble(),
-            ((TInt32) out.get(3)).getInt(), ((TBool) out.get(4)).getBoolean());
+      try (Result out =
+          s.runner()
+              .fetch(tf.dtypes.cast(r.inverseSqrt(), TFloat64.class))
+              .fetch(tf.dtypes.cast(r.inverse(), TFloat64.class))
+              .fetch(tf.dtypes.cast(r.residual(), TFloat64.class))
+              .fetch(r.iterations())
+              .fetch(r.converged())
+              .run()) {
+        return new Run(
+            Tensors.toDoubles(out.get(0)),
+            Tensors.toDoubles(out.get(1)),
+            ((TFloat64) out.get(2)).getDouble(),
+            ((TInt32) out.get(3)).getInt(),
+            ((TBool) out.get(4)).getBoolean());
       }
     }
   }
@@ -68,18 +82,28 @@ class InverseRootsNewtonTest {
   @Test
   void float64RootsOfAnIllConditionedMatrixAreExactToRounding() {
     double[] lambda = spectrum(1e6, 3.0);
-    Run r = newton(TFloat64.class, spectral(lambda, x -> x), InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT);
-    assertTrue(Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-10, "A^-1/2");
+    Run r =
+        newton(
+            TFloat64.class, spectral(lambda, x -> x), InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT);
+    assertTrue(
+        Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-10,
+        "A^-1/2");
     assertTrue(Close.relativeError(r.inverse(), spectral(lambda, x -> 1 / x)) < 1e-9, "A^-1");
     assertTrue(r.converged(), "residual " + r.residual());
-    assertTrue(r.iterations() < InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT, "stopped early: " + r.iterations());
+    assertTrue(
+        r.iterations() < InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT,
+        "stopped early: " + r.iterations());
   }
 
   @Test
   void float32RootsMatchTheExactOnesToFloat32Rounding() {
     double[] lambda = spectrum(1e3, 0.02);
-    Run r = newton(TFloat32.class, spectral(lambda, x -> x), InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT);
-    assertTrue(Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-5, "A^-1/2");
+    Run r =
+        newton(
+            TFloat32.class, spectral(lambda, x -> x), InverseRoots.NEWTON_MAX_ITERATIONS_DEFAULT);
+    assertTrue(
+        Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1 / Math.sqrt(x))) < 1e-5,
+        "A^-1/2");
     assertTrue(Close.relativeError(r.inverse(), spectral(lambda, x -> 1 / x)) < 1e-4, "A^-1");
     assertTrue(r.converged(), "residual " + r.residual());
   }
@@ -93,13 +117,16 @@ class InverseRootsNewtonTest {
     assertTrue(Close.relativeError(r.inverseSqrt(), spectral(lambda, x -> 1.0)) < 1e-12);
   }
 
-  /** Cut short, the iteration reports it and returns a bounded, under-amplified root, not Inf/NaN. */
+  /**
+   * Cut short, the iteration reports it and returns a bounded, under-amplified root, not Inf/NaN.
+   */
   @Test
   void tooFewIterationsAreFlaggedAndStayBounded() {
     double[] lambda = spectrum(1e8, 1.0);
     Run r = newton(TFloat64.class, spectral(lambda, x -> x), 3);
     assertFalse(r.converged());
-    // Three plain iterations, then three more on the shifted matrix, which is no better conditioned.
+    // Three plain iterations, then three more on the shifted matrix, which is no better
+    // conditioned.
     assertEquals(6, r.iterations());
     double largest = 0;
     for (double x : r.inverseSqrt()) {
@@ -123,11 +150,19 @@ class InverseRootsNewtonTest {
   void rejectsANonSquareMatrixAndZeroIterations() {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
-          () -> InverseRoots.newton(tf, tf.zeros(tf.constant(new long[] {2, 3}), TFloat32.class), 5));
+      IllegalArgumentException shape =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  InverseRoots.newton(
+                      tf, tf.zeros(tf.constant(new long[] {2, 3}), TFloat32.class), 5));
       assertTrue(shape.getMessage().contains("2x3"), shape.getMessage());
-      IllegalArgumentException steps = assertThrows(IllegalArgumentException.class,
-          () -> InverseRoots.newton(tf, tf.zeros(tf.constant(new long[] {2, 2}), TFloat32.class), 0));
+      IllegalArgumentException steps =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  InverseRoots.newton(
+                      tf, tf.zeros(tf.constant(new long[] {2, 2}), TFloat32.class), 0));
       assertTrue(steps.getMessage().contains("0"), steps.getMessage());
     }
   }

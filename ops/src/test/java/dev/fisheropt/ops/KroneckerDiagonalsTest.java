@@ -23,15 +23,24 @@ class KroneckerDiagonalsTest {
   @Test
   void minMaxSendsInfinitiesToTheEndsAndKeepsTheAbsoluteEpsilon() {
     double inf = Double.POSITIVE_INFINITY;
-    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
       Ops tf = Ops.create(graph);
-      double[] withInfinities = fetch(session, KroneckerDiagonals.minMax(tf, tf.constant(new double[] {inf, -inf, 0.5, 0.25})));
+      double[] withInfinities =
+          fetch(
+              session,
+              KroneckerDiagonals.minMax(tf, tf.constant(new double[] {inf, -inf, 0.5, 0.25})));
       double range = 1.0 + 1e-6;
-      assertArrayEquals(new double[] {1 / range, 0, 0.5 / range, 0.25 / range}, withInfinities, 1e-15);
-      // A range far below 1e-6 stays small instead of being stretched to [0, 1]: the raw scale matters.
-      double[] tiny = fetch(session, KroneckerDiagonals.minMax(tf, tf.constant(new double[] {1e-7, 3e-7, 6e-7})));
+      assertArrayEquals(
+          new double[] {1 / range, 0, 0.5 / range, 0.25 / range}, withInfinities, 1e-15);
+      // A range far below 1e-6 stays small instead of being stretched to [0, 1]: the raw scale
+      // matters.
+      double[] tiny =
+          fetch(
+              session, KroneckerDiagonals.minMax(tf, tf.constant(new double[] {1e-7, 3e-7, 6e-7})));
       assertArrayEquals(new double[] {0, 2e-7 / 1.5e-6, 5e-7 / 1.5e-6}, tiny, 1e-15);
-      double[] constant = fetch(session, KroneckerDiagonals.minMax(tf, tf.constant(new double[] {3, 3, 3})));
+      double[] constant =
+          fetch(session, KroneckerDiagonals.minMax(tf, tf.constant(new double[] {3, 3, 3})));
       assertArrayEquals(new double[] {0, 0, 0}, constant, 0.0);
     }
   }
@@ -39,10 +48,12 @@ class KroneckerDiagonalsTest {
   @Test
   void denseInputsAreTheMeanSquarePerFeatureWithABiasEntry() {
     double[][] x = {{1, -2, 0.5}, {3, 0, -1}};
-    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
       Ops tf = Ops.create(graph);
       double[] withBias = fetch(session, KroneckerDiagonals.denseInputs(tf, tf.constant(x), true));
-      assertArrayEquals(new double[] {(1 + 9) / 2.0, (4 + 0) / 2.0, (0.25 + 1) / 2.0, 1.0}, withBias, 1e-15);
+      assertArrayEquals(
+          new double[] {(1 + 9) / 2.0, (4 + 0) / 2.0, (0.25 + 1) / 2.0, 1.0}, withBias, 1e-15);
       double[] without = fetch(session, KroneckerDiagonals.denseInputs(tf, tf.constant(x), false));
       assertArrayEquals(new double[] {5, 2, 0.625}, without, 1e-15);
     }
@@ -52,7 +63,8 @@ class KroneckerDiagonalsTest {
   void outputsAverageOverEveryAxisButTheLast() {
     // [2, 2, 2]: two samples, two positions, two channels.
     double[][][] dz = {{{1, 2}, {3, 4}}, {{-1, 0}, {2, -2}}};
-    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
       Ops tf = Ops.create(graph);
       double[] s = fetch(session, KroneckerDiagonals.outputs(tf, tf.constant(dz)));
       assertArrayEquals(new double[] {(1 + 9 + 1 + 4) / 4.0, (4 + 16 + 0 + 4) / 4.0}, s, 1e-15);
@@ -61,11 +73,15 @@ class KroneckerDiagonalsTest {
 
   @Test
   void blendWeighsTheRunningFactorAndTheNormalisedStatistic() {
-    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
       Ops tf = Ops.create(graph);
       Operand<TFloat64> running = tf.constant(new double[] {1, 1, 1});
       Operand<TFloat64> fresh = tf.constant(new double[] {0, 1, 2});
-      double[] d = fetch(session, KroneckerDiagonals.blend(tf, running, fresh, tf.constant(0.5), tf.constant(0.25)));
+      double[] d =
+          fetch(
+              session,
+              KroneckerDiagonals.blend(tf, running, fresh, tf.constant(0.5), tf.constant(0.25)));
       double range = 2 + 1e-6;
       assertArrayEquals(new double[] {0.5, 0.5 + 0.25 / range, 0.5 + 0.25 * 2 / range}, d, 1e-15);
     }

@@ -9,7 +9,9 @@ import dev.fisheropt.testing.Tensors;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.types.TFloat64;
 
-/** FISMO's factor statistics: the paper's (absolute damping) and the normalised, scale-free ones. */
+/**
+ * FISMO's factor statistics: the paper's (absolute damping) and the normalised, scale-free ones.
+ */
 class KroneckerFactorsTest {
   private static final double MU = 1e-3;
   private static final double[][] G = RandomArrays.gaussian(5, 4, 3);
@@ -18,13 +20,15 @@ class KroneckerFactorsTest {
 
   @Test
   void normalizedLeftStatisticIsUnitTraceStatisticPlusRelativeDamping() {
-    double[][] s = DenseMatrices.multiply(DenseMatrices.multiply(G, Q_INVERSE), DenseMatrices.transpose(G));
+    double[][] s =
+        DenseMatrices.multiply(DenseMatrices.multiply(G, Q_INVERSE), DenseMatrices.transpose(G));
     assertMatches(expected(s), left(G));
   }
 
   @Test
   void normalizedRightStatisticIsUnitTraceStatisticPlusRelativeDamping() {
-    double[][] s = DenseMatrices.multiply(DenseMatrices.multiply(DenseMatrices.transpose(G), P_INVERSE), G);
+    double[][] s =
+        DenseMatrices.multiply(DenseMatrices.multiply(DenseMatrices.transpose(G), P_INVERSE), G);
     assertMatches(expected(s), right(G));
   }
 
@@ -34,8 +38,12 @@ class KroneckerFactorsTest {
     double[][] rightAtOne = right(G);
     for (double scale : new double[] {1e-3, 1e3, 1e6, -2.0}) {
       double[][] scaled = scaled(G, scale);
-      assertTrue(DenseMatrices.maxAbsDifference(left(scaled), leftAtOne) < 1e-14, "left statistic at scale " + scale);
-      assertTrue(DenseMatrices.maxAbsDifference(right(scaled), rightAtOne) < 1e-14, "right statistic at scale " + scale);
+      assertTrue(
+          DenseMatrices.maxAbsDifference(left(scaled), leftAtOne) < 1e-14,
+          "left statistic at scale " + scale);
+      assertTrue(
+          DenseMatrices.maxAbsDifference(right(scaled), rightAtOne) < 1e-14,
+          "right statistic at scale " + scale);
     }
   }
 
@@ -44,10 +52,26 @@ class KroneckerFactorsTest {
     // What normalizedStatistics fixes: with tr P = m the damping μ·I is absolute, so at scale s the
     // statistic is s²·G Q⁻¹ Gᵀ/n + μ·I and its trace grows like s².
     double[][] p = DenseMatrices.identity(4);
-    double atOne = trace(Tensors.evaluateMatrix(tf -> KroneckerFactors.leftStatistic(tf, constant(tf, G), constant(tf, Q_INVERSE),
-        constant(tf, p), tf.constant(MU))));
-    double atThousand = trace(Tensors.evaluateMatrix(tf -> KroneckerFactors.leftStatistic(tf, constant(tf, scaled(G, 1e3)),
-        constant(tf, Q_INVERSE), constant(tf, p), tf.constant(MU))));
+    double atOne =
+        trace(
+            Tensors.evaluateMatrix(
+                tf ->
+                    KroneckerFactors.leftStatistic(
+                        tf,
+                        constant(tf, G),
+                        constant(tf, Q_INVERSE),
+                        constant(tf, p),
+                        tf.constant(MU))));
+    double atThousand =
+        trace(
+            Tensors.evaluateMatrix(
+                tf ->
+                    KroneckerFactors.leftStatistic(
+                        tf,
+                        constant(tf, scaled(G, 1e3)),
+                        constant(tf, Q_INVERSE),
+                        constant(tf, p),
+                        tf.constant(MU))));
     assertEquals(1e6, (atThousand - 4 * MU) / (atOne - 4 * MU), 1e-6);
   }
 
@@ -73,11 +97,17 @@ class KroneckerFactorsTest {
   }
 
   private static double[][] left(double[][] g) {
-    return Tensors.evaluateMatrix(tf -> KroneckerFactors.normalizedLeftStatistic(tf, constant(tf, g), constant(tf, Q_INVERSE), tf.constant(MU)));
+    return Tensors.evaluateMatrix(
+        tf ->
+            KroneckerFactors.normalizedLeftStatistic(
+                tf, constant(tf, g), constant(tf, Q_INVERSE), tf.constant(MU)));
   }
 
   private static double[][] right(double[][] g) {
-    return Tensors.evaluateMatrix(tf -> KroneckerFactors.normalizedRightStatistic(tf, constant(tf, g), constant(tf, P_INVERSE), tf.constant(MU)));
+    return Tensors.evaluateMatrix(
+        tf ->
+            KroneckerFactors.normalizedRightStatistic(
+                tf, constant(tf, g), constant(tf, P_INVERSE), tf.constant(MU)));
   }
 
   private static org.tensorflow.Operand<TFloat64> constant(org.tensorflow.op.Ops tf, double[][] m) {

@@ -18,46 +18,85 @@ class NewtonSchulzTest {
   @CsvSource({"6,8", "8,6", "1,5", "16,16", "27,5"})
   void loopMatchesTheIterationWrittenOut(int rows, int cols) {
     double[][] m = RandomArrays.gaussian(rows * 31L + cols, rows, cols);
-    double[][] expected = DenseMatrices.newtonSchulz(m, 5, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
-    double[][] actual = Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m)));
-    assertTrue(DenseMatrices.maxAbsDifference(actual, expected) < 1e-12, "float64 graph loop differs from the direct iteration");
-    double[][] actual32 = Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat32.class, m)));
-    assertTrue(DenseMatrices.maxAbsDifference(actual32, expected) < 1e-5, "float32 graph loop differs from the direct iteration");
+    double[][] expected =
+        DenseMatrices.newtonSchulz(
+            m, 5, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
+    double[][] actual =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m)));
+    assertTrue(
+        DenseMatrices.maxAbsDifference(actual, expected) < 1e-12,
+        "float64 graph loop differs from the direct iteration");
+    double[][] actual32 =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat32.class, m)));
+    assertTrue(
+        DenseMatrices.maxAbsDifference(actual32, expected) < 1e-5,
+        "float32 graph loop differs from the direct iteration");
   }
 
   @Test
   void stepsAndCoefficientsAreParameters() {
     double[][] m = RandomArrays.gaussian(7, 4, 9);
     double[][] cubic = DenseMatrices.newtonSchulz(m, 12, 1.5, -0.5, 0.0);
-    double[][] actual = Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m), 12, 1.5, -0.5, 0.0));
+    double[][] actual =
+        Tensors.evaluateMatrix(
+            tf ->
+                NewtonSchulz.polar(
+                    tf, Tensors.constant(tf, TFloat64.class, m), 12, 1.5, -0.5, 0.0));
     assertTrue(DenseMatrices.maxAbsDifference(actual, cubic) < 1e-12);
     // The classic cubic converges to the exact polar factor: rows become orthonormal.
     double[][] gram = DenseMatrices.multiply(actual, DenseMatrices.transpose(actual));
-    assertTrue(DenseMatrices.maxAbsDifference(gram, DenseMatrices.identity(4)) < 1e-6, "12 cubic steps should orthonormalise a 4x9 matrix");
+    assertTrue(
+        DenseMatrices.maxAbsDifference(gram, DenseMatrices.identity(4)) < 1e-6,
+        "12 cubic steps should orthonormalise a 4x9 matrix");
   }
 
   @Test
   void tallInputGivesTheTransposeOfTheWideResult() {
     double[][] m = RandomArrays.gaussian(3, 10, 4);
-    double[][] tall = Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m)));
-    double[][] wide = Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, DenseMatrices.transpose(m))));
+    double[][] tall =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m)));
+    double[][] wide =
+        Tensors.evaluateMatrix(
+            tf ->
+                NewtonSchulz.polar(
+                    tf, Tensors.constant(tf, TFloat64.class, DenseMatrices.transpose(m))));
     assertEquals(0.0, DenseMatrices.maxAbsDifference(tall, DenseMatrices.transpose(wide)), 1e-15);
   }
 
   @Test
   void zeroMatrixMapsToZero() {
     double[][] zero = new double[3][5];
-    double[][] out = Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, zero)));
+    double[][] out =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, zero)));
     assertEquals(0.0, DenseMatrices.frobenius(out));
   }
 
   @Test
   void rejectsNonMatricesAndZeroSteps() {
-    IllegalArgumentException steps = assertThrows(IllegalArgumentException.class,
-        () -> Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, new double[][] {{1}}), 0, 1, 0, 0)));
+    IllegalArgumentException steps =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Tensors.evaluateMatrix(
+                    tf ->
+                        NewtonSchulz.polar(
+                            tf,
+                            Tensors.constant(tf, TFloat64.class, new double[][] {{1}}),
+                            0,
+                            1,
+                            0,
+                            0)));
     assertTrue(steps.getMessage().contains("steps"), steps.getMessage());
-    IllegalArgumentException rank = assertThrows(IllegalArgumentException.class,
-        () -> Tensors.evaluateMatrix(tf -> NewtonSchulz.polar(tf, tf.constant(new double[] {1, 2, 3}))));
+    IllegalArgumentException rank =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Tensors.evaluateMatrix(
+                    tf -> NewtonSchulz.polar(tf, tf.constant(new double[] {1, 2, 3}))));
     assertTrue(rank.getMessage().contains("matrix"), rank.getMessage());
   }
 }

@@ -7,9 +7,9 @@ import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
@@ -34,11 +34,14 @@ class RowFisherTest {
     double[] lambda = positive(random, r * m);
     double[] v = RandomArrays.gaussian(random, d * m);
     double[] actual;
-    try (Graph g = new Graph(); Session session = new Session(g)) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      ColumnOperator<TFloat64> a = RowFisher.fullyConnected(
-          Tensors.constant(tf, TFloat64.class, new long[] {r, d}, x),
-          Tensors.constant(tf, TFloat64.class, new long[] {r, m}, lambda), tf.constant(TAU));
+      ColumnOperator<TFloat64> a =
+          RowFisher.fullyConnected(
+              Tensors.constant(tf, TFloat64.class, new long[] {r, d}, x),
+              Tensors.constant(tf, TFloat64.class, new long[] {r, m}, lambda),
+              tf.constant(TAU));
       Operand<TFloat64> vOp = Tensors.constant(tf, TFloat64.class, new long[] {d, m}, v);
       actual = Tensors.fetch(session, List.of(a.apply(tf, a.operands(), vOp)))[0];
     }
@@ -59,7 +62,8 @@ class RowFisherTest {
 
   @ParameterizedTest(name = "stride {0}x{1} dilation {2}x{3} {4}")
   @CsvSource({"1, 1, 1, 1, SAME", "2, 1, 1, 1, SAME", "1, 2, 1, 2, VALID", "2, 2, 2, 1, SAME"})
-  void convOperatorSumsWeightedOuterProductsOfPatches(long sh, long sw, long dh, long dw, String padding) {
+  void convOperatorSumsWeightedOuterProductsOfPatches(
+      long sh, long sw, long dh, long dw, String padding) {
     Random random = new Random(11);
     int batch = 2;
     int h = 7;
@@ -75,14 +79,22 @@ class RowFisherTest {
     double[] lambda = positive(random, p.rows() * cout);
     double[] v = RandomArrays.gaussian(random, depth * cout);
     double[][] out;
-    try (Graph g = new Graph(); Session session = new Session(g)) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
       Ops tf = Ops.create(g);
-      Operand<TFloat64> xOp = Tensors.constant(tf, TFloat64.class, new long[] {batch, h, w, cin}, x);
-      Operand<TFloat64> lambdaOp = Tensors.constant(tf, TFloat64.class, new long[] {batch, p.oh, p.ow, cout}, lambda);
-      ColumnOperator<TFloat64> a = RowFisher.conv2d(xOp, lambdaOp, tf.constant(TAU), kernel, strides, padding, dilations);
+      Operand<TFloat64> xOp =
+          Tensors.constant(tf, TFloat64.class, new long[] {batch, h, w, cin}, x);
+      Operand<TFloat64> lambdaOp =
+          Tensors.constant(tf, TFloat64.class, new long[] {batch, p.oh, p.ow, cout}, lambda);
+      ColumnOperator<TFloat64> a =
+          RowFisher.conv2d(xOp, lambdaOp, tf.constant(TAU), kernel, strides, padding, dilations);
       Operand<TFloat64> vOp = Tensors.constant(tf, TFloat64.class, new long[] {depth, cout}, v);
-      out = Tensors.fetch(session, List.of(a.apply(tf, a.operands(), vOp),
-          RowFisher.patchSquaredNorms(tf, xOp, kernel, strides, padding, dilations)));
+      out =
+          Tensors.fetch(
+              session,
+              List.of(
+                  a.apply(tf, a.operands(), vOp),
+                  RowFisher.patchSquaredNorms(tf, xOp, kernel, strides, padding, dilations)));
     }
     double[][] patches = p.extract(x);
     for (int i = 0; i < p.rows(); i++) {
@@ -98,7 +110,11 @@ class RowFisherTest {
         for (int i = 0; i < p.rows(); i++) {
           expected += lambda[i * cout + j] * patches[i][k] * DenseMatrices.dot(patches[i], vj);
         }
-        assertEquals(expected, out[0][k * cout + j], 1e-11 * Math.max(1, Math.abs(expected)), "column " + j + " entry " + k);
+        assertEquals(
+            expected,
+            out[0][k * cout + j],
+            1e-11 * Math.max(1, Math.abs(expected)),
+            "column " + j + " entry " + k);
       }
     }
   }
@@ -111,10 +127,30 @@ class RowFisherTest {
     return v;
   }
 
-  /** im2col by hand, with TensorFlow's output sizes and SAME padding split (the smaller half first). */
-  private record Patches(int batch, int h, int w, int cin, long[] kernel, long[] strides, long[] dilations, int oh, int ow,
-      int padTop, int padLeft) {
-    static Patches of(int batch, int h, int w, int cin, long[] kernel, long[] strides, String padding, long[] dilations) {
+  /**
+   * im2col by hand, with TensorFlow's output sizes and SAME padding split (the smaller half first).
+   */
+  private record Patches(
+      int batch,
+      int h,
+      int w,
+      int cin,
+      long[] kernel,
+      long[] strides,
+      long[] dilations,
+      int oh,
+      int ow,
+      int padTop,
+      int padLeft) {
+    static Patches of(
+        int batch,
+        int h,
+        int w,
+        int cin,
+        long[] kernel,
+        long[] strides,
+        String padding,
+        long[] dilations) {
       int[] out = new int[2];
       int[] before = new int[2];
       int[] in = {h, w};
@@ -128,7 +164,8 @@ class RowFisherTest {
           out[a] = (int) ((in[a] - effective + strides[a + 1]) / strides[a + 1]);
         }
       }
-      return new Patches(batch, h, w, cin, kernel, strides, dilations, out[0], out[1], before[0], before[1]);
+      return new Patches(
+          batch, h, w, cin, kernel, strides, dilations, out[0], out[1], before[0], before[1]);
     }
 
     int rows() {
@@ -151,7 +188,8 @@ class RowFisherTest {
                   continue;
                 }
                 for (int c = 0; c < cin; c++) {
-                  row[(int) ((u * kernel[1] + t) * cin + c)] = x[(int) (((b * h + y) * w + z) * cin + c)];
+                  row[(int) ((u * kernel[1] + t) * cin + c)] =
+                      x[(int) (((b * h + y) * w + z) * cin + c)];
                 }
               }
             }

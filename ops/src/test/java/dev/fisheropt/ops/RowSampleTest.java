@@ -16,9 +16,11 @@ import org.tensorflow.types.TInt64;
 
 class RowSampleTest {
   private static int[] sample(long seed, long counter, int rows, int size) {
-    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
       Ops tf = Ops.create(graph);
-      Operand<TInt32> idx = RowSample.indices(tf, seed, tf.constant(counter), tf.constant(rows), size);
+      Operand<TInt32> idx =
+          RowSample.indices(tf, seed, tf.constant(counter), tf.constant(rows), size);
       try (TInt32 t = (TInt32) session.runner().fetch(idx).run().get(0)) {
         int[] out = new int[(int) t.shape().size(0)];
         for (int i = 0; i < out.length; i++) {
@@ -38,7 +40,8 @@ class RowSampleTest {
     }
     assertTrue(a[0] >= 0 && a[a.length - 1] < 128);
     assertArrayEquals(a, sample(7, 3, 128, 24), "same seed and counter, same rows");
-    assertNotEquals(Arrays.toString(a), Arrays.toString(sample(7, 4, 128, 24)), "the counter moves the sample");
+    assertNotEquals(
+        Arrays.toString(a), Arrays.toString(sample(7, 4, 128, 24)), "the counter moves the sample");
     assertNotEquals(RowSample.stream(7, 0), RowSample.stream(7, 1));
   }
 
@@ -50,7 +53,8 @@ class RowSampleTest {
   @Test
   void isRoughlyUniformOverManyDraws() {
     int[] hits = new int[16];
-    try (Graph graph = new Graph(); Session session = new Session(graph)) {
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
       Ops tf = Ops.create(graph);
       var counter = tf.placeholder(TInt64.class);
       Operand<TInt32> idx = RowSample.indices(tf, 11, counter, tf.constant(16), 4);

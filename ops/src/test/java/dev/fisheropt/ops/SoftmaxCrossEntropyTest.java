@@ -18,7 +18,8 @@ class SoftmaxCrossEntropyTest {
   void valueAndFloat64GradientMatchTheClosedForm() {
     double[][] logits = {{1.0, 2.0, 0.5}, {-1.0, 0.0, 3.0}};
     int[] labels = {1, 2};
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Operand<TFloat64> z = tf.constant(logits);
       Operand<TFloat64> loss = SoftmaxCrossEntropy.mean(tf, z, tf.constant(labels), 3);

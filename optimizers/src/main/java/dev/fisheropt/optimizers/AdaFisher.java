@@ -12,19 +12,25 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>The layers to precondition are registered in a {@link LayerCollection} (their kernels, biases,
  * inputs h and pre-activations Z). For each layer the kernel keeps the diagonal factors H_D and S_D
- * (slots {@code H_D}, {@code S_D}, starting at ones), refreshed on every {@code fisherInterval}-th step
- * (counting completed steps from 0) from the batch statistics
+ * (slots {@code H_D}, {@code S_D}, starting at ones), refreshed on every {@code fisherInterval}-th
+ * step (counting completed steps from 0) from the batch statistics
+ *
  * <pre>
- *   Ĥ_D = Σ h² / N,   Ŝ_D = Σ (∂L/∂Z)² / N           (L the mean loss; conv layers: zero-padded patches
- *                                                    over batch and positions, Ĥ_D further / kh·kw·cin)
+ *   Ĥ_D = Σ h² / N,   Ŝ_D = Σ (∂L/∂Z)² / N
+ *       (L the mean loss; conv layers: zero-padded patches over batch and positions, Ĥ_D further
+ *       divided by kh·kw·cin)
  *   H_D ← γ₁·H_D + γ₂·MinMax(Ĥ_D),   S_D ← γ₁·S_D + γ₂·MinMax(Ŝ_D)
  * </pre>
- * where h carries a ones feature for the bias and MinMax(v) = (v − min v)/(max v − min v + 10⁻⁶) after
- * +inf → 1, −inf → 0. Every step, for each trained parameter θ with gradient g:
+ *
+ * where h carries a ones feature for the bias and MinMax(v) = (v − min v)/(max v − min v + 10⁻⁶)
+ * after +inf → 1, −inf → 0. Every step, for each trained parameter θ with gradient g:
+ *
  * <pre>
- *   F̃ = H_D ⊗ S_D + λ   (kernel rows ⊗ outputs; the bias uses H_D's last entry; 1 outside registered layers)
+ *   F̃ = H_D ⊗ S_D + λ
+ *       (kernel rows ⊗ outputs; the bias uses H_D's last entry; 1 outside registered layers)
  *   g ← g + κθ,   m ← βm + (1−β)g,   θ ← θ − η·(m / (1 − βᵗ)) / F̃
  * </pre>
+ *
  * There is no square root: F̃ itself is the curvature estimate. This follows the authors' code
  * exactly, including its absolute Min-Max guard and conv scaling; {@link AdaFisherW} decouples the
  * weight decay instead.
@@ -37,19 +43,19 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p><b>Loss scale.</b> H_D does not depend on the loss, and Min-Max makes S_D (built from s²·dZ²)
  * nearly independent of its scale s, so F̃ does not follow s (with the default EMA weights both
- * factors stay in [0, 1]) while m̂ is s times larger: like SGD, the step grows linearly with the loss
- * scale and η has to be retuned with it (on a float64 MLP 16→32→10, one step moves 1.05·10⁻³×, 997×
- * and 9.97·10⁵× as far at s = 10⁻³, 10³, 10⁶ as at s = 1;
- * docs/reliability.md). The absolute guard 10⁻⁶ adds a small dependence: MinMax(s²v) = (v − min v) /
- * (max v − min v + 10⁻⁶/s²), so for statistics of spread below about 10⁻⁶/s² S_D shrinks toward 0 and
- * F̃ toward λ. A ×1000 gradient spike enters m with weight 1 − β and decays as βᵗ: the spike step and
- * the next were 185× and 162× the unspiked ones, the 20th after still 21×. Unscale the gradients
- * (or divide η by s) before AdaFisher sees a scaled loss.
+ * factors stay in [0, 1]) while m̂ is s times larger: like SGD, the step grows linearly with the
+ * loss scale and η has to be retuned with it (on a float64 MLP 16→32→10, one step moves 1.05·10⁻³×,
+ * 997× and 9.97·10⁵× as far at s = 10⁻³, 10³, 10⁶ as at s = 1; docs/reliability.md). The absolute
+ * guard 10⁻⁶ adds a small dependence: MinMax(s²v) = (v − min v) / (max v − min v + 10⁻⁶/s²), so for
+ * statistics of spread below about 10⁻⁶/s² S_D shrinks toward 0 and F̃ toward λ. A ×1000 gradient
+ * spike enters m with weight 1 − β and decays as βᵗ: the spike step and the next were 185× and 162×
+ * the unspiked ones, the 20th after still 21×. Unscale the gradients (or divide η by s) before
+ * AdaFisher sees a scaled loss.
  *
  * <p>Slots: {@code exp_avg} for every trained parameter, {@code H_D} and {@code S_D} for registered
  * kernels. Hyperparameter variables: {@code learning_rate}, {@code beta}, {@code factor_ema_old},
- * {@code factor_ema_new}, {@code damping}, {@code weight_decay}. Defaults: η 1e-3, β 0.9,
- * (γ₁, γ₂) (0.08, 0.008), λ 1e-3, {@code fisherInterval} 100, κ 0.
+ * {@code factor_ema_new}, {@code damping}, {@code weight_decay}. Defaults: η 1e-3, β 0.9, (γ₁, γ₂)
+ * (0.08, 0.008), λ 1e-3, {@code fisherInterval} 100, κ 0.
  */
 public final class AdaFisher extends AdaFisherBase {
   public static final String NAME_DEFAULT = "AdaFisher";
@@ -76,12 +82,17 @@ public final class AdaFisher extends AdaFisherBase {
   }
 
   @Override
-  <T extends TFloating> Operand<T> regularizedGradient(Ops tf, Operand<T> gradient, Operand<T> parameter, Operand<T> weightDecay) {
+  <T extends TFloating> Operand<T> regularizedGradient(
+      Ops tf, Operand<T> gradient, Operand<T> parameter, Operand<T> weightDecay) {
     return tf.math.add(gradient, tf.math.mul(weightDecay, parameter));
   }
 
   @Override
-  <T extends TFloating> Operand<T> decayedStep(Ops tf, Operand<T> parameter, Operand<T> learningRate, Operand<T> direction,
+  <T extends TFloating> Operand<T> decayedStep(
+      Ops tf,
+      Operand<T> parameter,
+      Operand<T> learningRate,
+      Operand<T> direction,
       Operand<T> weightDecay) {
     return tf.math.sub(parameter, tf.math.mul(learningRate, direction));
   }

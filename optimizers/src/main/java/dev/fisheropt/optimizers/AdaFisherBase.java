@@ -16,8 +16,9 @@ import org.tensorflow.types.family.TFloating;
  * The AdaFisher step that {@link AdaFisher} and {@link AdaFisherW} share; they differ only in where
  * the weight decay κ enters ({@link #regularizedGradient} and {@link #decayedStep}).
  *
- * <p>Per registered layer the kernel carries two slots, {@code H_D} (length fan-in, plus one for the
- * bias) and {@code S_D} (length fan-out), both starting at ones. On refresh steps
+ * <p>Per registered layer the kernel carries two slots, {@code H_D} (length fan-in, plus one for
+ * the bias) and {@code S_D} (length fan-out), both starting at ones. On refresh steps
+ *
  * <pre>
  *   Ĥ_D = Σ h² / N     (h: layer inputs, or zero-padded conv patches divided further by kh·kw·cin,
  *                       with a ones feature appended when the layer has a bias)
@@ -25,7 +26,9 @@ import org.tensorflow.types.family.TFloating;
  *   H_D ← γ₁·H_D + γ₂·MinMax(Ĥ_D),  S_D ← γ₁·S_D + γ₂·MinMax(Ŝ_D)
  *   MinMax(v) = (v − min v) / (max v − min v + 1e-6)  after +inf → 1, −inf → 0
  * </pre>
+ *
  * and every step, for every trained parameter θ with gradient g and slot {@code exp_avg} m:
+ *
  * <pre>
  *   F̃ = H_D ⊗ S_D + λ  (the kernel's rows and the bias entry; F̃ = 1 for unregistered parameters)
  *   m ← βm + (1−β)g,   θ ← θ − η·(m / (1 − βᵗ)) / F̃
@@ -50,12 +53,16 @@ abstract class AdaFisherBase extends GuardedOptimizer {
   }
 
   /** The gradient that enters the momentum: g, or g + κθ for L2 regularisation. */
-  abstract <T extends TFloating> Operand<T> regularizedGradient(Ops tf, Operand<T> gradient, Operand<T> parameter,
-      Operand<T> weightDecay);
+  abstract <T extends TFloating> Operand<T> regularizedGradient(
+      Ops tf, Operand<T> gradient, Operand<T> parameter, Operand<T> weightDecay);
 
   /** The new parameter from θ, η and the preconditioned direction (m / (1 − βᵗ)) / F̃. */
-  abstract <T extends TFloating> Operand<T> decayedStep(Ops tf, Operand<T> parameter, Operand<T> learningRate,
-      Operand<T> direction, Operand<T> weightDecay);
+  abstract <T extends TFloating> Operand<T> decayedStep(
+      Ops tf,
+      Operand<T> parameter,
+      Operand<T> learningRate,
+      Operand<T> direction,
+      Operand<T> weightDecay);
 
   /** Every registered pre-activation, differentiated together with the parameters. */
   @Override
@@ -66,21 +73,25 @@ abstract class AdaFisherBase extends GuardedOptimizer {
   }
 
   @Override
-  protected <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
+  protected <T extends TFloating> void update(
+      StepContext step, Operand<T> gradient, Variable<T> variable) {
     Ops tf = step.tf();
     Ops init = step.init();
     Class<T> type = variable.type();
     Shape shape = variable.shape();
     if (shape.isUnknown() || shape.hasUnknownDimension()) {
-      throw new IllegalArgumentException("variable '" + variable.op().name() + "' needs a static shape, got " + shape);
+      throw new IllegalArgumentException(
+          "variable '" + variable.op().name() + "' needs a static shape, got " + shape);
     }
-    Variable<T> expAvg = step.slot(variable, "exp_avg", init.zeros(init.constant(shape.asArray()), type));
+    Variable<T> expAvg =
+        step.slot(variable, "exp_avg", init.zeros(init.constant(shape.asArray()), type));
     Operand<T> one = tf.constant(type, 1.0);
     Operand<T> beta = step.hyperparameter("beta", type);
     Operand<T> kappa = step.hyperparameter("weight_decay", type);
     Operand<T> g = regularizedGradient(tf, gradient, variable, kappa);
     Operand<T> m = tf.math.add(tf.math.mul(beta, expAvg), tf.math.mul(tf.math.sub(one, beta), g));
-    Operand<T> direction = tf.math.div(m, tf.math.sub(one, tf.math.pow(beta, step.stepNumber(type))));
+    Operand<T> direction =
+        tf.math.div(m, tf.math.sub(one, tf.math.pow(beta, step.stepNumber(type))));
     Optional<LayerCollection.Layer> layer = layers.layerOf(variable);
     if (layer.isPresent()) {
       LayerFisher<T> fisher = fisher(step, layer.get(), type);
@@ -88,17 +99,21 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       direction = tf.math.div(direction, isKernel ? fisher.kernel() : fisher.bias());
     }
     step.set(expAvg, m);
-    step.set(variable, decayedStep(tf, variable, step.hyperparameter("learning_rate", type), direction, kappa));
+    step.set(
+        variable,
+        decayedStep(tf, variable, step.hyperparameter("learning_rate", type), direction, kappa));
   }
 
   /** F̃ of the layer, built once per step so that kernel and bias share one factor refresh. */
-  private <T extends TFloating> LayerFisher<T> fisher(StepContext step, LayerCollection.Layer layer, Class<T> type) {
+  private <T extends TFloating> LayerFisher<T> fisher(
+      StepContext step, LayerCollection.Layer layer, Class<T> type) {
     return step.shared(layer, () -> buildFisher(step, layer, type));
   }
 
   /** Refreshes (or keeps) the layer's H_D and S_D and returns F̃ for its kernel and bias. */
   @SuppressWarnings("unchecked")
-  private <T extends TFloating> LayerFisher<T> buildFisher(StepContext step, LayerCollection.Layer layer, Class<T> type) {
+  private <T extends TFloating> LayerFisher<T> buildFisher(
+      StepContext step, LayerCollection.Layer layer, Class<T> type) {
     Ops tf = step.tf();
     Ops init = step.init();
     Variable<T> kernel = (Variable<T>) layer.kernel();
@@ -108,21 +123,50 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     long fanIn = kernel.shape().size() / fanOut;
     boolean hasBias = layer.bias() != null;
     long hLength = fanIn + (hasBias ? 1 : 0);
-    Variable<T> hD = step.slot(kernel, "H_D", init.fill(init.constant(new long[] {hLength}), init.constant(type, 1.0)));
-    Variable<T> sD = step.slot(kernel, "S_D", init.fill(init.constant(new long[] {fanOut}), init.constant(type, 1.0)));
+    Variable<T> hD =
+        step.slot(
+            kernel,
+            "H_D",
+            init.fill(init.constant(new long[] {hLength}), init.constant(type, 1.0)));
+    Variable<T> sD =
+        step.slot(
+            kernel, "S_D", init.fill(init.constant(new long[] {fanOut}), init.constant(type, 1.0)));
 
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> z = (Operand<T>) layer.preactivations();
-    // Between refreshes the statistics (for a conv layer a filter gradient over its whole input) are
+    // Between refreshes the statistics (for a conv layer a filter gradient over its whole input)
+    // are
     // not computed at all.
-    GraphFunctions.Values factors = GraphFunctions.every(tf, fisherInterval, step.completedSteps(),
-        GraphFunctions.name("adafisher_" + layer.kind() + "_" + layer.padding(), geometry(layer)),
-        List.of(x, z, step.gradientOf(z), hD, sD, step.hyperparameter("factor_ema_old", type),
-            step.hyperparameter("factor_ema_new", type)),
-        (fn, in) -> List.of(
-            KroneckerDiagonals.blend(fn, in.get(3), inputStatistics(fn, layer, in.get(0), in.get(1)), in.get(5), in.get(6)),
-            KroneckerDiagonals.blend(fn, in.get(4), KroneckerDiagonals.outputs(fn, in.get(2)), in.get(5), in.get(6))),
-        (fn, in) -> in.subList(3, 5));
+    GraphFunctions.Values factors =
+        GraphFunctions.every(
+            tf,
+            fisherInterval,
+            step.completedSteps(),
+            GraphFunctions.name(
+                "adafisher_" + layer.kind() + "_" + layer.padding(), geometry(layer)),
+            List.of(
+                x,
+                z,
+                step.gradientOf(z),
+                hD,
+                sD,
+                step.hyperparameter("factor_ema_old", type),
+                step.hyperparameter("factor_ema_new", type)),
+            (fn, in) ->
+                List.of(
+                    KroneckerDiagonals.blend(
+                        fn,
+                        in.get(3),
+                        inputStatistics(fn, layer, in.get(0), in.get(1)),
+                        in.get(5),
+                        in.get(6)),
+                    KroneckerDiagonals.blend(
+                        fn,
+                        in.get(4),
+                        KroneckerDiagonals.outputs(fn, in.get(2)),
+                        in.get(5),
+                        in.get(6))),
+            (fn, in) -> in.subList(3, 5));
     Operand<T> hNew = factors.get(0);
     Operand<T> sNew = factors.get(1);
     step.set(hD, hNew);
@@ -131,11 +175,15 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     Operand<T> lambda = step.hyperparameter("damping", type);
     long[] column = kernelShape.clone();
     column[rank - 1] = 1;
-    Operand<T> hKernel = tf.reshape(tf.slice(hNew, tf.constant(new long[] {0}), tf.constant(new long[] {fanIn})), tf.constant(column));
+    Operand<T> hKernel =
+        tf.reshape(
+            tf.slice(hNew, tf.constant(new long[] {0}), tf.constant(new long[] {fanIn})),
+            tf.constant(column));
     Operand<T> kernelFisher = tf.math.add(tf.math.mul(hKernel, sNew), lambda);
     Operand<T> biasFisher = null;
     if (hasBias) {
-      Operand<T> hBias = tf.slice(hNew, tf.constant(new long[] {fanIn}), tf.constant(new long[] {1}));
+      Operand<T> hBias =
+          tf.slice(hNew, tf.constant(new long[] {fanIn}), tf.constant(new long[] {1}));
       biasFisher = tf.math.add(tf.math.mul(hBias, sNew), lambda);
     }
     return new LayerFisher<>(kernelFisher, biasFisher);
@@ -149,13 +197,23 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     return s == null ? new double[0] : new double[] {k[0], k[1], s[1], s[2], d[1], d[2]};
   }
 
-  /** Ĥ_D before normalisation, from the layer's inputs (and, for conv, its pre-activations' shape). */
-  static <T extends TFloating> Operand<T> inputStatistics(Ops tf, LayerCollection.Layer layer, Operand<T> x, Operand<T> z) {
+  /**
+   * Ĥ_D before normalisation, from the layer's inputs (and, for conv, its pre-activations' shape).
+   */
+  static <T extends TFloating> Operand<T> inputStatistics(
+      Ops tf, LayerCollection.Layer layer, Operand<T> x, Operand<T> z) {
     boolean withBias = layer.bias() != null;
     return layer.kind() == LayerCollection.Kind.FULLY_CONNECTED
         ? KroneckerDiagonals.denseInputs(tf, x, withBias)
-        : KroneckerDiagonals.conv2dInputs(tf, x, z, layer.kernel().shape().asArray(), layer.strides(), layer.padding(),
-            layer.dilations(), withBias);
+        : KroneckerDiagonals.conv2dInputs(
+            tf,
+            x,
+            z,
+            layer.kernel().shape().asArray(),
+            layer.strides(),
+            layer.padding(),
+            layer.dilations(),
+            withBias);
   }
 
   /** Settings AdaFisher and AdaFisherW share; every setter validates its value at once. */
@@ -178,7 +236,8 @@ abstract class AdaFisherBase extends GuardedOptimizer {
      */
     public B layers(LayerCollection layers) {
       if (layers == null) {
-        throw new IllegalArgumentException("layers must not be null; pass an empty LayerCollection to precondition nothing");
+        throw new IllegalArgumentException(
+            "layers must not be null; pass an empty LayerCollection to precondition nothing");
       }
       this.layers = layers;
       return self();
@@ -191,8 +250,8 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     }
 
     /**
-     * The factor refresh D ← oldWeight·D + newWeight·MinMax(D̂), each weight in [0, 1] (the authors'
-     * code runs 0.1γ and 0.01γ with γ = 0.8).
+     * The factor refresh D ← oldWeight·D + newWeight·MinMax(D̂), each weight in [0, 1] (the
+     * authors' code runs 0.1γ and 0.01γ with γ = 0.8).
      */
     public B factorEma(double oldWeight, double newWeight) {
       this.factorEmaOld = Settings.closedDecay("factorEma oldWeight", oldWeight);
@@ -206,7 +265,9 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       return self();
     }
 
-    /** Refresh H_D and S_D on the steps whose count of completed steps is a multiple of {@code k}. */
+    /**
+     * Refresh H_D and S_D on the steps whose count of completed steps is a multiple of {@code k}.
+     */
     public B fisherInterval(int k) {
       this.fisherInterval = Settings.atLeastOne("fisherInterval", k);
       return self();

@@ -7,10 +7,10 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * One element-wise {@link Fallback} rule applied to every parameter: Adam or SGD with momentum as a
- * complete optimizer, with the guarantees of every fisheropt optimizer (deterministic,
- * non-finite steps skipped, slots {@code <variable>-<slot>}). The rule's learning rate is the
- * optimizer's {@code learning_rate} (a schedule may replace it); its other hyperparameters are
- * variables {@code <name>/<hyperparameter>}.
+ * complete optimizer, with the guarantees of every fisheropt optimizer (deterministic, non-finite
+ * steps skipped, slots {@code <variable>-<slot>}). The rule's learning rate is the optimizer's
+ * {@code learning_rate} (a schedule may replace it); its other hyperparameters are variables {@code
+ * <name>/<hyperparameter>}.
  *
  * <pre>{@code
  * Op step = ElementwiseOptimizer.builder(Fallback.adam(2e-3, 0.9, 0.999, 1e-8)).name("Adam")
@@ -41,8 +41,10 @@ public final class ElementwiseOptimizer extends GuardedOptimizer {
   }
 
   @Override
-  protected <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
-    rule.update(step, gradient, variable, step.hyperparameter("learning_rate", variable.type()), "");
+  protected <T extends TFloating> void update(
+      StepContext step, Operand<T> gradient, Variable<T> variable) {
+    rule.update(
+        step, gradient, variable, step.hyperparameter("learning_rate", variable.type()), "");
   }
 
   /** Settings of {@link ElementwiseOptimizer}; the learning rate starts at the rule's. */

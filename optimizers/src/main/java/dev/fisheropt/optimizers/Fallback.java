@@ -27,9 +27,9 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
   }
 
   /**
-   * Bias-corrected Adam with ε added after the correction, as PyTorch, optax and Keras 3 do:
-   * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − (η/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε). Slots
-   * {@code m} and {@code v}.
+   * Bias-corrected Adam with ε added after the correction, as PyTorch, optax and Keras 3 do: m ←
+   * β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − (η/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε). Slots {@code m}
+   * and {@code v}.
    */
   public static Fallback adam(double learningRate, double beta1, double beta2, double epsilon) {
     Settings.positive("fallback learningRate", learningRate);
@@ -52,13 +52,14 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
   }
 
   /**
-   * Heavy-ball momentum with L2 weight decay κ added into the buffer, as PyTorch's SGD does:
-   * b ← μb + g + κθ, θ ← θ − ηb.
+   * Heavy-ball momentum with L2 weight decay κ added into the buffer, as PyTorch's SGD does: b ← μb
+   * + g + κθ, θ ← θ − ηb.
    */
   public static Fallback momentum(double learningRate, double momentum, double weightDecay) {
     Settings.positive("fallback learningRate", learningRate);
     Settings.decay("fallback momentum", momentum);
-    return new Momentum(learningRate, momentum, Settings.nonNegative("fallback weightDecay", weightDecay));
+    return new Momentum(
+        learningRate, momentum, Settings.nonNegative("fallback weightDecay", weightDecay));
   }
 
   /** Leaves the parameter unchanged. */
@@ -77,7 +78,8 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
       case "beta1", "beta2", "momentum" -> Settings.Range.DECAY;
       case "epsilon" -> Settings.Range.POSITIVE;
       case "weight_decay" -> Settings.Range.NON_NEGATIVE;
-      default -> throw new IllegalArgumentException("no range for rule hyperparameter '" + key + "'");
+      default ->
+          throw new IllegalArgumentException("no range for rule hyperparameter '" + key + "'");
     };
   }
 
@@ -88,8 +90,8 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
    * Declares the new values of {@code variable} and its slots on {@code step}, at rate {@code eta},
    * reading the rule's other hyperparameters as {@code <prefix><name>}.
    */
-  abstract <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable,
-      Operand<T> eta, String prefix);
+  abstract <T extends TFloating> void update(
+      StepContext step, Operand<T> gradient, Variable<T> variable, Operand<T> eta, String prefix);
 
   static final class Adam extends Fallback {
     private final double beta1;
@@ -109,8 +111,8 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
     }
 
     @Override
-    <T extends TFloating> void update(StepContext step, Operand<T> g, Variable<T> variable, Operand<T> eta,
-        String prefix) {
+    <T extends TFloating> void update(
+        StepContext step, Operand<T> g, Variable<T> variable, Operand<T> eta, String prefix) {
       Ops tf = step.tf();
       Class<T> type = variable.type();
       Variable<T> m = step.slot(variable, "m", step.init().zerosLike(variable));
@@ -120,14 +122,17 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
       Operand<T> b2 = step.hyperparameter(prefix + "beta2", type);
       Operand<T> t = step.stepNumber(type);
       Operand<T> mNew = tf.math.add(tf.math.mul(b1, m), tf.math.mul(tf.math.sub(one, b1), g));
-      Operand<T> vNew = tf.math.add(tf.math.mul(b2, v), tf.math.mul(tf.math.sub(one, b2), tf.math.square(g)));
+      Operand<T> vNew =
+          tf.math.add(tf.math.mul(b2, v), tf.math.mul(tf.math.sub(one, b2), tf.math.square(g)));
       Operand<T> stepSize = tf.math.div(eta, tf.math.sub(one, tf.math.pow(b1, t)));
-      Operand<T> denominator = tf.math.add(
-          tf.math.div(tf.math.sqrt(vNew), tf.math.sqrt(tf.math.sub(one, tf.math.pow(b2, t)))),
-          step.hyperparameter(prefix + "epsilon", type));
+      Operand<T> denominator =
+          tf.math.add(
+              tf.math.div(tf.math.sqrt(vNew), tf.math.sqrt(tf.math.sub(one, tf.math.pow(b2, t)))),
+              step.hyperparameter(prefix + "epsilon", type));
       step.set(m, mNew);
       step.set(v, vNew);
-      step.set(variable, tf.math.sub(variable, tf.math.mul(stepSize, tf.math.div(mNew, denominator))));
+      step.set(
+          variable, tf.math.sub(variable, tf.math.mul(stepSize, tf.math.div(mNew, denominator))));
     }
   }
 
@@ -152,14 +157,17 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
     }
 
     @Override
-    <T extends TFloating> void update(StepContext step, Operand<T> g, Variable<T> variable, Operand<T> eta,
-        String prefix) {
+    <T extends TFloating> void update(
+        StepContext step, Operand<T> g, Variable<T> variable, Operand<T> eta, String prefix) {
       Ops tf = step.tf();
       Class<T> type = variable.type();
       Variable<T> buffer = step.slot(variable, "momentum", step.init().zerosLike(variable));
-      Operand<T> bNew = tf.math.add(tf.math.mul(step.hyperparameter(prefix + "momentum", type), buffer), g);
+      Operand<T> bNew =
+          tf.math.add(tf.math.mul(step.hyperparameter(prefix + "momentum", type), buffer), g);
       if (weightDecay != null) {
-        bNew = tf.math.add(bNew, tf.math.mul(step.hyperparameter(prefix + "weight_decay", type), variable));
+        bNew =
+            tf.math.add(
+                bNew, tf.math.mul(step.hyperparameter(prefix + "weight_decay", type), variable));
       }
       step.set(buffer, bNew);
       step.set(variable, tf.math.sub(variable, tf.math.mul(eta, bNew)));
@@ -177,7 +185,7 @@ public abstract sealed class Fallback permits Fallback.Adam, Fallback.Momentum, 
     }
 
     @Override
-    <T extends TFloating> void update(StepContext step, Operand<T> g, Variable<T> variable, Operand<T> eta,
-        String prefix) {}
+    <T extends TFloating> void update(
+        StepContext step, Operand<T> g, Variable<T> variable, Operand<T> eta, String prefix) {}
   }
 }

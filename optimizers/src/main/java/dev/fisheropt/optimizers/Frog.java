@@ -20,14 +20,16 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>For a registered kernel W, seen as [D, n] (D inputs or kh·kw·cin patch entries, n outputs),
  * with gradient G, one step is:
+ *
  * <pre>
  *   M ← βM + G
  *   from r rows i of the batch (all of them when r ≥ batch): Y = B·∂L/∂Z  (B the batch size)
  *   Λ̂_ij = (Y_ij²/r) / (Σ_i' Y_i'j² ‖x_i'‖² / (rD) + ε)
- *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τI)⁻¹ M_j      k conjugate-gradient steps from 0, all columns at once
+ *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τI)⁻¹ M_j   (k conjugate-gradient steps from 0, all columns at once)
  *   Z_j ← Z_j / √(⟨Z_j, M_j⟩ + ε)
  *   W ← (1 − ηρ)W − ηZ
  * </pre>
+ *
  * Each output column j gets its own curvature: the Fisher of that output's rows, with the input
  * rows x_i weighted by the squared output gradients and normalised so that its mean diagonal is 1.
  * The last two lines move each column by η in that column's (approximate) Fisher norm. For a
@@ -36,14 +38,14 @@ import org.tensorflow.types.family.TFloating;
  * layer's convolution followed by its filter gradient ({@link RowFisher}), without forming patches.
  * ε = 1e-10 guards the CG denominators, the trace and the normalisation, as the authors' code does.
  *
- * <p>Every other parameter (biases, unregistered layers) takes SGD with momentum at
- * η·{@code otherLearningRateRatio}, with the weight decay added into the momentum buffer as the
- * authors' code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
+ * <p>Every other parameter (biases, unregistered layers) takes SGD with momentum at η·{@code
+ * otherLearningRateRatio}, with the weight decay added into the momentum buffer as the authors'
+ * code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
  *
- * <p>The sample of rows is a uniformly random subset chosen by integer hash keys of
- * {@link Builder#seed}, the layer and the step count, so runs are reproducible, with or without XLA. Slot: {@code momentum}, shaped
- * like the parameter. Hyperparameter variables: {@code learning_rate}, {@code momentum},
- * {@code damping}, {@code weight_decay}, {@code other_learning_rate_ratio}.
+ * <p>The sample of rows is a uniformly random subset chosen by integer hash keys of {@link
+ * Builder#seed}, the layer and the step count, so runs are reproducible, with or without XLA. Slot:
+ * {@code momentum}, shaped like the parameter. Hyperparameter variables: {@code learning_rate},
+ * {@code momentum}, {@code damping}, {@code weight_decay}, {@code other_learning_rate_ratio}.
  */
 public final class Frog extends GuardedOptimizer {
   public static final String NAME_DEFAULT = "Frog";
@@ -54,7 +56,8 @@ public final class Frog extends GuardedOptimizer {
   public static final int SAMPLE_SIZE_DEFAULT = 24;
   public static final int CG_ITERATIONS_DEFAULT = 4;
   public static final double OTHER_LEARNING_RATE_RATIO_DEFAULT = 0.25;
-  public static final double DENOMINATOR_GUARD_DEFAULT = ConjugateGradient.DENOMINATOR_GUARD_DEFAULT;
+  public static final double DENOMINATOR_GUARD_DEFAULT =
+      ConjugateGradient.DENOMINATOR_GUARD_DEFAULT;
   public static final long SEED_DEFAULT = 0L;
 
   private final LayerCollection layers;
@@ -64,7 +67,10 @@ public final class Frog extends GuardedOptimizer {
   private final long seed;
   private final Fallback others;
 
-  /** FROG with every setting at its default and no registered layer: every parameter takes SGD with momentum. */
+  /**
+   * FROG with every setting at its default and no registered layer: every parameter takes SGD with
+   * momentum.
+   */
   public Frog(Graph graph) {
     this(graph, builder());
   }
@@ -81,7 +87,8 @@ public final class Frog extends GuardedOptimizer {
     hyperparameter("momentum", b.momentum, Settings.Range.DECAY);
     hyperparameter("damping", b.damping, Settings.Range.NON_NEGATIVE);
     hyperparameter("weight_decay", b.weightDecay, Settings.Range.NON_NEGATIVE);
-    hyperparameter("other_learning_rate_ratio", b.otherLearningRateRatio, Settings.Range.NON_NEGATIVE);
+    hyperparameter(
+        "other_learning_rate_ratio", b.otherLearningRateRatio, Settings.Range.NON_NEGATIVE);
   }
 
   /** Settings starting at every default. */
@@ -96,28 +103,40 @@ public final class Frog extends GuardedOptimizer {
   }
 
   @Override
-  protected <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
+  protected <T extends TFloating> void update(
+      StepContext step, Operand<T> gradient, Variable<T> variable) {
     Ops tf = step.tf();
     Class<T> type = variable.type();
     Operand<T> eta = step.hyperparameter("learning_rate", type);
-    LayerCollection.Layer layer = layers.layerOf(variable)
-        .filter(l -> l.kernel().op().name().equals(variable.op().name())).orElse(null);
+    LayerCollection.Layer layer =
+        layers
+            .layerOf(variable)
+            .filter(l -> l.kernel().op().name().equals(variable.op().name()))
+            .orElse(null);
     if (layer == null) {
-      others.update(step, gradient, variable, tf.math.mul(eta, step.hyperparameter("other_learning_rate_ratio", type)), "");
+      others.update(
+          step,
+          gradient,
+          variable,
+          tf.math.mul(eta, step.hyperparameter("other_learning_rate_ratio", type)),
+          "");
       return;
     }
     Variable<T> buffer = step.slot(variable, "momentum", step.init().zerosLike(variable));
-    Operand<T> mNew = tf.math.add(tf.math.mul(step.hyperparameter("momentum", type), buffer), gradient);
+    Operand<T> mNew =
+        tf.math.add(tf.math.mul(step.hyperparameter("momentum", type), buffer), gradient);
     Operand<T> z = precondition(step, layer, variable, mNew);
-    Operand<T> decay = tf.math.sub(tf.constant(type, 1.0), tf.math.mul(eta, step.hyperparameter("weight_decay", type)));
+    Operand<T> decay =
+        tf.math.sub(
+            tf.constant(type, 1.0), tf.math.mul(eta, step.hyperparameter("weight_decay", type)));
     step.set(buffer, mNew);
     step.set(variable, tf.math.sub(tf.math.mul(decay, variable), tf.math.mul(eta, z)));
   }
 
   /** The normalised CG solution Z of the layer's row-wise Fisher systems with right-hand side M. */
   @SuppressWarnings("unchecked")
-  private <T extends TFloating> Operand<T> precondition(StepContext step, LayerCollection.Layer layer, Variable<T> kernel,
-      Operand<T> m) {
+  private <T extends TFloating> Operand<T> precondition(
+      StepContext step, LayerCollection.Layer layer, Variable<T> kernel, Operand<T> m) {
     Ops tf = step.tf();
     Class<T> type = kernel.type();
     MatrixView view = MatrixView.of(kernel.shape());
@@ -128,7 +147,8 @@ public final class Frog extends GuardedOptimizer {
     long staticBatch = dz.shape().isUnknown() ? -1 : dz.shape().size(0);
     if (staticBatch < 0 || sampleSize < staticBatch) {
       long layerSeed = RowSample.stream(seed, layers.layers().indexOf(layer));
-      Operand<TInt32> rows = RowSample.indices(tf, layerSeed, step.completedSteps(), batch, sampleSize);
+      Operand<TInt32> rows =
+          RowSample.indices(tf, layerSeed, step.completedSteps(), batch, sampleSize);
       x = tf.gather(x, rows, tf.constant(0));
       y = tf.gather(y, rows, tf.constant(0));
     }
@@ -137,20 +157,31 @@ public final class Frog extends GuardedOptimizer {
     Operand<T> y2 = tf.math.div(tf.math.square(y), sampled);
     boolean conv = layer.kind() == LayerCollection.Kind.CONV2D;
     long[] kernelShape = kernel.shape().asArray();
-    Operand<T> rowNorms = conv
-        ? RowFisher.patchSquaredNorms(tf, x, kernelShape, layer.strides(), layer.padding(), layer.dilations())
-        : tf.reduceSum(tf.math.square(x), tf.constant(1), ReduceSum.keepDims(true));
+    Operand<T> rowNorms =
+        conv
+            ? RowFisher.patchSquaredNorms(
+                tf, x, kernelShape, layer.strides(), layer.padding(), layer.dilations())
+            : tf.reduceSum(tf.math.square(x), tf.constant(1), ReduceSum.keepDims(true));
     int[] rowAxes = conv ? new int[] {0, 1, 2} : new int[] {0};
-    Operand<T> trace = tf.math.div(tf.reduceSum(tf.math.mul(y2, rowNorms), tf.constant(rowAxes)),
-        tf.constant(type, (double) view.rows()));
+    Operand<T> trace =
+        tf.math.div(
+            tf.reduceSum(tf.math.mul(y2, rowNorms), tf.constant(rowAxes)),
+            tf.constant(type, (double) view.rows()));
     Operand<T> lambda = tf.math.div(y2, tf.math.add(trace, guard));
     Operand<T> tau = step.hyperparameter("damping", type);
-    ColumnOperator<T> fisher = conv
-        ? RowFisher.conv2d(x, lambda, tau, kernelShape, layer.strides(), layer.padding(), layer.dilations())
-        : RowFisher.fullyConnected(x, lambda, tau);
+    ColumnOperator<T> fisher =
+        conv
+            ? RowFisher.conv2d(
+                x, lambda, tau, kernelShape, layer.strides(), layer.padding(), layer.dilations())
+            : RowFisher.fullyConnected(x, lambda, tau);
     Operand<T> rhs = view.toMatrix(tf, m);
-    Operand<T> solution = ConjugateGradient.steps(cgIterations).denominatorGuard(denominatorGuard).solve(tf, fisher, rhs).x();
-    Operand<T> norm = tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.mul(solution, rhs), tf.constant(0)), guard));
+    Operand<T> solution =
+        ConjugateGradient.steps(cgIterations)
+            .denominatorGuard(denominatorGuard)
+            .solve(tf, fisher, rhs)
+            .x();
+    Operand<T> norm =
+        tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.mul(solution, rhs), tf.constant(0)), guard));
     return view.toParameter(tf, tf.math.div(solution, norm));
   }
 
@@ -182,7 +213,8 @@ public final class Frog extends GuardedOptimizer {
     /** The layers to precondition; their inputs and pre-activations must be in the loss's graph. */
     public Builder layers(LayerCollection layers) {
       if (layers == null) {
-        throw new IllegalArgumentException("layers must not be null; pass an empty LayerCollection to precondition nothing");
+        throw new IllegalArgumentException(
+            "layers must not be null; pass an empty LayerCollection to precondition nothing");
       }
       this.layers = layers;
       return this;

@@ -18,8 +18,8 @@ import org.tensorflow.Output;
  * be built, so that the JVM is not killed.
  *
  * <p>A {@code VariableV2} output has a reference dtype ({@code float_ref}). Some C++ gradient
- * functions (TF 2.18, {@code tensorflow/cc/gradients/math_grad.cc}) build a {@code Cast} to
- * {@code op.input(0).type()} or give it to a dtype attribute; with a ref input that op is rejected
+ * functions (TF 2.18, {@code tensorflow/cc/gradients/math_grad.cc}) build a {@code Cast} to {@code
+ * op.input(0).type()} or give it to a dtype attribute; with a ref input that op is rejected
  * ("AttrValue must not have reference type value of float_ref") and its {@code Output} stays null.
  * When the gradient function then reads the type of that null output ({@code ConjugateHelper}),
  * {@code TF_AddGradientsWithPrefix} dereferences a null {@code Node}: SIGSEGV, no Java exception.
@@ -36,21 +36,23 @@ import org.tensorflow.Output;
  */
 final class GradientHazards {
   /** Op type to the {@code Ops} call that builds it, for the ops whose gradient kills the JVM. */
-  static final Map<String, String> CRASHING = Map.of(
-      "Square", "tf.math.square",
-      "Log1p", "tf.math.log1p",
-      "Atanh", "tf.math.atanh",
-      "Asin", "tf.math.asin");
+  static final Map<String, String> CRASHING =
+      Map.of(
+          "Square", "tf.math.square",
+          "Log1p", "tf.math.log1p",
+          "Atanh", "tf.math.atanh",
+          "Asin", "tf.math.asin");
 
   /** Op type to its {@code Ops} call, for the ops whose gradient fails with a TensorFlow error. */
-  static final Map<String, String> FAILING = Map.of(
-      "Sign", "tf.math.sign",
-      "Acos", "tf.math.acos",
-      "Atan", "tf.math.atan",
-      "Pow", "tf.math.pow",
-      "BatchMatMul", "tf.train.batchMatMul",
-      "BatchMatMulV2", "tf.train.batchMatMul",
-      "BatchMatMulV3", "tf.train.batchMatMul");
+  static final Map<String, String> FAILING =
+      Map.of(
+          "Sign", "tf.math.sign",
+          "Acos", "tf.math.acos",
+          "Atan", "tf.math.atan",
+          "Pow", "tf.math.pow",
+          "BatchMatMul", "tf.train.batchMatMul",
+          "BatchMatMulV2", "tf.train.batchMatMul",
+          "BatchMatMulV3", "tf.train.batchMatMul");
 
   private GradientHazards() {}
 
@@ -92,7 +94,9 @@ final class GradientHazards {
     }
   }
 
-  /** The ancestors of the loss that are targets or depend on one: those TensorFlow differentiates. */
+  /**
+   * The ancestors of the loss that are targets or depend on one: those TensorFlow differentiates.
+   */
   private static Set<String> reachedFrom(List<GraphOperation> ancestors, List<Output<?>> targets) {
     Map<String, List<String>> consumers = new HashMap<>();
     for (GraphOperation op : ancestors) {
@@ -122,14 +126,47 @@ final class GradientHazards {
     String dtype = ref.dataType().name().toLowerCase(Locale.ROOT).replaceFirst("^dt_", "");
     boolean crashes = CRASHING.containsKey(type);
     String call = crashes ? CRASHING.get(type) : FAILING.get(type);
-    String consequence = crashes
-        ? "would crash the JVM (SIGSEGV in TF_AddGradientsWithPrefix)"
-        : "would fail with \"AttrValue must not have reference type value of " + dtype + "\"";
-    String fix = "pass tf.identity(" + variable + ") to " + call + " instead of " + variable
-        + (type.equals("Square") ? " (tf.math.square(tf.identity(" + variable + "))), or use tf.math.mul(" + variable + ", " + variable + ")" : "");
-    return "cannot differentiate the loss '" + loss.op().name() + "': op '" + op.name() + "' (" + type + ", " + call
-        + ") reads the variable '" + variable + "' (" + ref.op().type() + ", dtype " + dtype
-        + ") directly, and TensorFlow's C++ gradient for " + type + " does not accept a reference dtype;"
-        + " addGradients " + consequence + ". Workaround: " + fix + ".";
+    String consequence =
+        crashes
+            ? "would crash the JVM (SIGSEGV in TF_AddGradientsWithPrefix)"
+            : "would fail with \"AttrValue must not have reference type value of " + dtype + "\"";
+    String fix =
+        "pass tf.identity("
+            + variable
+            + ") to "
+            + call
+            + " instead of "
+            + variable
+            + (type.equals("Square")
+                ? " (tf.math.square(tf.identity("
+                    + variable
+                    + "))), or use tf.math.mul("
+                    + variable
+                    + ", "
+                    + variable
+                    + ")"
+                : "");
+    return "cannot differentiate the loss '"
+        + loss.op().name()
+        + "': op '"
+        + op.name()
+        + "' ("
+        + type
+        + ", "
+        + call
+        + ") reads the variable '"
+        + variable
+        + "' ("
+        + ref.op().type()
+        + ", dtype "
+        + dtype
+        + ") directly, and TensorFlow's C++ gradient for "
+        + type
+        + " does not accept a reference dtype;"
+        + " addGradients "
+        + consequence
+        + ". Workaround: "
+        + fix
+        + ".";
   }
 }

@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import dev.fisheropt.ops.Schedule;
 import java.util.AbstractList;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -15,7 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import dev.fisheropt.ops.Schedule;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -36,26 +36,28 @@ import org.tensorflow.types.family.TType;
  * Base of the fisheropt optimizers: one training step built as "compute every new value, then
  * commit them all, or none if the step is not sound". A step is sound when every hyperparameter
  * lies in its range, every parameter gradient is finite and every new value it would write is
- * finite; an unsound step writes nothing and is counted in {@code <name>/skipped_steps} and under its
- * {@link SkipCause}.
+ * finite; an unsound step writes nothing and is counted in {@code <name>/skipped_steps} and under
+ * its {@link SkipCause}.
  *
  * <p>Compared with the framework {@link Optimizer} it differs where the framework breaks real
  * training code:
+ *
  * <ul>
  *   <li>{@link #computeGradients} differentiates only the {@code VariableV2}s the loss reads, so a
- *       graph may hold other variables (optimizer state, other models);</li>
- *   <li>slots are named {@code <variable>-<slot>} even for variables under a name scope
- *       ({@code dense1/kernel-momentum});</li>
+ *       graph may hold other variables (optimizer state, other models);
+ *   <li>slots are named {@code <variable>-<slot>} even for variables under a name scope ({@code
+ *       dense1/kernel-momentum});
  *   <li>hyperparameters are float64 variables (the learning rate may be a {@code Schedule} on the
- *       optimizer's own step counter), cast to each parameter's dtype where used;</li>
+ *       optimizer's own step counter), cast to each parameter's dtype where used;
  *   <li>all writes wait on one barrier that follows every read, so two runs on the same inputs give
- *       bit-identical state; steps of one session must therefore run one at a time
- *       ({@link SerialSteps});</li>
- *   <li>a loss whose TensorFlow gradient cannot take a {@code VariableV2} input directly
- *       ({@code tf.math.square(w)}: SIGSEGV in {@code TF_AddGradientsWithPrefix}) is refused with an
- *       {@link IllegalArgumentException} naming the op and the workaround, before TensorFlow is asked
- *       for gradients (see {@code GradientHazards}).</li>
+ *       bit-identical state; steps of one session must therefore run one at a time ({@link
+ *       SerialSteps});
+ *   <li>a loss whose TensorFlow gradient cannot take a {@code VariableV2} input directly ({@code
+ *       tf.math.square(w)}: SIGSEGV in {@code TF_AddGradientsWithPrefix}) is refused with an {@link
+ *       IllegalArgumentException} naming the op and the workaround, before TensorFlow is asked for
+ *       gradients (see {@code GradientHazards}).
  * </ul>
+ *
  * Subclasses implement {@link #update} for one parameter, reading state and declaring new values on
  * the {@link StepContext}.
  */
@@ -99,8 +101,11 @@ public abstract class GuardedOptimizer extends Optimizer {
     super(graph, settings.name);
     this.name = settings.name;
     if (graph.operation(name + "/step") != null || graph.operation(name) != null) {
-      throw new IllegalArgumentException("the name '" + name + "' is already taken in this graph (by another optimizer "
-          + "or op); give this optimizer another with .name(...)");
+      throw new IllegalArgumentException(
+          "the name '"
+              + name
+              + "' is already taken in this graph (by another optimizer "
+              + "or op); give this optimizer another with .name(...)");
     }
     this.scoped = Ops.create(graph).withSubScope(name);
     this.skipNonFinite = settings.skipNonFinite;
@@ -112,11 +117,13 @@ public abstract class GuardedOptimizer extends Optimizer {
     }
     // A schedule may reach 0 (a decay to zero); a rate assigned at run time may be 0 too.
     if (settings.schedule != null) {
-      Operand<TFloat64> eta = settings.schedule.value(scoped.withSubScope("learning_rate"), stepCount);
+      Operand<TFloat64> eta =
+          settings.schedule.value(scoped.withSubScope("learning_rate"), stepCount);
       hyperparameters.put("learning_rate", eta);
       ranges.put("learning_rate", Settings.Range.NON_NEGATIVE);
       double peak = settings.schedule.peakValue();
-      learningRateScale = peak > 0 ? scoped.math.div(eta, scoped.constant(peak)) : scoped.constant(0.0);
+      learningRateScale =
+          peak > 0 ? scoped.math.div(eta, scoped.constant(peak)) : scoped.constant(0.0);
     } else if (settings.learningRateOperand != null) {
       hyperparameters.put("learning_rate", settings.learningRateOperand);
       ranges.put("learning_rate", Settings.Range.NON_NEGATIVE);
@@ -124,17 +131,21 @@ public abstract class GuardedOptimizer extends Optimizer {
     } else {
       hyperparameter("learning_rate", settings.learningRate, Settings.Range.NON_NEGATIVE);
       // Exactly 1 until the rate is assigned: graph rewriting may turn x/c into x·(1/c).
-      Operand<TFloat64> eta = scoped.dtypes.cast(hyperparameters.get("learning_rate"), TFloat64.class);
+      Operand<TFloat64> eta =
+          scoped.dtypes.cast(hyperparameters.get("learning_rate"), TFloat64.class);
       Operand<TFloat64> base = scoped.constant(settings.learningRate);
       learningRateScale =
-          scoped.select(scoped.math.equal(eta, base), scoped.constant(1.0), scoped.math.div(eta, base));
+          scoped.select(
+              scoped.math.equal(eta, base), scoped.constant(1.0), scoped.math.div(eta, base));
     }
   }
 
   /** Registers the hyperparameters of an update rule as {@code <name>/<prefix><key>}. */
   final void registerRule(Fallback rule, String prefix) {
-    rule.hyperparameters().entrySet().stream().sorted(Map.Entry.comparingByKey())
-        .forEach(e -> hyperparameter(prefix + e.getKey(), e.getValue(), Fallback.rangeOf(e.getKey())));
+    rule.hyperparameters().entrySet().stream()
+        .sorted(Map.Entry.comparingByKey())
+        .forEach(
+            e -> hyperparameter(prefix + e.getKey(), e.getValue(), Fallback.rangeOf(e.getKey())));
   }
 
   /**
@@ -156,8 +167,8 @@ public abstract class GuardedOptimizer extends Optimizer {
   }
 
   /**
-   * The hyperparameters by key: float64 variables, or the operand a schedule was given as. Assign to
-   * a variable to change a setting between steps.
+   * The hyperparameters by key: float64 variables, or the operand a schedule was given as. Assign
+   * to a variable to change a setting between steps.
    */
   public final Map<String, Operand<? extends TNumber>> hyperparameters() {
     return Collections.unmodifiableMap(hyperparameters);
@@ -176,7 +187,10 @@ public abstract class GuardedOptimizer extends Optimizer {
     return skippedSteps;
   }
 
-  /** The skipped steps by cause ({@code <name>/skipped_<cause>}); they add up to {@link #skippedSteps}. */
+  /**
+   * The skipped steps by cause ({@code <name>/skipped_<cause>}); they add up to {@link
+   * #skippedSteps}.
+   */
   public final Map<SkipCause, Variable<TInt64>> skippedStepsByCause() {
     return Collections.unmodifiableMap(skipsByCause);
   }
@@ -191,7 +205,9 @@ public abstract class GuardedOptimizer extends Optimizer {
   @SuppressWarnings("unchecked")
   public <T extends TType> Optional<Variable<T>> getSlot(Output<T> variable, String slotName) {
     Map<String, Variable<?>> bySlot = slots.get(variable.op().name());
-    return bySlot == null ? Optional.empty() : Optional.ofNullable((Variable<T>) bySlot.get(slotName));
+    return bySlot == null
+        ? Optional.empty()
+        : Optional.ofNullable((Variable<T>) bySlot.get(slotName));
   }
 
   /** Every slot variable created so far, in creation order per parameter. */
@@ -207,7 +223,11 @@ public abstract class GuardedOptimizer extends Optimizer {
    */
   @Override
   public <T extends TType> List<GradAndVar<?>> computeGradients(Operand<?> loss) {
-    return gradients(loss, reachableVariables(loss).stream().filter(v -> TFloating.class.isAssignableFrom(v.type())).toList());
+    return gradients(
+        loss,
+        reachableVariables(loss).stream()
+            .filter(v -> TFloating.class.isAssignableFrom(v.type()))
+            .toList());
   }
 
   /**
@@ -222,7 +242,8 @@ public abstract class GuardedOptimizer extends Optimizer {
     List<Output<?>> outputs = new ArrayList<>();
     for (Variable<?> v : variables) {
       if (!reachable.contains(v.op().name())) {
-        throw new IllegalArgumentException("variable '" + v.op().name() + "' is not read by the loss '" + loss.op().name() + "'");
+        throw new IllegalArgumentException(
+            "variable '" + v.op().name() + "' is not read by the loss '" + loss.op().name() + "'");
       }
       requireTrainable(v.asOutput());
       outputs.add(v.asOutput());
@@ -232,7 +253,8 @@ public abstract class GuardedOptimizer extends Optimizer {
 
   private Gradients gradients(Operand<?> loss, List<Output<?>> variables) {
     if (variables.isEmpty()) {
-      throw new IllegalArgumentException("the loss '" + loss.op().name() + "' reads no variable to train");
+      throw new IllegalArgumentException(
+          "the loss '" + loss.op().name() + "' reads no variable to train");
     }
     List<Output<?>> targets = new ArrayList<>(variables);
     // A tensor the loss does not depend on (a layer of another model in the same graph) has no
@@ -240,7 +262,8 @@ public abstract class GuardedOptimizer extends Optimizer {
     List<GraphOperation> ancestors = ancestors(loss);
     Set<String> upstream = new HashSet<>();
     ancestors.forEach(op -> upstream.add(op.name()));
-    List<Operand<?>> auxiliary = auxiliaryGradientTargets().stream().filter(a -> upstream.contains(a.op().name())).toList();
+    List<Operand<?>> auxiliary =
+        auxiliaryGradientTargets().stream().filter(a -> upstream.contains(a.op().name())).toList();
     auxiliary.forEach(a -> targets.add(a.asOutput()));
     // Some TF C++ gradients kill the JVM on a VariableV2 input (Square(w)); refuse those first.
     GradientHazards.check(loss, ancestors, targets);
@@ -320,13 +343,15 @@ public abstract class GuardedOptimizer extends Optimizer {
     List<GradAndVar<? extends TType>> ordered = new ArrayList<>(gradsAndVars);
     ordered.sort(Comparator.comparing(gv -> gv.getVariable().op().name()));
     // Only the parameter gradients are checked: a NaN or Inf in a layer's dZ reaches its kernel
-    // gradient (dW sums dZ times inputs, and NaN·0 is NaN), and the auxiliary gradients are read only
+    // gradient (dW sums dZ times inputs, and NaN·0 is NaN), and the auxiliary gradients are read
+    // only
     // for the layers whose parameters this step trains. On large conv activations the check of dZ
     // cost more than Adam's whole update.
     List<Output<?>> checked = new ArrayList<>();
     ordered.forEach(gv -> checked.add(gv.getGradient()));
     Operand<TBool> finite = allFinite(checked);
-    Map<Output<?>, Output<?>> auxiliary = gradsAndVars instanceof Gradients g ? g.auxiliary : Map.of();
+    Map<Output<?>, Output<?>> auxiliary =
+        gradsAndVars instanceof Gradients g ? g.auxiliary : Map.of();
     StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliary);
     for (GradAndVar<? extends TType> gv : ordered) {
       applyOne(step, gv);
@@ -346,8 +371,12 @@ public abstract class GuardedOptimizer extends Optimizer {
   /** Every fisheropt optimizer trains float32 and float64 variables, and only those. */
   private static void requireTrainable(Output<?> variable) {
     if (variable.type() != TFloat32.class && variable.type() != TFloat64.class) {
-      throw new IllegalArgumentException("variable '" + variable.op().name() + "' has dtype " + variable.dataType().name().replace("_REF", "")
-          + "; fisheropt optimizers train float32 and float64 variables only");
+      throw new IllegalArgumentException(
+          "variable '"
+              + variable.op().name()
+              + "' has dtype "
+              + variable.dataType().name().replace("_REF", "")
+              + "; fisheropt optimizers train float32 and float64 variables only");
     }
   }
 
@@ -369,7 +398,10 @@ public abstract class GuardedOptimizer extends Optimizer {
     for (Output<?> g : gradients) {
       if (TFloating.class.isAssignableFrom(g.type())) {
         Operand<TBool> isFinite = scoped.math.isFinite(floating(g));
-        checks.add(scoped.reduceAll(isFinite, scoped.range(scoped.constant(0), scoped.rank(isFinite), scoped.constant(1))));
+        checks.add(
+            scoped.reduceAll(
+                isFinite,
+                scoped.range(scoped.constant(0), scoped.rank(isFinite), scoped.constant(1))));
       }
     }
     if (checks.isEmpty()) {
@@ -384,20 +416,25 @@ public abstract class GuardedOptimizer extends Optimizer {
   }
 
   /**
-   * Builds the new values of one parameter and its state on {@code step}: read slots with
-   * {@link StepContext#slot}, declare every new value with {@link StepContext#set}.
+   * Builds the new values of one parameter and its state on {@code step}: read slots with {@link
+   * StepContext#slot}, declare every new value with {@link StepContext#set}.
    */
-  protected abstract <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable);
+  protected abstract <T extends TFloating> void update(
+      StepContext step, Operand<T> gradient, Variable<T> variable);
 
   /** Not used: {@link #applyGradients} builds all updates jointly so that they commit together. */
   @Override
-  protected final <T extends TType> Op applyDense(Ops deps, Output<T> gradient, Output<T> variable) {
-    throw new UnsupportedOperationException("GuardedOptimizer builds its updates in applyGradients");
+  protected final <T extends TType> Op applyDense(
+      Ops deps, Output<T> gradient, Output<T> variable) {
+    throw new UnsupportedOperationException(
+        "GuardedOptimizer builds its updates in applyGradients");
   }
 
   /** Creates (once) the slot {@code <variable>-<slot>} with the given initial value. */
-  <S extends TType> Variable<S> slot(Variable<?> variable, String slotName, Operand<S> initialValue) {
-    Map<String, Variable<?>> bySlot = slots.computeIfAbsent(variable.op().name(), k -> new LinkedHashMap<>());
+  <S extends TType> Variable<S> slot(
+      Variable<?> variable, String slotName, Operand<S> initialValue) {
+    Map<String, Variable<?>> bySlot =
+        slots.computeIfAbsent(variable.op().name(), k -> new LinkedHashMap<>());
     @SuppressWarnings("unchecked")
     Variable<S> existing = (Variable<S>) bySlot.get(slotName);
     if (existing != null) {
@@ -406,14 +443,20 @@ public abstract class GuardedOptimizer extends Optimizer {
     Ops init = scoped.withInitScope();
     String slotVariable = variable.op().name() + "-" + slotName;
     if (graph.operation(slotVariable) != null) {
-      throw new IllegalArgumentException("variable '" + variable.op().name() + "' already has a slot '" + slotVariable
-          + "', made by another optimizer in this graph: train each variable with one optimizer (give each "
-          + "optimizer its own variables with minimize(loss, variables))");
+      throw new IllegalArgumentException(
+          "variable '"
+              + variable.op().name()
+              + "' already has a slot '"
+              + slotVariable
+              + "', made by another optimizer in this graph: train each variable with one optimizer"
+              + " (give each optimizer its own variables with minimize(loss, variables))");
     }
-    GraphOperation op = graph.opBuilder(VARIABLE_V2, slotVariable, init.scope())
-        .setAttr("shape", initialValue.shape())
-        .setAttr("dtype", initialValue.asOutput().dataType())
-        .build();
+    GraphOperation op =
+        graph
+            .opBuilder(VARIABLE_V2, slotVariable, init.scope())
+            .setAttr("shape", initialValue.shape())
+            .setAttr("dtype", initialValue.asOutput().dataType())
+            .build();
     Variable<S> slot = new Variable<>(op);
     init.assign(slot, initialValue);
     bySlot.put(slotName, slot);
@@ -467,13 +510,14 @@ public abstract class GuardedOptimizer extends Optimizer {
     }
 
     /**
-     * η as a scalar operand of the same graph, evaluated every step. The fallback rule keeps its own
-     * rate: pass a {@link Schedule} to have it follow.
+     * η as a scalar operand of the same graph, evaluated every step. The fallback rule keeps its
+     * own rate: pass a {@link Schedule} to have it follow.
      */
     public B learningRate(Operand<? extends TNumber> schedule) {
       if (schedule == null || schedule.shape().numDimensions() != 0) {
-        throw new IllegalArgumentException("learningRate schedule must be a scalar operand, got "
-            + (schedule == null ? "null" : "shape " + schedule.shape()));
+        throw new IllegalArgumentException(
+            "learningRate schedule must be a scalar operand, got "
+                + (schedule == null ? "null" : "shape " + schedule.shape()));
       }
       this.learningRateOperand = schedule;
       this.schedule = null;

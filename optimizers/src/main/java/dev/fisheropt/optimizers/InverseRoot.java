@@ -12,11 +12,10 @@ public enum InverseRoot {
   /** Symmetric eigendecomposition ({@code SelfAdjointEigV2}) with a relative eigenvalue floor. */
   EIGH,
   /**
-   * The coupled Newton–Schulz iteration of {@link InverseRoots#newton} (retried with a small diagonal
-   * shift where it cannot converge): matrix products only, so XLA
-   * compiles it with the rest of the step (it never auto-clusters {@code SelfAdjointEigV2}). A root
-   * whose residual misses the acceptance tolerance is counted in the parameter's
-   * {@code unconverged_roots} slot.
+   * The coupled Newton–Schulz iteration of {@link InverseRoots#newton} (retried with a small
+   * diagonal shift where it cannot converge): matrix products only, so XLA compiles it with the
+   * rest of the step (it never auto-clusters {@code SelfAdjointEigV2}). A root whose residual
+   * misses the acceptance tolerance is counted in the parameter's {@code unconverged_roots} slot.
    */
   NEWTON;
 
@@ -26,10 +25,12 @@ public enum InverseRoot {
   <T extends TFloating> Result<T> roots(Ops tf, Operand<T> spd) {
     return switch (this) {
       case EIGH -> {
-        // SelfAdjointEigV2 fails the whole run on NaN or Inf; such a factor is replaced by I here and
+        // SelfAdjointEigV2 fails the whole run on NaN or Inf; such a factor is replaced by I here
+        // and
         // the step, whose new factor is not finite, is skipped by the guard.
         Operand<TBool> finite = tf.reduceAll(tf.math.isFinite(spd), tf.constant(new int[] {0, 1}));
-        Operand<T> safe = tf.select(finite, spd, KroneckerFactors.identity(tf, spd.shape().size(0), spd.type()));
+        Operand<T> safe =
+            tf.select(finite, spd, KroneckerFactors.identity(tf, spd.shape().size(0), spd.type()));
         yield new Result<>(InverseRoots.eigh(tf, safe), finite);
       }
       case NEWTON -> {

@@ -9,20 +9,20 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.tensorflow.GraphOperation;
-import org.tensorflow.OperationAttributeInspector;
 import org.tensorflow.Operand;
+import org.tensorflow.OperationAttributeInspector;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.core.Variable;
 
 /**
  * The layers whose inputs and pre-activations a curvature-aware optimizer reads, registered once
- * (the idea of K-FAC's {@code LayerCollection}: TF-Java has no module hooks, so the model says which
- * tensors belong to which parameters).
+ * (the idea of K-FAC's {@code LayerCollection}: TF-Java has no module hooks, so the model says
+ * which tensors belong to which parameters).
  *
- * <p>Shapes follow TensorFlow: a fully-connected layer computes Z = X·W (+ b) with W [in, out],
- * X [batch, in], Z [batch, out]; a conv layer computes Z = conv2d(X, W) (+ b) in NHWC with
- * W [kh, kw, cin, cout]. Every registration is checked against the static shapes it can see and
- * rejected with an {@link IllegalArgumentException} that says what does not match.
+ * <p>Shapes follow TensorFlow: a fully-connected layer computes Z = X·W (+ b) with W [in, out], X
+ * [batch, in], Z [batch, out]; a conv layer computes Z = conv2d(X, W) (+ b) in NHWC with W [kh, kw,
+ * cin, cout]. Every registration is checked against the static shapes it can see and rejected with
+ * an {@link IllegalArgumentException} that says what does not match.
  */
 public final class LayerCollection {
   /** The kind of a registered layer. */
@@ -35,8 +35,15 @@ public final class LayerCollection {
    * One registered layer. For {@link Kind#FULLY_CONNECTED} the strides, padding and dilations are
    * null.
    */
-  public record Layer(Kind kind, Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations,
-      long[] strides, String padding, long[] dilations) {
+  public record Layer(
+      Kind kind,
+      Variable<?> kernel,
+      Variable<?> bias,
+      Operand<?> inputs,
+      Operand<?> preactivations,
+      long[] strides,
+      String padding,
+      long[] dilations) {
     public Layer {
       strides = strides == null ? null : strides.clone();
       dilations = dilations == null ? null : dilations.clone();
@@ -71,7 +78,8 @@ public final class LayerCollection {
    * @param inputs X [batch, in]
    * @param preactivations Z [batch, out], the tensor the activation function is applied to
    */
-  public LayerCollection registerFullyConnected(Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations) {
+  public LayerCollection registerFullyConnected(
+      Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations) {
     String what = "fully-connected layer '" + nameOf(kernel) + "'";
     Shape k = requireRank(what + " kernel", kernel, 2);
     Shape x = requireRank(what + " inputs", inputs, 2);
@@ -80,13 +88,20 @@ public final class LayerCollection {
     requireEqual(what + ": preactivations feature size", z.size(1), "kernel columns", k.size(1));
     requireEqual(what + ": preactivations batch size", z.size(0), "inputs batch size", x.size(0));
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(1));
-    return add(new Layer(Kind.FULLY_CONNECTED, kernel, bias, inputs, preactivations, null, null, null));
+    return add(
+        new Layer(Kind.FULLY_CONNECTED, kernel, bias, inputs, preactivations, null, null, null));
   }
 
   /** Registers Z = conv2d(X, W) (+ b), NHWC, without dilation. */
-  public LayerCollection registerConv2d(Variable<?> kernel, Variable<?> bias, long[] strides, String padding,
-      Operand<?> inputs, Operand<?> preactivations) {
-    return registerConv2d(kernel, bias, strides, padding, new long[] {1, 1, 1, 1}, inputs, preactivations);
+  public LayerCollection registerConv2d(
+      Variable<?> kernel,
+      Variable<?> bias,
+      long[] strides,
+      String padding,
+      Operand<?> inputs,
+      Operand<?> preactivations) {
+    return registerConv2d(
+        kernel, bias, strides, padding, new long[] {1, 1, 1, 1}, inputs, preactivations);
   }
 
   /**
@@ -100,8 +115,14 @@ public final class LayerCollection {
    * @param inputs X [batch, h, w, cin]
    * @param preactivations Z [batch, h', w', cout]
    */
-  public LayerCollection registerConv2d(Variable<?> kernel, Variable<?> bias, long[] strides, String padding, long[] dilations,
-      Operand<?> inputs, Operand<?> preactivations) {
+  public LayerCollection registerConv2d(
+      Variable<?> kernel,
+      Variable<?> bias,
+      long[] strides,
+      String padding,
+      long[] dilations,
+      Operand<?> inputs,
+      Operand<?> preactivations) {
     String what = "conv2d layer '" + nameOf(kernel) + "'";
     Shape k = requireRank(what + " kernel", kernel, 4);
     Shape x = requireRank(what + " inputs", inputs, 4);
@@ -109,23 +130,32 @@ public final class LayerCollection {
     requireNhwcVector(what + " strides", strides);
     requireNhwcVector(what + " dilations", dilations);
     if (!"SAME".equals(padding) && !"VALID".equals(padding)) {
-      throw new IllegalArgumentException(what + ": padding must be \"SAME\" or \"VALID\", got " + padding);
+      throw new IllegalArgumentException(
+          what + ": padding must be \"SAME\" or \"VALID\", got " + padding);
     }
     requireEqual(what + ": inputs channels", x.size(3), "kernel input channels", k.size(2));
-    requireEqual(what + ": preactivations channels", z.size(3), "kernel output channels", k.size(3));
+    requireEqual(
+        what + ": preactivations channels", z.size(3), "kernel output channels", k.size(3));
     requireEqual(what + ": preactivations batch size", z.size(0), "inputs batch size", x.size(0));
     for (int axis = 1; axis <= 2; axis++) {
       long in = x.size(axis);
       if (in >= 0) {
         long effectiveKernel = (k.size(axis - 1) - 1) * dilations[axis] + 1;
-        long expected = "SAME".equals(padding) ? ceilDiv(in, strides[axis]) : ceilDiv(in - effectiveKernel + 1, strides[axis]);
-        requireEqual(what + ": preactivations " + (axis == 1 ? "height" : "width"), z.size(axis),
-            "the size " + padding + " padding and stride " + strides[axis] + " give", expected);
+        long expected =
+            "SAME".equals(padding)
+                ? ceilDiv(in, strides[axis])
+                : ceilDiv(in - effectiveKernel + 1, strides[axis]);
+        requireEqual(
+            what + ": preactivations " + (axis == 1 ? "height" : "width"),
+            z.size(axis),
+            "the size " + padding + " padding and stride " + strides[axis] + " give",
+            expected);
       }
     }
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(3));
     checkAgainstConvOp(what, kernel, preactivations, strides, padding, dilations);
-    return add(new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides, padding, dilations));
+    return add(
+        new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides, padding, dilations));
   }
 
   /** Every registered layer, in registration order. */
@@ -150,13 +180,23 @@ public final class LayerCollection {
   private void claim(Variable<?> v, Layer layer) {
     Layer previous = byVariable.get(v.op().name());
     if (previous != null) {
-      throw new IllegalArgumentException("variable '" + v.op().name() + "' is already registered with layer '" + previous.name() + "'");
+      throw new IllegalArgumentException(
+          "variable '"
+              + v.op().name()
+              + "' is already registered with layer '"
+              + previous.name()
+              + "'");
     }
     byVariable.put(v.op().name(), layer);
   }
 
-  private static void checkBiasAndTypes(String what, Variable<?> kernel, Variable<?> bias, Operand<?> inputs,
-      Operand<?> preactivations, long outputs) {
+  private static void checkBiasAndTypes(
+      String what,
+      Variable<?> kernel,
+      Variable<?> bias,
+      Operand<?> inputs,
+      Operand<?> preactivations,
+      long outputs) {
     if (bias != null) {
       Shape b = requireRank(what + " bias", bias, 1);
       requireEqual(what + ": bias length", b.size(0), "kernel output size", outputs);
@@ -171,16 +211,31 @@ public final class LayerCollection {
    * its strides, padding and dilations must be the registered ones: with SAME padding a wrong
    * dilation still gives matching shapes, and the statistics would be silently wrong.
    */
-  private static void checkAgainstConvOp(String what, Variable<?> kernel, Operand<?> preactivations, long[] strides,
-      String padding, long[] dilations) {
+  private static void checkAgainstConvOp(
+      String what,
+      Variable<?> kernel,
+      Operand<?> preactivations,
+      long[] strides,
+      String padding,
+      long[] dilations) {
     GraphOperation conv = convOf(preactivations);
     if (conv == null || !conv.input(1).op().name().equals(kernel.op().name())) {
       return;
     }
     OperationAttributeInspector attrs = conv.attributes();
-    requireSameAttribute(what, conv, "strides", Arrays.toString(strides), Arrays.toString(attrs.getAttrIntList("strides")));
+    requireSameAttribute(
+        what,
+        conv,
+        "strides",
+        Arrays.toString(strides),
+        Arrays.toString(attrs.getAttrIntList("strides")));
     requireSameAttribute(what, conv, "padding", padding, attrs.getAttrString("padding"));
-    requireSameAttribute(what, conv, "dilations", Arrays.toString(dilations), Arrays.toString(attrs.getAttrIntList("dilations")));
+    requireSameAttribute(
+        what,
+        conv,
+        "dilations",
+        Arrays.toString(dilations),
+        Arrays.toString(attrs.getAttrIntList("dilations")));
   }
 
   private static GraphOperation convOf(Operand<?> preactivations) {
@@ -200,11 +255,19 @@ public final class LayerCollection {
     return null;
   }
 
-  private static void requireSameAttribute(String what, GraphOperation conv, String attribute, String registered,
-      String actual) {
+  private static void requireSameAttribute(
+      String what, GraphOperation conv, String attribute, String registered, String actual) {
     if (!registered.equals(actual)) {
-      throw new IllegalArgumentException(what + ": registered " + attribute + " " + registered + " but the Conv2D op '"
-          + conv.name() + "' uses " + actual);
+      throw new IllegalArgumentException(
+          what
+              + ": registered "
+              + attribute
+              + " "
+              + registered
+              + " but the Conv2D op '"
+              + conv.name()
+              + "' uses "
+              + actual);
     }
   }
 
@@ -228,20 +291,26 @@ public final class LayerCollection {
 
   private static void requireEqual(String what, long actual, String against, long expected) {
     if (actual >= 0 && expected >= 0 && actual != expected) {
-      throw new IllegalArgumentException(what + " is " + actual + " but " + against + " is " + expected);
+      throw new IllegalArgumentException(
+          what + " is " + actual + " but " + against + " is " + expected);
     }
   }
 
   private static void requireSameType(String what, Operand<?> operand, Operand<?> kernel) {
     if (operand.type() != kernel.type()) {
-      throw new IllegalArgumentException(what + " has dtype " + operand.asOutput().dataType() + " but the kernel has "
-          + kernel.asOutput().dataType());
+      throw new IllegalArgumentException(
+          what
+              + " has dtype "
+              + operand.asOutput().dataType()
+              + " but the kernel has "
+              + kernel.asOutput().dataType());
     }
   }
 
   private static void requireNhwcVector(String what, long[] v) {
     if (v == null || v.length != 4 || v[0] != 1 || v[3] != 1 || v[1] < 1 || v[2] < 1) {
-      throw new IllegalArgumentException(what + " must be {1, h, w, 1} with h, w ≥ 1, got " + Arrays.toString(v));
+      throw new IllegalArgumentException(
+          what + " must be {1, h, w, 1} with h, w ≥ 1, got " + Arrays.toString(v));
     }
   }
 

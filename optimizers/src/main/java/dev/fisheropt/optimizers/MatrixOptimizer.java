@@ -10,8 +10,8 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * Base of the optimizers that orthogonalize a momentum of every matrix parameter ({@link Fismo},
- * {@link Muon}) and send every other parameter, and the matrices the user excludes, to a
- * {@link Fallback}. It owns the settings they share: momentum β, Newton–Schulz steps, polar method,
+ * {@link Muon}) and send every other parameter, and the matrices the user excludes, to a {@link
+ * Fallback}. It owns the settings they share: momentum β, Newton–Schulz steps, polar method,
  * decoupled weight decay λ, fallback and exclusions.
  */
 abstract class MatrixOptimizer extends GuardedOptimizer {
@@ -33,19 +33,28 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
   }
 
   @Override
-  protected final <T extends TFloating> void update(StepContext step, Operand<T> gradient, Variable<T> variable) {
-    MatrixView view = excluded.contains(variable.op().name()) ? null : MatrixView.of(variable.shape());
+  protected final <T extends TFloating> void update(
+      StepContext step, Operand<T> gradient, Variable<T> variable) {
+    MatrixView view =
+        excluded.contains(variable.op().name()) ? null : MatrixView.of(variable.shape());
     if (view == null) {
-      Operand<T> eta = step.tf().math.mul(step.hyperparameter("fallback_learning_rate", variable.type()),
-          step.learningRateScale(variable.type()));
+      Operand<T> eta =
+          step.tf()
+              .math
+              .mul(
+                  step.hyperparameter("fallback_learning_rate", variable.type()),
+                  step.learningRateScale(variable.type()));
       fallback.update(step, gradient, variable, eta, "fallback_");
     } else {
       updateMatrix(step, gradient, variable, view);
     }
   }
 
-  /** The update of one matrix parameter (rank 2, or a rank-4 conv kernel seen through {@code view}). */
-  abstract <T extends TFloating> void updateMatrix(StepContext step, Operand<T> gradient, Variable<T> variable, MatrixView view);
+  /**
+   * The update of one matrix parameter (rank 2, or a rank-4 conv kernel seen through {@code view}).
+   */
+  abstract <T extends TFloating> void updateMatrix(
+      StepContext step, Operand<T> gradient, Variable<T> variable, MatrixView view);
 
   /** The configured polar factor of a matrix. */
   <T extends TFloating> Operand<T> polarFactor(Ops tf, Operand<T> matrix) {
@@ -57,11 +66,16 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
     Ops tf = step.tf();
     Class<T> type = variable.type();
     Operand<T> eta = step.hyperparameter("learning_rate", type);
-    Operand<T> decayed = tf.math.sub(variable, tf.math.mul(tf.math.mul(eta, step.hyperparameter("weight_decay", type)), variable));
+    Operand<T> decayed =
+        tf.math.sub(
+            variable,
+            tf.math.mul(tf.math.mul(eta, step.hyperparameter("weight_decay", type)), variable));
     step.set(variable, tf.math.sub(decayed, tf.math.mul(eta, direction)));
   }
 
-  /** The settings {@link Fismo} and {@link Muon} share; every setter validates its value at once. */
+  /**
+   * The settings {@link Fismo} and {@link Muon} share; every setter validates its value at once.
+   */
   abstract static class Builder<B extends Builder<B>> extends GuardedOptimizer.Builder<B> {
     private double momentum;
     private int nsSteps;
@@ -70,8 +84,14 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
     private Fallback fallback;
     private final Set<String> excluded = new HashSet<>();
 
-    Builder(String defaultName, double defaultLearningRate, double defaultMomentum, int defaultNsSteps,
-        double defaultWeightDecay, Polar defaultPolar, Fallback defaultFallback) {
+    Builder(
+        String defaultName,
+        double defaultLearningRate,
+        double defaultMomentum,
+        int defaultNsSteps,
+        double defaultWeightDecay,
+        Polar defaultPolar,
+        Fallback defaultFallback) {
       super(defaultName, defaultLearningRate);
       this.momentum = defaultMomentum;
       this.nsSteps = defaultNsSteps;
@@ -110,7 +130,8 @@ abstract class MatrixOptimizer extends GuardedOptimizer {
     /** The update of every non-matrix or excluded parameter (default {@link Fallback#adam()}). */
     public B fallback(Fallback fallback) {
       if (fallback == null) {
-        throw new IllegalArgumentException("fallback must not be null; use Fallback.none() to freeze those parameters");
+        throw new IllegalArgumentException(
+            "fallback must not be null; use Fallback.none() to freeze those parameters");
       }
       this.fallback = fallback;
       return self();

@@ -12,18 +12,20 @@ import org.tensorflow.types.family.TFloating;
  *
  * <p>For every rank-2 parameter W ∈ ℝ^{m×n} (m inputs, n outputs; rank-4 conv kernels as
  * [kh·kw·cin, cout]) with gradient G:
+ *
  * <pre>
  *   B ← βB + (1−β)G
  *   U = (1−β)G + βB   with Nesterov (default),   U = B   without
  *   W ← W − η·√max(1, n/m)·Polar(U)   (− ηλW with decoupled weight decay λ)
  * </pre>
+ *
  * as the reference implementation does (its {@code lerp} form of momentum). Every other parameter
  * goes to the {@link Fallback} (Adam by default), as do matrices passed to {@link Builder#exclude}.
  * Slot: {@code momentum}, shaped like the parameter.
  *
- * <p>Loss scale: Polar(sU) = Polar(U), so the matrix steps do not depend on the scale of the loss but
- * for the Newton–Schulz guard ‖U‖_F + 10⁻⁷ (with the Adam fallback's ε, 20 steps differed by 7·10⁻⁴
- * at loss ×10⁻³ and 7·10⁻⁷ at ×10³; docs/reliability.md).
+ * <p>Loss scale: Polar(sU) = Polar(U), so the matrix steps do not depend on the scale of the loss
+ * but for the Newton–Schulz guard ‖U‖_F + 10⁻⁷ (with the Adam fallback's ε, 20 steps differed by
+ * 7·10⁻⁴ at loss ×10⁻³ and 7·10⁻⁷ at ×10³; docs/reliability.md).
  */
 public final class Muon extends MatrixOptimizer {
   public static final String NAME_DEFAULT = "Muon";
@@ -53,17 +55,23 @@ public final class Muon extends MatrixOptimizer {
   }
 
   @Override
-  <T extends TFloating> void updateMatrix(StepContext step, Operand<T> gradient, Variable<T> variable, MatrixView view) {
+  <T extends TFloating> void updateMatrix(
+      StepContext step, Operand<T> gradient, Variable<T> variable, MatrixView view) {
     Ops tf = step.tf();
     Class<T> type = variable.type();
     Variable<T> buffer = step.slot(variable, "momentum", step.init().zerosLike(variable));
     Operand<T> one = tf.constant(type, 1.0);
     Operand<T> beta = step.hyperparameter("momentum", type);
-    Operand<T> bNew = tf.math.add(tf.math.mul(beta, buffer), tf.math.mul(tf.math.sub(one, beta), gradient));
-    Operand<T> u = nesterov ? tf.math.add(tf.math.mul(tf.math.sub(one, beta), gradient), tf.math.mul(beta, bNew)) : bNew;
+    Operand<T> bNew =
+        tf.math.add(tf.math.mul(beta, buffer), tf.math.mul(tf.math.sub(one, beta), gradient));
+    Operand<T> u =
+        nesterov
+            ? tf.math.add(tf.math.mul(tf.math.sub(one, beta), gradient), tf.math.mul(beta, bNew))
+            : bNew;
     Operand<T> orthogonal = view.toParameter(tf, polarFactor(tf, view.toMatrix(tf, u)));
     double shapeScale = Math.sqrt(Math.max(1.0, (double) view.cols() / view.rows()));
-    Operand<T> scaled = shapeScale == 1.0 ? orthogonal : tf.math.mul(tf.constant(type, shapeScale), orthogonal);
+    Operand<T> scaled =
+        shapeScale == 1.0 ? orthogonal : tf.math.mul(tf.constant(type, shapeScale), orthogonal);
     step.set(buffer, bNew);
     descend(step, variable, scaled);
   }
@@ -73,7 +81,13 @@ public final class Muon extends MatrixOptimizer {
     private boolean nesterov = NESTEROV_DEFAULT;
 
     private Builder() {
-      super(NAME_DEFAULT, LEARNING_RATE_DEFAULT, MOMENTUM_DEFAULT, NS_STEPS_DEFAULT, WEIGHT_DECAY_DEFAULT, POLAR_DEFAULT,
+      super(
+          NAME_DEFAULT,
+          LEARNING_RATE_DEFAULT,
+          MOMENTUM_DEFAULT,
+          NS_STEPS_DEFAULT,
+          WEIGHT_DECAY_DEFAULT,
+          POLAR_DEFAULT,
           FALLBACK_DEFAULT);
     }
 

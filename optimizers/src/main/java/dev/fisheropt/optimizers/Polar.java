@@ -11,20 +11,36 @@ import org.tensorflow.types.family.TFloating;
 public enum Polar {
   /** Muon's quintic Newton–Schulz iteration as a graph loop (the default). */
   NEWTON_SCHULZ,
-  /** U_r V_rᵀ from the SVD, over the numerically nonzero singular values: slow, for reference runs. */
+  /**
+   * U_r V_rᵀ from the SVD, over the numerically nonzero singular values: slow, for reference runs.
+   */
   EXACT,
   /**
    * The same Newton–Schulz iteration as one native CPU op ({@code FisheroptFusedPolar} from {@code
-   * libfisheropt_ops.so}); falls back to {@link #NEWTON_SCHULZ}, with one log line, where the library
-   * cannot be loaded.
+   * libfisheropt_ops.so}); falls back to {@link #NEWTON_SCHULZ}, with one log line, where the
+   * library cannot be loaded.
    */
   FUSED;
 
   <T extends TFloating> Operand<T> factor(Ops tf, Operand<T> matrix, int nsSteps) {
     return switch (this) {
-      case NEWTON_SCHULZ -> NewtonSchulz.polar(tf, matrix, nsSteps, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
+      case NEWTON_SCHULZ ->
+          NewtonSchulz.polar(
+              tf,
+              matrix,
+              nsSteps,
+              NewtonSchulz.A_DEFAULT,
+              NewtonSchulz.B_DEFAULT,
+              NewtonSchulz.C_DEFAULT);
       case EXACT -> ExactPolar.polar(tf, matrix);
-      case FUSED -> FusedPolar.polar(tf, matrix, nsSteps, NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT);
+      case FUSED ->
+          FusedPolar.polar(
+              tf,
+              matrix,
+              nsSteps,
+              NewtonSchulz.A_DEFAULT,
+              NewtonSchulz.B_DEFAULT,
+              NewtonSchulz.C_DEFAULT);
     };
   }
 }

@@ -33,7 +33,8 @@ public final class SerialSteps {
   /** Serialises the runs of {@code step} in {@code session}. */
   public SerialSteps(Session session, Op step) {
     if (session == null || step == null) {
-      throw new IllegalArgumentException("SerialSteps needs a session and a step, got " + session + ", " + step);
+      throw new IllegalArgumentException(
+          "SerialSteps needs a session and a step, got " + session + ", " + step);
     }
     this.session = session;
     this.step = step;
@@ -52,7 +53,8 @@ public final class SerialSteps {
    * Runs one step with these feeds and fetches {@code fetches} in the same run (the loss of the
    * batch, say); the caller closes the result.
    */
-  public Result run(Map<? extends Operand<?>, ? extends Tensor> feeds, List<? extends Operand<?>> fetches) {
+  public Result run(
+      Map<? extends Operand<?>, ? extends Tensor> feeds, List<? extends Operand<?>> fetches) {
     synchronized (lock) {
       Session.Runner runner = session.runner().addTarget(step);
       feeds.forEach(runner::feed);

@@ -35,7 +35,12 @@ final class Settings {
     Operand<TBool> contains(Ops tf, Operand<? extends TNumber> value) {
       Operand<TFloat64> v = tf.dtypes.cast(value, TFloat64.class);
       Operand<TBool> ok = tf.math.isFinite(v);
-      ok = tf.math.logicalAnd(ok, lowOpen ? tf.math.greater(v, tf.constant(low)) : tf.math.greaterEqual(v, tf.constant(low)));
+      ok =
+          tf.math.logicalAnd(
+              ok,
+              lowOpen
+                  ? tf.math.greater(v, tf.constant(low))
+                  : tf.math.greaterEqual(v, tf.constant(low)));
       if (Double.isNaN(high)) {
         ok = tf.math.logicalAnd(ok, tf.math.lessEqual(v, tf.constant(1.0)));
       } else if (Double.isFinite(high)) {
@@ -47,7 +52,8 @@ final class Settings {
 
   static double positive(String setting, double value) {
     if (!(value > 0) || Double.isInfinite(value)) {
-      throw new IllegalArgumentException(setting + " must be a positive finite number, got " + value);
+      throw new IllegalArgumentException(
+          setting + " must be a positive finite number, got " + value);
     }
     return value;
   }
@@ -84,7 +90,10 @@ final class Settings {
 
   static String name(String value) {
     if (value == null || !value.matches("[A-Za-z][A-Za-z0-9_.\\-]*")) {
-      throw new IllegalArgumentException("name must start with a letter and hold only letters, digits, '_', '.', '-', got '" + value + "'");
+      throw new IllegalArgumentException(
+          "name must start with a letter and hold only letters, digits, '_', '.', '-', got '"
+              + value
+              + "'");
     }
     return value;
   }

@@ -34,7 +34,12 @@ public final class StepContext {
   private final Map<Output<?>, Output<?>> auxiliaryGradients;
   private final Map<Object, Object> shared = new HashMap<>();
 
-  StepContext(GuardedOptimizer optimizer, Ops tf, Operand<TBool> finite, Variable<TInt64> completed, boolean guarded,
+  StepContext(
+      GuardedOptimizer optimizer,
+      Ops tf,
+      Operand<TBool> finite,
+      Variable<TInt64> completed,
+      boolean guarded,
       Map<Output<?>, Output<?>> auxiliaryGradients) {
     this.optimizer = optimizer;
     this.tf = tf;
@@ -45,19 +50,22 @@ public final class StepContext {
   }
 
   /**
-   * dLoss/d{@code target} for a tensor the optimizer listed in
-   * {@link GuardedOptimizer#auxiliaryGradientTargets}. It is not zeroed on a non-finite step (the
-   * parameter gradients are): what is built from it must tolerate NaN, since the commit discards it.
+   * dLoss/d{@code target} for a tensor the optimizer listed in {@link
+   * GuardedOptimizer#auxiliaryGradientTargets}. It is not zeroed on a non-finite step (the
+   * parameter gradients are): what is built from it must tolerate NaN, since the commit discards
+   * it.
    *
-   * @throws IllegalStateException if the gradients were not computed by this optimizer's
-   *     {@code minimize} or {@code computeGradients}
+   * @throws IllegalStateException if the gradients were not computed by this optimizer's {@code
+   *     minimize} or {@code computeGradients}
    */
   @SuppressWarnings("unchecked")
   public <T extends TType> Operand<T> gradientOf(Operand<T> target) {
     Output<?> g = auxiliaryGradients.get(target.asOutput());
     if (g == null) {
-      throw new IllegalStateException("no gradient for '" + target.asOutput().name()
-          + "': build the step with minimize(...) or computeGradients(...) of this optimizer");
+      throw new IllegalStateException(
+          "no gradient for '"
+              + target.asOutput().name()
+              + "': build the step with minimize(...) or computeGradients(...) of this optimizer");
     }
     return (Operand<T>) g;
   }
@@ -107,32 +115,40 @@ public final class StepContext {
   /** The 1-based number t of this step, in {@code type}, for bias corrections. */
   @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> stepNumber(Class<T> type) {
-    return (Operand<T>) casts.computeIfAbsent("step:" + type.getName(),
-        k -> tf.dtypes.cast(tf.math.add(completed, tf.constant(1L)), type));
+    return (Operand<T>)
+        casts.computeIfAbsent(
+            "step:" + type.getName(),
+            k -> tf.dtypes.cast(tf.math.add(completed, tf.constant(1L)), type));
   }
 
   /**
    * η(t) ÷ the base learning rate, in {@code type}: 1 at a constant rate, the schedule's shape
-   * otherwise. Rules with a rate of their own (a fallback) multiply it in, so they follow the schedule.
+   * otherwise. Rules with a rate of their own (a fallback) multiply it in, so they follow the
+   * schedule.
    */
   @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> learningRateScale(Class<T> type) {
-    return (Operand<T>) casts.computeIfAbsent("lr_scale:" + type.getName(),
-        k -> tf.dtypes.cast(optimizer.learningRateScale(), type));
+    return (Operand<T>)
+        casts.computeIfAbsent(
+            "lr_scale:" + type.getName(), k -> tf.dtypes.cast(optimizer.learningRateScale(), type));
   }
 
   /** A hyperparameter of the optimizer, cast to {@code type} once per step. */
   @SuppressWarnings("unchecked")
   public <T extends TFloating> Operand<T> hyperparameter(String key, Class<T> type) {
-    return (Operand<T>) casts.computeIfAbsent(key + ":" + type.getName(),
-        k -> tf.dtypes.cast(optimizer.hyperparameterOperand(key), type));
+    return (Operand<T>)
+        casts.computeIfAbsent(
+            key + ":" + type.getName(),
+            k -> tf.dtypes.cast(optimizer.hyperparameterOperand(key), type));
   }
 
   /**
-   * The slot {@code <variable>-<slotName>}, created with {@code initialValue} on first use; its dtype
-   * and shape are those of the initial value (a counter slot may be int64 on a float parameter).
+   * The slot {@code <variable>-<slotName>}, created with {@code initialValue} on first use; its
+   * dtype and shape are those of the initial value (a counter slot may be int64 on a float
+   * parameter).
    */
-  public <S extends TType> Variable<S> slot(Variable<?> variable, String slotName, Operand<S> initialValue) {
+  public <S extends TType> Variable<S> slot(
+      Variable<?> variable, String slotName, Operand<S> initialValue) {
     return optimizer.slot(variable, slotName, initialValue);
   }
 
@@ -147,18 +163,25 @@ public final class StepContext {
    * when the hyperparameters are valid, the gradients finite, and every new floating-point value
    * finite.
    */
-  Op commit(Operand<TBool> validHyperparameters, Variable<TInt64> skippedSteps,
-      Map<GuardedOptimizer.SkipCause, Variable<TInt64>> skipsByCause, String name) {
+  Op commit(
+      Operand<TBool> validHyperparameters,
+      Variable<TInt64> skippedSteps,
+      Map<GuardedOptimizer.SkipCause, Variable<TInt64>> skipsByCause,
+      String name) {
     Operand<TBool> resultsFinite = guarded ? resultsFinite() : tf.constant(true);
-    Operand<TBool> sound = tf.math.logicalAnd(validHyperparameters, tf.math.logicalAnd(finite, resultsFinite));
+    Operand<TBool> sound =
+        tf.math.logicalAnd(validHyperparameters, tf.math.logicalAnd(finite, resultsFinite));
     List<Write<?>> all = new ArrayList<>();
     for (Write<?> w : writes) {
       all.add(guarded ? keepUnless(sound, w) : w);
     }
     all.add(count(skippedSteps, tf.math.logicalNot(sound)));
     Operand<TBool> invalid = tf.math.logicalNot(validHyperparameters);
-    Operand<TBool> badGradients = tf.math.logicalAnd(validHyperparameters, tf.math.logicalNot(finite));
-    Operand<TBool> badResults = tf.math.logicalAnd(tf.math.logicalAnd(validHyperparameters, finite), tf.math.logicalNot(resultsFinite));
+    Operand<TBool> badGradients =
+        tf.math.logicalAnd(validHyperparameters, tf.math.logicalNot(finite));
+    Operand<TBool> badResults =
+        tf.math.logicalAnd(
+            tf.math.logicalAnd(validHyperparameters, finite), tf.math.logicalNot(resultsFinite));
     all.add(count(skipsByCause.get(GuardedOptimizer.SkipCause.INVALID_HYPERPARAMETERS), invalid));
     all.add(count(skipsByCause.get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS), badGradients));
     all.add(count(skipsByCause.get(GuardedOptimizer.SkipCause.NONFINITE_RESULTS), badResults));
@@ -182,14 +205,16 @@ public final class StepContext {
     for (Write<?> w : writes) {
       if (TFloating.class.isAssignableFrom(w.value().type())) {
         Operand<TBool> isFinite = tf.math.isFinite((Operand<TFloating>) w.value());
-        checks.add(tf.reduceAll(isFinite, tf.range(tf.constant(0), tf.rank(isFinite), tf.constant(1))));
+        checks.add(
+            tf.reduceAll(isFinite, tf.range(tf.constant(0), tf.rank(isFinite), tf.constant(1))));
       }
     }
     return checks.isEmpty() ? tf.constant(true) : tf.reduceAll(tf.stack(checks), tf.constant(0));
   }
 
   private Write<TInt64> count(Variable<TInt64> counter, Operand<TBool> when) {
-    return new Write<>(counter, tf.math.add(counter, tf.select(when, tf.constant(1L), tf.constant(0L))));
+    return new Write<>(
+        counter, tf.math.add(counter, tf.select(when, tf.constant(1L), tf.constant(0L))));
   }
 
   private <T extends TType> Write<T> keepUnless(Operand<TBool> sound, Write<T> w) {

@@ -21,30 +21,49 @@ import org.tensorflow.types.family.TFloating;
  */
 class AdaFisherReferenceTest {
   static Stream<Arguments> cases() {
-    return Stream.of("adafisher_tcov1_mlp", "adafisher_tcov1_cnn", "adafisherw_wd0.01_mlp").flatMap(id -> Stream.of(
-        Arguments.of(id, TFloat64.class, 1e-9),
-        Arguments.of(id, TFloat32.class, 1e-4)));
+    return Stream.of("adafisher_tcov1_mlp", "adafisher_tcov1_cnn", "adafisherw_wd0.01_mlp")
+        .flatMap(
+            id ->
+                Stream.of(
+                    Arguments.of(id, TFloat64.class, 1e-9),
+                    Arguments.of(id, TFloat32.class, 1e-4)));
   }
 
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("cases")
-  <T extends TFloating> void matchesAuthorsCodeEveryStep(String id, Class<T> type, double tolerance) {
-    Reference ref = Reference.load(id + "_" + (type == TFloat64.class ? "float64" : "float32") + ".json");
+  <T extends TFloating> void matchesAuthorsCodeEveryStep(
+      String id, Class<T> type, double tolerance) {
+    Reference ref =
+        Reference.load(id + "_" + (type == TFloat64.class ? "float64" : "float32") + ".json");
     ReferenceModel<T> model = new ReferenceModel<>(ref, type);
     LayerCollection layers = model.layers();
     JsonNode h = ref.hyperparameters;
     JsonNode derived = h.get("derived");
     AdaFisherBase optimizer;
     if (id.startsWith("adafisherw")) {
-      optimizer = AdaFisherW.builder().layers(layers).learningRate(h.get("lr").asDouble()).beta(h.get("beta").asDouble())
-          .factorEma(derived.get("ema_old_coeff").asDouble(), derived.get("ema_new_coeff").asDouble())
-          .damping(h.get("Lambda").asDouble()).fisherInterval(h.get("TCov").asInt()).weightDecay(h.get("weight_decay").asDouble())
-          .build(model.graph);
+      optimizer =
+          AdaFisherW.builder()
+              .layers(layers)
+              .learningRate(h.get("lr").asDouble())
+              .beta(h.get("beta").asDouble())
+              .factorEma(
+                  derived.get("ema_old_coeff").asDouble(), derived.get("ema_new_coeff").asDouble())
+              .damping(h.get("Lambda").asDouble())
+              .fisherInterval(h.get("TCov").asInt())
+              .weightDecay(h.get("weight_decay").asDouble())
+              .build(model.graph);
     } else {
-      optimizer = AdaFisher.builder().layers(layers).learningRate(h.get("lr").asDouble()).beta(h.get("beta").asDouble())
-          .factorEma(derived.get("ema_old_coeff").asDouble(), derived.get("ema_new_coeff").asDouble())
-          .damping(h.get("Lambda").asDouble()).fisherInterval(h.get("TCov").asInt()).weightDecay(h.get("weight_decay").asDouble())
-          .build(model.graph);
+      optimizer =
+          AdaFisher.builder()
+              .layers(layers)
+              .learningRate(h.get("lr").asDouble())
+              .beta(h.get("beta").asDouble())
+              .factorEma(
+                  derived.get("ema_old_coeff").asDouble(), derived.get("ema_new_coeff").asDouble())
+              .damping(h.get("Lambda").asDouble())
+              .fisherInterval(h.get("TCov").asInt())
+              .weightDecay(h.get("weight_decay").asDouble())
+              .build(model.graph);
     }
     Op step = optimizer.minimize(model.loss);
     double lambda = h.get("Lambda").asDouble();
@@ -58,9 +77,15 @@ class AdaFisherReferenceTest {
           String name = layer.name().substring(0, layer.name().indexOf('/'));
           double[] hD = Tensors.fetch(session, slot(optimizer, layer.kernel(), "H_D"));
           double[] sD = Tensors.fetch(session, slot(optimizer, layer.kernel(), "S_D"));
-          Close.assertClose(tolerance, at + name + "/H_D", hD, expected.extras().get(name + "/H_D_tf_order").data());
-          Close.assertClose(tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
-          // F̃ in the kernel's own layout: kernel entry r (row-major [fan-in, fan-out]) is H_D[r / fanOut]·S_D[r % fanOut] + λ.
+          Close.assertClose(
+              tolerance,
+              at + name + "/H_D",
+              hD,
+              expected.extras().get(name + "/H_D_tf_order").data());
+          Close.assertClose(
+              tolerance, at + name + "/S_D", sD, expected.extras().get(name + "/S_D").data());
+          // F̃ in the kernel's own layout: kernel entry r (row-major [fan-in, fan-out]) is H_D[r /
+          // fanOut]·S_D[r % fanOut] + λ.
           double[] kernelFisher = new double[(hD.length - 1) * sD.length];
           for (int r = 0; r < kernelFisher.length; r++) {
             kernelFisher[r] = hD[r / sD.length] * sD[r % sD.length] + lambda;
@@ -69,11 +94,22 @@ class AdaFisherReferenceTest {
           for (int o = 0; o < sD.length; o++) {
             biasFisher[o] = hD[hD.length - 1] * sD[o] + lambda;
           }
-          Close.assertClose(tolerance, at + name + "/kernel/F_tilde", kernelFisher, expected.extras().get(name + "/kernel/F_tilde").data());
-          Close.assertClose(tolerance, at + name + "/bias/F_tilde", biasFisher, expected.extras().get(name + "/bias/F_tilde").data());
+          Close.assertClose(
+              tolerance,
+              at + name + "/kernel/F_tilde",
+              kernelFisher,
+              expected.extras().get(name + "/kernel/F_tilde").data());
+          Close.assertClose(
+              tolerance,
+              at + name + "/bias/F_tilde",
+              biasFisher,
+              expected.extras().get(name + "/bias/F_tilde").data());
         }
         for (String param : ref.paramOrder) {
-          Close.assertClose(tolerance, at + param + "/exp_avg", Tensors.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
+          Close.assertClose(
+              tolerance,
+              at + param + "/exp_avg",
+              Tensors.fetch(session, slot(optimizer, model.params.get(param), "exp_avg")),
               expected.extras().get(param + "/exp_avg").data());
         }
       }
@@ -83,7 +119,8 @@ class AdaFisherReferenceTest {
   }
 
   private static Variable<?> slot(GuardedOptimizer optimizer, Variable<?> variable, String name) {
-    return optimizer.getSlot(variable.asOutput(), name).orElseThrow(() -> new AssertionError("no slot " + variable.op().name() + "-" + name));
+    return optimizer
+        .getSlot(variable.asOutput(), name)
+        .orElseThrow(() -> new AssertionError("no slot " + variable.op().name() + "-" + name));
   }
-
 }

@@ -1,16 +1,13 @@
 package dev.fisheropt.optimizers;
 
-import java.util.Arrays;
 import dev.fisheropt.ops.KroneckerDiagonals;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -24,9 +21,9 @@ import org.tensorflow.types.TFloat64;
 
 /**
  * The layer statistics AdaFisher normalises: for a conv layer Ĥ_D is the mean square of every
- * zero-padded im2col patch feature (in the kernel's (kh, kw, cin) order, divided further by kh·kw·cin,
- * bias entry 1/(kh·kw·cin)) and Ŝ_D the mean square of dLoss/dZ over batch and positions; both are
- * Min-Max normalised with an absolute 1e-6 before entering the factors.
+ * zero-padded im2col patch feature (in the kernel's (kh, kw, cin) order, divided further by
+ * kh·kw·cin, bias entry 1/(kh·kw·cin)) and Ŝ_D the mean square of dLoss/dZ over batch and
+ * positions; both are Min-Max normalised with an absolute 1e-6 before entering the factors.
  */
 class AdaFisherStatisticsTest {
   private static final int BATCH = 2;
@@ -48,7 +45,8 @@ class AdaFisherStatisticsTest {
 
   @ParameterizedTest(name = "strides {0} {1} dilations {2} bias {3}")
   @MethodSource("convolutions")
-  void convStatisticsEqualDirectIm2col(long[] strides, String padding, long[] dilations, boolean withBias) {
+  void convStatisticsEqualDirectIm2col(
+      long[] strides, String padding, long[] dilations, boolean withBias) {
     Random random = new Random(7);
     double[] x = RandomArrays.gaussian(random, BATCH * HEIGHT * WIDTH * CIN);
     double[] kernelInit = RandomArrays.gaussian(random, KH * KW * CIN * COUT);
@@ -64,30 +62,58 @@ class AdaFisherStatisticsTest {
 
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
-      Operand<TFloat64> input = Tensors.constant(tf, TFloat64.class, new long[] {BATCH, HEIGHT, WIDTH, CIN}, x);
-      Variable<TFloat64> kernel = tf.withName("kernel").variable(
-          Tensors.constant(tf.withInitScope(), TFloat64.class, new long[] {KH, KW, CIN, COUT}, kernelInit));
-      Variable<TFloat64> bias = withBias ? tf.withName("bias").variable(tf.withInitScope().zeros(tf.withInitScope().constant(new long[] {COUT}), TFloat64.class)) : null;
+      Operand<TFloat64> input =
+          Tensors.constant(tf, TFloat64.class, new long[] {BATCH, HEIGHT, WIDTH, CIN}, x);
+      Variable<TFloat64> kernel =
+          tf.withName("kernel")
+              .variable(
+                  Tensors.constant(
+                      tf.withInitScope(),
+                      TFloat64.class,
+                      new long[] {KH, KW, CIN, COUT},
+                      kernelInit));
+      Variable<TFloat64> bias =
+          withBias
+              ? tf.withName("bias")
+                  .variable(
+                      tf.withInitScope()
+                          .zeros(tf.withInitScope().constant(new long[] {COUT}), TFloat64.class))
+              : null;
       Operand<TFloat64> z;
       if (dilations[1] == 1 && dilations[2] == 1) {
-        z = tf.nn.conv2d(input, kernel, toList(strides), padding, Conv2d.dilations(toList(dilations)));
+        z =
+            tf.nn.conv2d(
+                input, kernel, toList(strides), padding, Conv2d.dilations(toList(dilations)));
       } else {
-        // TensorFlow's CPU kernels cannot differentiate a dilated Conv2D; the same layer as patches·kernel can.
-        Operand<TFloat64> patches = tf.image.extractImagePatches(input, List.of(1L, (long) KH, (long) KW, 1L), toList(strides),
-            toList(dilations), padding);
-        z = tf.reshape(tf.linalg.matMul(tf.reshape(patches, tf.constant(new long[] {-1, KH * KW * CIN})),
-            tf.reshape(kernel, tf.constant(new long[] {KH * KW * CIN, COUT}))), tf.constant(new long[] {BATCH, oh, ow, COUT}));
+        // TensorFlow's CPU kernels cannot differentiate a dilated Conv2D; the same layer as
+        // patches·kernel can.
+        Operand<TFloat64> patches =
+            tf.image.extractImagePatches(
+                input,
+                List.of(1L, (long) KH, (long) KW, 1L),
+                toList(strides),
+                toList(dilations),
+                padding);
+        z =
+            tf.reshape(
+                tf.linalg.matMul(
+                    tf.reshape(patches, tf.constant(new long[] {-1, KH * KW * CIN})),
+                    tf.reshape(kernel, tf.constant(new long[] {KH * KW * CIN, COUT}))),
+                tf.constant(new long[] {BATCH, oh, ow, COUT}));
       }
       if (withBias) {
         z = tf.nn.biasAdd(z, bias);
       }
-      LayerCollection layers = new LayerCollection().registerConv2d(kernel, bias, strides, padding, dilations, input, z);
+      LayerCollection layers =
+          new LayerCollection().registerConv2d(kernel, bias, strides, padding, dilations, input, z);
       // With loss = Σ z·U the gradient dLoss/dZ is exactly U.
-      Operand<TFloat64> u = Tensors.constant(tf, TFloat64.class, new long[] {BATCH, oh, ow, COUT}, upstream);
+      Operand<TFloat64> u =
+          Tensors.constant(tf, TFloat64.class, new long[] {BATCH, oh, ow, COUT}, upstream);
       Operand<TFloat64> loss = tf.reduceSum(tf.math.mul(z, u), tf.constant(new int[] {0, 1, 2, 3}));
       Operand<TFloat64> hHat = AdaFisherBase.inputStatistics(tf, layers.layers().get(0), input, z);
       Operand<TFloat64> sHat = KroneckerDiagonals.outputs(tf, u);
-      AdaFisher adaFisher = AdaFisher.builder().layers(layers).factorEma(0, 1).fisherInterval(1).build(graph);
+      AdaFisher adaFisher =
+          AdaFisher.builder().layers(layers).factorEma(0, 1).fisherInterval(1).build(graph);
       var step = adaFisher.minimize(loss);
       try (Session session = new Session(graph)) {
         session.initialize();
@@ -95,17 +121,37 @@ class AdaFisherStatisticsTest {
         Close.assertClose(1e-13, "Ŝ_D", Tensors.fetch(session, sHat), expectedS);
         session.run(step);
         // Refreshed with weights (0, 1) the factors are the normalised statistics themselves.
-        Close.assertClose(1e-12, "H_D", Tensors.fetch(session, adaFisher.getSlot(kernel.asOutput(), "H_D").orElseThrow()), minMax(expectedH));
-        Close.assertClose(1e-12, "S_D", Tensors.fetch(session, adaFisher.getSlot(kernel.asOutput(), "S_D").orElseThrow()), minMax(expectedS));
+        Close.assertClose(
+            1e-12,
+            "H_D",
+            Tensors.fetch(session, adaFisher.getSlot(kernel.asOutput(), "H_D").orElseThrow()),
+            minMax(expectedH));
+        Close.assertClose(
+            1e-12,
+            "S_D",
+            Tensors.fetch(session, adaFisher.getSlot(kernel.asOutput(), "S_D").orElseThrow()),
+            minMax(expectedS));
       }
     }
   }
 
-  private static double[] im2colInputStatistics(double[] x, int oh, int ow, long[] strides, String padding, long[] dilations,
+  private static double[] im2colInputStatistics(
+      double[] x,
+      int oh,
+      int ow,
+      long[] strides,
+      String padding,
+      long[] dilations,
       boolean withBias) {
     int fanIn = KH * KW * CIN;
-    int padTop = padding.equals("SAME") ? samePadBefore(HEIGHT, KH, oh, (int) strides[1], (int) dilations[1]) : 0;
-    int padLeft = padding.equals("SAME") ? samePadBefore(WIDTH, KW, ow, (int) strides[2], (int) dilations[2]) : 0;
+    int padTop =
+        padding.equals("SAME")
+            ? samePadBefore(HEIGHT, KH, oh, (int) strides[1], (int) dilations[1])
+            : 0;
+    int padLeft =
+        padding.equals("SAME")
+            ? samePadBefore(WIDTH, KW, ow, (int) strides[2], (int) dilations[2])
+            : 0;
     double rows = (double) BATCH * oh * ow;
     double[] h = new double[fanIn + (withBias ? 1 : 0)];
     for (int b = 0; b < BATCH; b++) {
@@ -116,7 +162,10 @@ class AdaFisherStatisticsTest {
               int r = i * (int) strides[1] + kh * (int) dilations[1] - padTop;
               int c = j * (int) strides[2] + kw * (int) dilations[2] - padLeft;
               for (int ci = 0; ci < CIN; ci++) {
-                double v = r < 0 || r >= HEIGHT || c < 0 || c >= WIDTH ? 0 : x[((b * HEIGHT + r) * WIDTH + c) * CIN + ci];
+                double v =
+                    r < 0 || r >= HEIGHT || c < 0 || c >= WIDTH
+                        ? 0
+                        : x[((b * HEIGHT + r) * WIDTH + c) * CIN + ci];
                 h[(kh * KW + kw) * CIN + ci] += v * v / (rows * fanIn);
               }
             }
@@ -157,5 +206,4 @@ class AdaFisherStatisticsTest {
   private static List<Long> toList(long[] values) {
     return Arrays.stream(values).boxed().toList();
   }
-
 }

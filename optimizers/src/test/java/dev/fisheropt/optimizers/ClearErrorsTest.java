@@ -44,13 +44,18 @@ class ClearErrorsTest {
 
   @ParameterizedTest
   @MethodSource("everyOptimizer")
-  void integerVariablesTheLossReadsAreLeftAloneAndRejectedWhenNamed(Function<Graph, GuardedOptimizer> factory) {
+  void integerVariablesTheLossReadsAreLeftAloneAndRejectedWhenNamed(
+      Function<Graph, GuardedOptimizer> factory) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Variable<TFloat32> w = tf.withName("w").variable(tf.withInitScope().constant(new float[][] {{1, 2}, {3, 4}}));
-      Variable<TInt32> counts = tf.withName("counts").variable(tf.withInitScope().constant(new int[] {1, 2}));
-      Operand<TFloat32> loss = tf.math.mul(tf.reduceSum(tf.math.mul(w, w), tf.constant(new int[] {0, 1})),
-          tf.dtypes.cast(tf.reduceSum(counts, tf.constant(0)), TFloat32.class));
+      Variable<TFloat32> w =
+          tf.withName("w").variable(tf.withInitScope().constant(new float[][] {{1, 2}, {3, 4}}));
+      Variable<TInt32> counts =
+          tf.withName("counts").variable(tf.withInitScope().constant(new int[] {1, 2}));
+      Operand<TFloat32> loss =
+          tf.math.mul(
+              tf.reduceSum(tf.math.mul(w, w), tf.constant(new int[] {0, 1})),
+              tf.dtypes.cast(tf.reduceSum(counts, tf.constant(0)), TFloat32.class));
       GuardedOptimizer optimizer = factory.apply(g);
       Op step = optimizer.minimize(loss);
       try (Session s = new Session(g)) {
@@ -63,25 +68,41 @@ class ClearErrorsTest {
     }
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Variable<TFloat32> w = tf.withName("w").variable(tf.withInitScope().constant(new float[] {1, 2}));
-      Variable<TInt32> counts = tf.withName("counts").variable(tf.withInitScope().constant(new int[] {1, 2}));
-      Operand<TFloat32> loss = tf.math.mul(tf.reduceSum(tf.math.mul(w, w), tf.constant(0)),
-          tf.dtypes.cast(tf.reduceSum(counts, tf.constant(0)), TFloat32.class));
+      Variable<TFloat32> w =
+          tf.withName("w").variable(tf.withInitScope().constant(new float[] {1, 2}));
+      Variable<TInt32> counts =
+          tf.withName("counts").variable(tf.withInitScope().constant(new int[] {1, 2}));
+      Operand<TFloat32> loss =
+          tf.math.mul(
+              tf.reduceSum(tf.math.mul(w, w), tf.constant(0)),
+              tf.dtypes.cast(tf.reduceSum(counts, tf.constant(0)), TFloat32.class));
       GuardedOptimizer optimizer = factory.apply(g);
-      rejected(() -> optimizer.minimize(loss, List.of(w, counts)), "'counts'", "INT32", "float32 and float64");
+      rejected(
+          () -> optimizer.minimize(loss, List.of(w, counts)),
+          "'counts'",
+          "INT32",
+          "float32 and float64");
     }
   }
 
   @ParameterizedTest
   @MethodSource("everyOptimizer")
-  void float16VariablesAreRejectedByEveryOptimizerWithTheSameWords(Function<Graph, GuardedOptimizer> factory) {
+  void float16VariablesAreRejectedByEveryOptimizerWithTheSameWords(
+      Function<Graph, GuardedOptimizer> factory) {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Variable<TFloat16> w = tf.withName("half").variable(tf.withInitScope().dtypes.cast(tf.constant(new float[][] {{1, 2}, {3, 4}}),
-          TFloat16.class));
+      Variable<TFloat16> w =
+          tf.withName("half")
+              .variable(
+                  tf.withInitScope()
+                      .dtypes
+                      .cast(tf.constant(new float[][] {{1, 2}, {3, 4}}), TFloat16.class));
       Operand<TFloat16> loss = tf.reduceSum(tf.math.mul(w, w), tf.constant(new int[] {0, 1}));
       GuardedOptimizer optimizer = factory.apply(g);
-      rejected(() -> optimizer.minimize(loss), "variable 'half' has dtype DT_HALF;", "float32 and float64 variables only");
+      rejected(
+          () -> optimizer.minimize(loss),
+          "variable 'half' has dtype DT_HALF;",
+          "float32 and float64 variables only");
     }
   }
 
@@ -97,11 +118,15 @@ class ClearErrorsTest {
   void twoOptimizersOnOneVariableSayWhatHappened() {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
-      Variable<TFloat32> w = tf.withName("w").variable(tf.withInitScope().constant(new float[] {1, 2}));
+      Variable<TFloat32> w =
+          tf.withName("w").variable(tf.withInitScope().constant(new float[] {1, 2}));
       Operand<TFloat32> loss = tf.reduceSum(tf.math.mul(w, w), tf.constant(0));
       Muon.builder().name("first").build(g).minimize(loss);
-      rejected(() -> Muon.builder().name("second").build(g).minimize(loss), "'w' already has a slot 'w-m'",
-          "another optimizer", "minimize(loss, variables)");
+      rejected(
+          () -> Muon.builder().name("second").build(g).minimize(loss),
+          "'w' already has a slot 'w-m'",
+          "another optimizer",
+          "minimize(loss, variables)");
     }
   }
 
@@ -116,11 +141,20 @@ class ClearErrorsTest {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Operand<TFloat32> x = tf.zeros(tf.constant(new long[] {2, 8, 8, 3}), TFloat32.class);
-      Variable<TFloat32> k = tf.withName("k").variable(tf.withInitScope().zeros(tf.constant(new long[] {3, 3, 3, 4}), TFloat32.class));
-      Operand<TFloat32> z = tf.nn.conv2d(x, k, List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dilations(List.of(1L, 2L, 2L, 1L)));
+      Variable<TFloat32> k =
+          tf.withName("k")
+              .variable(
+                  tf.withInitScope().zeros(tf.constant(new long[] {3, 3, 3, 4}), TFloat32.class));
+      Operand<TFloat32> z =
+          tf.nn.conv2d(
+              x, k, List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dilations(List.of(1L, 2L, 2L, 1L)));
       long[] ones = {1, 1, 1, 1};
-      rejected(() -> new LayerCollection().registerConv2d(k, null, ones, "SAME", ones, x, z), "dilations", "[1, 1, 1, 1]",
-          "[1, 2, 2, 1]", "Conv2D");
+      rejected(
+          () -> new LayerCollection().registerConv2d(k, null, ones, "SAME", ones, x, z),
+          "dilations",
+          "[1, 1, 1, 1]",
+          "[1, 2, 2, 1]",
+          "Conv2D");
       new LayerCollection().registerConv2d(k, null, ones, "SAME", new long[] {1, 2, 2, 1}, x, z);
     }
   }

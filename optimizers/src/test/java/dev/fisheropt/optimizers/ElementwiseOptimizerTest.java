@@ -28,7 +28,8 @@ class ElementwiseOptimizerTest {
       Ops tf = Ops.create(graph);
       Variable<TFloat64> w = tf.withName("w").variable(tf.withInitScope().constant(START));
       Operand<TFloat64> diff = tf.math.sub(w, tf.constant(TARGET));
-      Operand<TFloat64> loss = tf.math.mul(tf.constant(0.5), tf.reduceSum(tf.math.mul(diff, diff), tf.constant(0)));
+      Operand<TFloat64> loss =
+          tf.math.mul(tf.constant(0.5), tf.reduceSum(tf.math.mul(diff, diff), tf.constant(0)));
       return new Problem(graph, w, loss);
     }
   }
@@ -47,7 +48,8 @@ class ElementwiseOptimizerTest {
   void adamFollowsTheBiasCorrectedRuleWithEpsilonAfterTheCorrection() {
     double eta = 0.1, b1 = 0.9, b2 = 0.999, eps = 1e-8;
     Problem p = Problem.create();
-    ElementwiseOptimizer adam = ElementwiseOptimizer.builder(Fallback.adam(eta, b1, b2, eps)).name("Adam").build(p.graph());
+    ElementwiseOptimizer adam =
+        ElementwiseOptimizer.builder(Fallback.adam(eta, b1, b2, eps)).name("Adam").build(p.graph());
     Op step = adam.minimize(p.loss());
     double[] w = START.clone(), m = new double[3], v = new double[3];
     try (Session session = new Session(p.graph())) {
@@ -58,12 +60,19 @@ class ElementwiseOptimizerTest {
           double g = w[i] - TARGET[i];
           m[i] = b1 * m[i] + (1 - b1) * g;
           v[i] = b2 * v[i] + (1 - b2) * g * g;
-          w[i] -= eta / (1 - Math.pow(b1, t)) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(1 - Math.pow(b2, t)) + eps);
+          w[i] -=
+              eta
+                  / (1 - Math.pow(b1, t))
+                  * m[i]
+                  / (Math.sqrt(v[i]) / Math.sqrt(1 - Math.pow(b2, t)) + eps);
         }
         assertArrayEquals(w, read(session, p.w()), 1e-14, "step " + t);
       }
-      assertArrayEquals(m, read(session, adam.<TFloat64>getSlot(p.w().asOutput(), "m").orElseThrow()), 1e-15);
-      assertEquals(List.of("learning_rate", "beta1", "beta2", "epsilon"), List.copyOf(adam.hyperparameters().keySet()));
+      assertArrayEquals(
+          m, read(session, adam.<TFloat64>getSlot(p.w().asOutput(), "m").orElseThrow()), 1e-15);
+      assertEquals(
+          List.of("learning_rate", "beta1", "beta2", "epsilon"),
+          List.copyOf(adam.hyperparameters().keySet()));
     }
     p.graph().close();
   }
@@ -72,7 +81,10 @@ class ElementwiseOptimizerTest {
   void momentumWithWeightDecayAddsTheDecayIntoTheBuffer() {
     double eta = 0.05, mu = 0.9, kappa = 0.01;
     Problem p = Problem.create();
-    Op step = ElementwiseOptimizer.builder(Fallback.momentum(eta, mu, kappa)).build(p.graph()).minimize(p.loss());
+    Op step =
+        ElementwiseOptimizer.builder(Fallback.momentum(eta, mu, kappa))
+            .build(p.graph())
+            .minimize(p.loss());
     double[] w = START.clone(), b = new double[3];
     try (Session session = new Session(p.graph())) {
       session.initialize();
@@ -92,8 +104,11 @@ class ElementwiseOptimizerTest {
   void aScheduleOperandReplacesTheRulesLearningRate() {
     Problem p = Problem.create();
     Ops tf = Ops.create(p.graph());
-    Op step = ElementwiseOptimizer.builder(Fallback.momentum(0.05, 0.0)).learningRate(tf.constant(0.5)).build(p.graph())
-        .minimize(p.loss());
+    Op step =
+        ElementwiseOptimizer.builder(Fallback.momentum(0.05, 0.0))
+            .learningRate(tf.constant(0.5))
+            .build(p.graph())
+            .minimize(p.loss());
     try (Session session = new Session(p.graph())) {
       session.initialize();
       session.run(step);
@@ -108,7 +123,8 @@ class ElementwiseOptimizerTest {
   @Test
   void twoMinimizeCallsOnOneOptimizerBuildIndependentSteps() {
     Problem p = Problem.create();
-    ElementwiseOptimizer sgd = ElementwiseOptimizer.builder(Fallback.momentum(0.1, 0.0)).build(p.graph());
+    ElementwiseOptimizer sgd =
+        ElementwiseOptimizer.builder(Fallback.momentum(0.1, 0.0)).build(p.graph());
     Op first = sgd.minimize(p.loss());
     Ops tf = Ops.create(p.graph());
     Op second = sgd.minimize(tf.math.mul(tf.constant(2.0), p.loss()));
@@ -133,21 +149,31 @@ class ElementwiseOptimizerTest {
     try (Graph graph = new Graph()) {
       Ops tf = Ops.create(graph);
       Operand<TFloat64> x = tf.constant(new double[][] {{1, 2}, {-1, 0.5}, {0.25, -2}});
-      Variable<TFloat64> kernel = tf.withSubScope("dense").withName("kernel").variable(tf.withInitScope().constant(new double[][] {{0.1, -0.2}, {0.3, 0.4}}));
+      Variable<TFloat64> kernel =
+          tf.withSubScope("dense")
+              .withName("kernel")
+              .variable(tf.withInitScope().constant(new double[][] {{0.1, -0.2}, {0.3, 0.4}}));
       Operand<TFloat64> z = tf.linalg.matMul(x, kernel);
       LayerCollection layers = new LayerCollection().registerFullyConnected(kernel, null, x, z);
-      AdaFisher adaFisher = AdaFisher.builder().layers(layers).fisherInterval(1).learningRate(0.01).build(graph);
+      AdaFisher adaFisher =
+          AdaFisher.builder().layers(layers).fisherInterval(1).learningRate(0.01).build(graph);
       Operand<TFloat64> squares = tf.reduceSum(tf.math.mul(z, z), tf.constant(new int[] {0, 1}));
       Op first = adaFisher.minimize(squares);
-      // dLoss/dZ of the second loss is a constant: S_D after it is MinMax of that constant's squares.
-      Op second = adaFisher.minimize(tf.reduceSum(tf.math.mul(z, tf.constant(new double[][] {{1, 3}, {1, 3}, {1, 3}})),
-          tf.constant(new int[] {0, 1})));
+      // dLoss/dZ of the second loss is a constant: S_D after it is MinMax of that constant's
+      // squares.
+      Op second =
+          adaFisher.minimize(
+              tf.reduceSum(
+                  tf.math.mul(z, tf.constant(new double[][] {{1, 3}, {1, 3}, {1, 3}})),
+                  tf.constant(new int[] {0, 1})));
       try (Session session = new Session(graph)) {
         session.initialize();
         session.run(first);
         session.run(second);
-        double[] sD = read(session, adaFisher.<TFloat64>getSlot(kernel.asOutput(), "S_D").orElseThrow());
-        // Step 1: dZ = 2Z at the initial kernel; step 2: dZ = the constant rows (1, 3), Ŝ_D = (1, 9).
+        double[] sD =
+            read(session, adaFisher.<TFloat64>getSlot(kernel.asOutput(), "S_D").orElseThrow());
+        // Step 1: dZ = 2Z at the initial kernel; step 2: dZ = the constant rows (1, 3), Ŝ_D = (1,
+        // 9).
         double[][] xs = {{1, 2}, {-1, 0.5}, {0.25, -2}};
         double[][] k0 = {{0.1, -0.2}, {0.3, 0.4}};
         double[] s1 = new double[2];
@@ -174,7 +200,8 @@ class ElementwiseOptimizerTest {
 
   @Test
   void badRulesAreRejectedByName() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Fallback.momentum(0.1, 0.9, -1));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Fallback.momentum(0.1, 0.9, -1));
     assertTrue(e.getMessage().contains("weightDecay"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ElementwiseOptimizer.builder(null));
   }

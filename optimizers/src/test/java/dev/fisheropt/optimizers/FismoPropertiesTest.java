@@ -3,11 +3,10 @@ package dev.fisheropt.optimizers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import org.tensorflow.op.linalg.MatMul;
-import java.util.function.Function;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Tensors;
 import java.util.List;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -18,6 +17,7 @@ import org.tensorflow.Session;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.linalg.SelfAdjointEig;
 import org.tensorflow.op.linalg.Svd;
 import org.tensorflow.types.TFloat64;
@@ -33,9 +33,14 @@ class FismoPropertiesTest {
     Reference ref = Reference.load("fismo_svd_cfg1_mlp_float64.json");
     ReferenceModel<TFloat64> model = new ReferenceModel<>(ref, TFloat64.class);
     double eta = 0.02;
-    List<Variable<TFloat64>> kernels = List.of(model.params.get("dense1/kernel"), model.params.get("dense2/kernel"));
-    Output<?>[] grads = model.graph.addGradients(model.loss.asOutput(), kernels.stream().map(Variable::asOutput).toArray(Output<?>[]::new));
-    Fismo fismo = Fismo.builder().learningRate(eta).momentum(0.0).polar(Polar.EXACT).build(model.graph);
+    List<Variable<TFloat64>> kernels =
+        List.of(model.params.get("dense1/kernel"), model.params.get("dense2/kernel"));
+    Output<?>[] grads =
+        model.graph.addGradients(
+            model.loss.asOutput(),
+            kernels.stream().map(Variable::asOutput).toArray(Output<?>[]::new));
+    Fismo fismo =
+        Fismo.builder().learningRate(eta).momentum(0.0).polar(Polar.EXACT).build(model.graph);
     Op step = fismo.minimize(model.loss);
     try (Session s = new Session(model.graph)) {
       s.initialize();
@@ -63,7 +68,8 @@ class FismoPropertiesTest {
           double nuclear = Linalg.nuclearNorm(Linalg.sandwich(-0.5, p, m, g[k], n, q));
           double spectral = Linalg.spectralNorm(Linalg.sandwich(0.5, p, m, delta, n, q));
           String where = kernel.op().name() + " step " + (t + 1);
-          assertEquals(-eta * nuclear, inner, 1e-10 * eta * nuclear, where + ": <G, dW> = -eta ||G~||_*");
+          assertEquals(
+              -eta * nuclear, inner, 1e-10 * eta * nuclear, where + ": <G, dW> = -eta ||G~||_*");
           assertEquals(eta, spectral, 1e-10 * eta, where + ": ||P^1/2 dW Q^1/2||_2 = eta");
         }
       }
@@ -72,18 +78,23 @@ class FismoPropertiesTest {
     }
   }
 
-  /** With γ = 1 the factors stay at I and FISMO is Muon with EMA momentum, no Nesterov, no scaling. */
+  /**
+   * With γ = 1 the factors stay at I and FISMO is Muon with EMA momentum, no Nesterov, no scaling.
+   */
   @Test
   void withFrozenFactorsFismoIsMuonWithoutNesterov() {
     double[][] fismo = trainKernels(g -> Fismo.builder().fisherDecay(1.0).build(g));
     double[][] muon = trainKernels(g -> Muon.builder().nesterov(false).build(g));
     for (int k = 0; k < fismo.length; k++) {
-      assertTrue(Close.relativeError(fismo[k], muon[k]) < 1e-12, "parameter " + k + " differs: " + Close.relativeError(fismo[k], muon[k]));
+      assertTrue(
+          Close.relativeError(fismo[k], muon[k]) < 1e-12,
+          "parameter " + k + " differs: " + Close.relativeError(fismo[k], muon[k]));
     }
   }
 
   private static double[][] trainKernels(Function<Graph, GuardedOptimizer> optimizer) {
-    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 11); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 11);
+        Session s = new Session(p.graph)) {
       Op step = optimizer.apply(p.graph).minimize(p.loss);
       s.initialize();
       for (int i = 0; i < 10; i++) {
@@ -97,11 +108,13 @@ class FismoPropertiesTest {
   @ParameterizedTest
   @EnumSource(ToyProblem.Kind.class)
   void factorsKeepTraceAndStaySymmetricPositiveDefinite(ToyProblem.Kind kind) {
-    try (ToyProblem<TFloat64> p = new ToyProblem<>(kind, TFloat64.class, 12); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(kind, TFloat64.class, 12);
+        Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().build(p.graph);
       Op step = fismo.minimize(p.loss);
       s.initialize();
-      List<Variable<TFloat64>> matrices = p.params.stream().filter(v -> v.shape().numDimensions() >= 2).toList();
+      List<Variable<TFloat64>> matrices =
+          p.params.stream().filter(v -> v.shape().numDimensions() >= 2).toList();
       for (int t = 1; t <= 500; t++) {
         p.run(s, step, false);
         for (Variable<TFloat64> v : matrices) {
@@ -134,12 +147,16 @@ class FismoPropertiesTest {
 
     /** F^{power} G Q^{power} for SPD F [m,m], Q [n,n] and G [m,n], all row-major. */
     static Matrix sandwich(double power, double[] f, long m, double[] g, long n, double[] q) {
-      try (Graph graph = new Graph(); Session s = new Session(graph)) {
+      try (Graph graph = new Graph();
+          Session s = new Session(graph)) {
         Ops tf = Ops.create(graph);
-        Operand<TFloat64> left = power(tf, Tensors.constant(tf, TFloat64.class, new long[] {m, m}, f), power);
-        Operand<TFloat64> right = power(tf, Tensors.constant(tf, TFloat64.class, new long[] {n, n}, q), power);
+        Operand<TFloat64> left =
+            power(tf, Tensors.constant(tf, TFloat64.class, new long[] {m, m}, f), power);
+        Operand<TFloat64> right =
+            power(tf, Tensors.constant(tf, TFloat64.class, new long[] {n, n}, q), power);
         Operand<TFloat64> mid = Tensors.constant(tf, TFloat64.class, new long[] {m, n}, g);
-        return new Matrix(m, n, Tensors.fetch(s, tf.linalg.matMul(tf.linalg.matMul(left, mid), right)));
+        return new Matrix(
+            m, n, Tensors.fetch(s, tf.linalg.matMul(tf.linalg.matMul(left, mid), right)));
       }
     }
 
@@ -162,9 +179,13 @@ class FismoPropertiesTest {
     }
 
     private static double[] singularValues(Matrix a) {
-      try (Graph graph = new Graph(); Session s = new Session(graph)) {
+      try (Graph graph = new Graph();
+          Session s = new Session(graph)) {
         Ops tf = Ops.create(graph);
-        Svd<TFloat64> svd = tf.linalg.svd(Tensors.constant(tf, TFloat64.class, new long[] {a.rows(), a.cols()}, a.data()), Svd.computeUv(false));
+        Svd<TFloat64> svd =
+            tf.linalg.svd(
+                Tensors.constant(tf, TFloat64.class, new long[] {a.rows(), a.cols()}, a.data()),
+                Svd.computeUv(false));
         return Tensors.fetch(s, svd.s());
       }
     }

@@ -17,27 +17,36 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * FISMO follows the independent float64 implementation of Algorithm 1 step by step, with the exact
- * (SVD) polar factor and with five Newton–Schulz steps, on the fully-connected and the conv problem.
+ * (SVD) polar factor and with five Newton–Schulz steps, on the fully-connected and the conv
+ * problem.
  */
 class FismoReferenceTest {
   static Stream<Arguments> cases() {
-    return Stream.of("svd", "ns5").flatMap(polar -> Stream.of("mlp", "cnn").flatMap(problem -> Stream.of(
-        Arguments.of(polar, problem, TFloat64.class, 1e-9),
-        Arguments.of(polar, problem, TFloat32.class, 1e-4))));
+    return Stream.of("svd", "ns5")
+        .flatMap(
+            polar ->
+                Stream.of("mlp", "cnn")
+                    .flatMap(
+                        problem ->
+                            Stream.of(
+                                Arguments.of(polar, problem, TFloat64.class, 1e-9),
+                                Arguments.of(polar, problem, TFloat32.class, 1e-4))));
   }
 
   @ParameterizedTest(name = "{0} {1} {2}")
   @MethodSource("cases")
-  <T extends TFloating> void matchesReferenceEveryStep(String polar, String problem, Class<T> type, double tolerance) {
+  <T extends TFloating> void matchesReferenceEveryStep(
+      String polar, String problem, Class<T> type, double tolerance) {
     Reference ref = Reference.load("fismo_" + polar + "_cfg1_" + problem + "_float64.json");
     ReferenceModel<T> model = new ReferenceModel<>(ref, type);
-    Fismo fismo = Fismo.builder()
-        .learningRate(ref.hyperparameters.get("eta").asDouble())
-        .momentum(ref.hyperparameters.get("beta").asDouble())
-        .fisherDecay(ref.hyperparameters.get("gamma").asDouble())
-        .damping(ref.hyperparameters.get("mu").asDouble())
-        .polar(polar.equals("svd") ? Polar.EXACT : Polar.NEWTON_SCHULZ)
-        .build(model.graph);
+    Fismo fismo =
+        Fismo.builder()
+            .learningRate(ref.hyperparameters.get("eta").asDouble())
+            .momentum(ref.hyperparameters.get("beta").asDouble())
+            .fisherDecay(ref.hyperparameters.get("gamma").asDouble())
+            .damping(ref.hyperparameters.get("mu").asDouble())
+            .polar(polar.equals("svd") ? Polar.EXACT : Polar.NEWTON_SCHULZ)
+            .build(model.graph);
     Op step = fismo.minimize(model.loss);
     try (Session session = new Session(model.graph)) {
       session.initialize();
@@ -48,17 +57,21 @@ class FismoReferenceTest {
           String name = e.getKey();
           int cut = name.lastIndexOf('/');
           Variable<T> param = model.params.get(name.substring(0, cut));
-          String slot = switch (name.substring(cut + 1)) {
-            case "M" -> "momentum";
-            default -> name.substring(cut + 1);
-          };
+          String slot =
+              switch (name.substring(cut + 1)) {
+                case "M" -> "momentum";
+                default -> name.substring(cut + 1);
+              };
           Operand<T> value = fismo.getSlot(param.asOutput(), slot).orElseThrow();
-          Close.assertClose(tolerance, "step " + (t + 1) + " " + name, Tensors.fetch(session, value), e.getValue().data());
+          Close.assertClose(
+              tolerance,
+              "step " + (t + 1) + " " + name,
+              Tensors.fetch(session, value),
+              e.getValue().data());
         }
       }
     } finally {
       model.graph.close();
     }
   }
-
 }

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Arrays;
 import dev.fisheropt.testing.Graphs;
 import dev.fisheropt.testing.Tensors;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -17,7 +17,6 @@ import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tensorflow.Session;
-import org.tensorflow.exceptions.TFInvalidArgumentException;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
@@ -28,7 +27,8 @@ class FismoTest {
   @ParameterizedTest
   @EnumSource(ToyProblem.Kind.class)
   void trainsToAClearlyLowerLoss(ToyProblem.Kind kind) {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(kind, TFloat32.class, 1); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(kind, TFloat32.class, 1);
+        Session s = new Session(p.graph)) {
       Op step = Fismo.builder().build(p.graph).minimize(p.loss);
       s.initialize();
       double before = p.loss(s);
@@ -48,11 +48,14 @@ class FismoTest {
     for (String name : first.keySet()) {
       assertArrayEquals(first.get(name), second.get(name), 0.0, name);
     }
-    assertTrue(first.containsKey("conv/kernel-P") && first.containsKey("dense/bias-m"), "slots must be part of the state compared");
+    assertTrue(
+        first.containsKey("conv/kernel-P") && first.containsKey("dense/bias-m"),
+        "slots must be part of the state compared");
   }
 
   private static Map<String, double[]> train(ToyProblem.Kind kind, int steps) {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(kind, TFloat32.class, 2); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(kind, TFloat32.class, 2);
+        Session s = new Session(p.graph)) {
       Op step = Fismo.builder().preconditionerInterval(3).build(p.graph).minimize(p.loss);
       s.initialize();
       for (int i = 0; i < steps; i++) {
@@ -64,7 +67,8 @@ class FismoTest {
 
   @Test
   void zeroGradientGivesZeroUpdate() {
-    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 3); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 3);
+        Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().build(p.graph);
       Op step = fismo.minimize(p.tf.math.mul(p.loss, p.tf.constant(0.0)));
       s.initialize();
@@ -73,7 +77,8 @@ class FismoTest {
       for (Variable<TFloat64> v : p.params) {
         assertArrayEquals(before.get(v.op().name()), Tensors.fetch(s, v), 0.0, v.op().name());
       }
-      double[] momentum = Tensors.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow());
+      double[] momentum =
+          Tensors.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow());
       for (double m : momentum) {
         assertEquals(0.0, m);
       }
@@ -83,7 +88,8 @@ class FismoTest {
 
   @Test
   void weightDecayIsDecoupledAndOnlyOnPreconditionedMatrices() {
-    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 3); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 3);
+        Session s = new Session(p.graph)) {
       Variable<TFloat64> head = p.params.get(2);
       Fismo fismo = Fismo.builder().learningRate(0.1).weightDecay(0.5).exclude(head).build(p.graph);
       Op step = fismo.minimize(p.tf.math.mul(p.loss, p.tf.constant(0.0)));
@@ -95,15 +101,26 @@ class FismoTest {
       for (int i = 0; i < kernel.length; i++) {
         expected[i] = kernel[i] - 0.1 * 0.5 * kernel[i];
       }
-      assertArrayEquals(expected, Tensors.fetch(s, p.params.get(0)), 1e-15, "W <- W - eta*lambda*W with a zero gradient");
-      assertArrayEquals(headBefore, Tensors.fetch(s, head), 0.0, "an excluded matrix goes to Adam, which has no weight decay");
-      assertTrue(fismo.getSlot(head.asOutput(), "m").isPresent() && fismo.getSlot(head.asOutput(), "P").isEmpty());
+      assertArrayEquals(
+          expected,
+          Tensors.fetch(s, p.params.get(0)),
+          1e-15,
+          "W <- W - eta*lambda*W with a zero gradient");
+      assertArrayEquals(
+          headBefore,
+          Tensors.fetch(s, head),
+          0.0,
+          "an excluded matrix goes to Adam, which has no weight decay");
+      assertTrue(
+          fismo.getSlot(head.asOutput(), "m").isPresent()
+              && fismo.getSlot(head.asOutput(), "P").isEmpty());
     }
   }
 
   @Test
   void nonFiniteBatchChangesNothingButTheSkipCounter() {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 4); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 4);
+        Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().build(p.graph);
       Op step = fismo.minimize(p.loss);
       s.initialize();
@@ -114,21 +131,28 @@ class FismoTest {
       Map<String, double[]> after = Graphs.variableValues(p.graph, s);
       for (String name : before.keySet()) {
         if (!name.startsWith("Fismo/skipped_")) {
-          assertArrayEquals(before.get(name), after.get(name), 0.0, name + " changed on a NaN batch");
+          assertArrayEquals(
+              before.get(name), after.get(name), 0.0, name + " changed on a NaN batch");
         }
       }
       assertEquals(1.0, Tensors.scalar(s, fismo.skippedSteps()));
-      assertEquals(1.0, Tensors.scalar(s, fismo.skippedStepsByCause().get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS)));
+      assertEquals(
+          1.0,
+          Tensors.scalar(
+              s, fismo.skippedStepsByCause().get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS)));
       assertEquals(2.0, Tensors.scalar(s, fismo.stepCount()));
       p.run(s, step, false);
-      assertFalse(Arrays.equals(after.get("dense1/kernel"), Tensors.fetch(s, p.params.get(0))), "training resumes after a skipped step");
+      assertFalse(
+          Arrays.equals(after.get("dense1/kernel"), Tensors.fetch(s, p.params.get(0))),
+          "training resumes after a skipped step");
       assertEquals(3.0, Tensors.scalar(s, fismo.stepCount()));
     }
   }
 
   @Test
   void withSkippingOffANonFiniteBatchIsNotHidden() {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 4); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 4);
+        Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().skipNonFinite(false).build(p.graph);
       Op step = fismo.minimize(p.loss);
       s.initialize();
@@ -157,7 +181,9 @@ class FismoTest {
 
   private static void assertRejects(String setting, Executable build) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, build);
-    assertTrue(e.getMessage().startsWith(setting), "message should name " + setting + ": " + e.getMessage());
+    assertTrue(
+        e.getMessage().startsWith(setting),
+        "message should name " + setting + ": " + e.getMessage());
   }
 
   @Test
@@ -165,12 +191,18 @@ class FismoTest {
     try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 5)) {
       Fismo fismo = Fismo.builder().build(p.graph);
       fismo.minimize(p.loss);
-      for (String slot : List.of("P", "Q", "Q_inverse", "P_inverse_sqrt", "Q_inverse_sqrt", "momentum")) {
-        assertEquals("dense1/kernel-" + slot, fismo.getSlot(p.params.get(0).asOutput(), slot).orElseThrow().op().name());
+      for (String slot :
+          List.of("P", "Q", "Q_inverse", "P_inverse_sqrt", "Q_inverse_sqrt", "momentum")) {
+        assertEquals(
+            "dense1/kernel-" + slot,
+            fismo.getSlot(p.params.get(0).asOutput(), slot).orElseThrow().op().name());
       }
-      assertEquals("dense1/bias-m", fismo.getSlot(p.params.get(1).asOutput(), "m").orElseThrow().op().name());
+      assertEquals(
+          "dense1/bias-m",
+          fismo.getSlot(p.params.get(1).asOutput(), "m").orElseThrow().op().name());
       assertEquals("Fismo/learning_rate", fismo.hyperparameters().get("learning_rate").op().name());
-      assertEquals("Fismo/fallback_beta2", fismo.hyperparameters().get("fallback_beta2").op().name());
+      assertEquals(
+          "Fismo/fallback_beta2", fismo.hyperparameters().get("fallback_beta2").op().name());
       assertEquals("Fismo/step", fismo.stepCount().op().name());
       assertEquals("Fismo/skipped_steps", fismo.skippedSteps().op().name());
     }
@@ -178,7 +210,8 @@ class FismoTest {
 
   @Test
   void explicitVariableListLeavesOtherVariablesAlone() {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 6); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 6);
+        Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().build(p.graph);
       Variable<TFloat32> head = p.params.get(2);
       Op step = fismo.minimize(p.loss, List.of(head));
@@ -188,32 +221,44 @@ class FismoTest {
       p.run(s, step, false);
       assertArrayEquals(firstLayer, Tensors.fetch(s, p.params.get(0)), 0.0);
       assertFalse(Arrays.equals(headBefore, Tensors.fetch(s, head)));
-      assertTrue(fismo.getSlot(p.params.get(0).asOutput(), "P").isEmpty(), "no slot for a variable outside the list");
+      assertTrue(
+          fismo.getSlot(p.params.get(0).asOutput(), "P").isEmpty(),
+          "no slot for a variable outside the list");
     }
   }
 
   @Test
   void variablesTheLossDoesNotReadAreIgnoredOrRejected() {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 7); Session s = new Session(p.graph)) {
-      Variable<TFloat32> unrelated = p.tf.withName("unrelated").variable(p.tf.withInitScope().constant(new float[] {1, 2}));
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 7);
+        Session s = new Session(p.graph)) {
+      Variable<TFloat32> unrelated =
+          p.tf.withName("unrelated").variable(p.tf.withInitScope().constant(new float[] {1, 2}));
       Fismo fismo = Fismo.builder().build(p.graph);
       Op step = fismo.minimize(p.loss);
       s.initialize();
       p.run(s, step, false);
       assertArrayEquals(new double[] {1, 2}, Tensors.fetch(s, unrelated), 0.0);
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> Fismo.builder().name("Other").build(p.graph).minimize(p.loss, List.of(unrelated)));
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  Fismo.builder()
+                      .name("Other")
+                      .build(p.graph)
+                      .minimize(p.loss, List.of(unrelated)));
       assertTrue(e.getMessage().contains("'unrelated' is not read by the loss"), e.getMessage());
     }
   }
 
   @Test
   void factorsRefreshOnlyOnMultiplesOfThePreconditionerInterval() {
-    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 8); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 8);
+        Session s = new Session(p.graph)) {
       Fismo fismo = Fismo.builder().preconditionerInterval(3).build(p.graph);
       Op step = fismo.minimize(p.loss);
       Variable<TFloat64> pFactor = fismo.getSlot(p.params.get(0).asOutput(), "P").orElseThrow();
-      Variable<TFloat64> root = fismo.getSlot(p.params.get(0).asOutput(), "P_inverse_sqrt").orElseThrow();
+      Variable<TFloat64> root =
+          fismo.getSlot(p.params.get(0).asOutput(), "P_inverse_sqrt").orElseThrow();
       s.initialize();
       double[] previous = Tensors.fetch(s, pFactor);
       double[] previousRoot = Tensors.fetch(s, root);
@@ -222,8 +267,14 @@ class FismoTest {
         double[] now = Tensors.fetch(s, pFactor);
         double[] nowRoot = Tensors.fetch(s, root);
         boolean due = completed % 3 == 0;
-        assertEquals(due, !Arrays.equals(previous, now), "P refreshed after " + completed + " completed steps");
-        assertEquals(due, !Arrays.equals(previousRoot, nowRoot), "P^-1/2 refreshed after " + completed + " completed steps");
+        assertEquals(
+            due,
+            !Arrays.equals(previous, now),
+            "P refreshed after " + completed + " completed steps");
+        assertEquals(
+            due,
+            !Arrays.equals(previousRoot, nowRoot),
+            "P^-1/2 refreshed after " + completed + " completed steps");
         previous = now;
         previousRoot = nowRoot;
       }
@@ -232,7 +283,8 @@ class FismoTest {
 
   @Test
   void learningRateScheduleIsEvaluatedEveryStep() {
-    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 9); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat64> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat64.class, 9);
+        Session s = new Session(p.graph)) {
       Variable<TFloat64> rate = p.tf.withName("rate").variable(p.tf.withInitScope().constant(0.02));
       Fismo fismo = Fismo.builder().learningRate(rate).build(p.graph);
       Op step = fismo.minimize(p.loss);
@@ -241,8 +293,14 @@ class FismoTest {
       double[] afterFirst = Tensors.fetch(s, p.params.get(0));
       s.runner().addTarget(p.tf.assign(rate, p.tf.constant(0.0))).run();
       p.run(s, step, false);
-      assertArrayEquals(afterFirst, Tensors.fetch(s, p.params.get(0)), 0.0, "a zero learning rate must freeze the matrix parameters");
-      assertNotEquals(0.0, Tensors.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow())[0]);
+      assertArrayEquals(
+          afterFirst,
+          Tensors.fetch(s, p.params.get(0)),
+          0.0,
+          "a zero learning rate must freeze the matrix parameters");
+      assertNotEquals(
+          0.0,
+          Tensors.fetch(s, fismo.getSlot(p.params.get(0).asOutput(), "momentum").orElseThrow())[0]);
       assertEquals(2.0, Tensors.scalar(s, fismo.stepCount()));
     }
   }

@@ -3,13 +3,13 @@ package dev.fisheropt.optimizers;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.Arrays;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.DenseMatrices;
 import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -35,6 +35,7 @@ class FrogDenseSolveTest {
   private static final int CLASSES = 3;
   private static final double ETA = 0.1;
   private static final double TAU = 1e-2;
+
   /**
    * Far below the default 1e-10: the guard adds ε/⟨r, r⟩ to CG's β, which stops the iteration from
    * finishing once ⟨r, r⟩ nears ε; here ⟨G, G⟩ ≈ 0.9 over all columns, so a 1e-8 match needs
@@ -56,17 +57,26 @@ class FrogDenseSolveTest {
       Random random = new Random(3);
       xData = RandomArrays.gaussian(random, BATCH * IN);
       x = Tensors.constant(tf, TFloat64.class, new long[] {BATCH, IN}, xData);
-      kernel = variable("dense1/kernel", new long[] {IN, OUT}, RandomArrays.gaussian(random, IN * OUT));
-      Variable<TFloat64> bias = variable("dense1/bias", new long[] {OUT}, RandomArrays.gaussian(random, OUT));
-      Variable<TFloat64> head = variable("dense2/kernel", new long[] {OUT, CLASSES}, RandomArrays.gaussian(random, OUT * CLASSES));
+      kernel =
+          variable("dense1/kernel", new long[] {IN, OUT}, RandomArrays.gaussian(random, IN * OUT));
+      Variable<TFloat64> bias =
+          variable("dense1/bias", new long[] {OUT}, RandomArrays.gaussian(random, OUT));
+      Variable<TFloat64> head =
+          variable(
+              "dense2/kernel",
+              new long[] {OUT, CLASSES},
+              RandomArrays.gaussian(random, OUT * CLASSES));
       z = tf.math.add(tf.linalg.matMul(x, kernel), bias);
       Operand<TFloat64> logits = tf.linalg.matMul(tf.math.tanh(z), head);
-      loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(new int[] {0, 1, 2, 1, 0, 2}), CLASSES);
+      loss =
+          SoftmaxCrossEntropy.mean(tf, logits, tf.constant(new int[] {0, 1, 2, 1, 0, 2}), CLASSES);
     }
 
     Variable<TFloat64> variable(String name, long[] shape, double[] data) {
       String[] parts = name.split("/");
-      return tf.withSubScope(parts[0]).withName(parts[1]).variable(Tensors.constant(tf.withInitScope(), TFloat64.class, shape, data));
+      return tf.withSubScope(parts[0])
+          .withName(parts[1])
+          .variable(Tensors.constant(tf.withInitScope(), TFloat64.class, shape, data));
     }
 
     LayerCollection layers() {
@@ -79,8 +89,11 @@ class FrogDenseSolveTest {
     }
   }
 
-  /** The first FROG step's kernel, computed in plain Java from G, dZ and the rows in {@code rows}. */
-  private static double[] expectedKernel(double[] w, double[] x, double[] g, double[] dz, int[] rows) {
+  /**
+   * The first FROG step's kernel, computed in plain Java from G, dZ and the rows in {@code rows}.
+   */
+  private static double[] expectedKernel(
+      double[] w, double[] x, double[] g, double[] dz, int[] rows) {
     int r = rows.length;
     double[] next = w.clone();
     for (int j = 0; j < OUT; j++) {
@@ -121,9 +134,19 @@ class FrogDenseSolveTest {
   /** W before the step, G, dZ and W after one FROG step, all fetched from the same graph. */
   private static double[][] oneStep(int sampleSize, long seed) {
     try (Problem p = new Problem()) {
-      Output<?>[] grads = p.graph.addGradients(p.loss.asOutput(), new Output<?>[] {p.kernel.asOutput(), p.z.asOutput()});
-      Frog frog = Frog.builder().layers(p.layers()).learningRate(ETA).damping(TAU).cgIterations(IN)
-          .sampleSize(sampleSize).seed(seed).denominatorGuard(GUARD).build(p.graph);
+      Output<?>[] grads =
+          p.graph.addGradients(
+              p.loss.asOutput(), new Output<?>[] {p.kernel.asOutput(), p.z.asOutput()});
+      Frog frog =
+          Frog.builder()
+              .layers(p.layers())
+              .learningRate(ETA)
+              .damping(TAU)
+              .cgIterations(IN)
+              .sampleSize(sampleSize)
+              .seed(seed)
+              .denominatorGuard(GUARD)
+              .build(p.graph);
       var step = frog.minimize(p.loss);
       try (Session session = new Session(p.graph)) {
         session.initialize();
@@ -140,7 +163,9 @@ class FrogDenseSolveTest {
   void cgWithAsManyStepsAsInputsIsTheDirectRowWiseSolve() {
     double[][] s = oneStep(BATCH, 0);
     double[] expected = expectedKernel(s[0], s[1], s[2], s[3], new int[] {0, 1, 2, 3, 4, 5});
-    double err = Close.relativeError(DenseMatrices.subtract(s[4], s[0]), DenseMatrices.subtract(expected, s[0]));
+    double err =
+        Close.relativeError(
+            DenseMatrices.subtract(s[4], s[0]), DenseMatrices.subtract(expected, s[0]));
     assertTrue(err < 1e-8, "update differs from the direct solve by " + err);
   }
 
@@ -154,7 +179,10 @@ class FrogDenseSolveTest {
       double second = Double.POSITIVE_INFINITY;
       String bestRows = null;
       for (int[] rows : subsets(BATCH, r)) {
-        double err = Close.relativeError(DenseMatrices.subtract(s[4], s[0]), DenseMatrices.subtract(expectedKernel(s[0], s[1], s[2], s[3], rows), s[0]));
+        double err =
+            Close.relativeError(
+                DenseMatrices.subtract(s[4], s[0]),
+                DenseMatrices.subtract(expectedKernel(s[0], s[1], s[2], s[3], rows), s[0]));
         if (err < best) {
           second = best;
           best = err;
@@ -163,7 +191,9 @@ class FrogDenseSolveTest {
           second = err;
         }
       }
-      assertTrue(best < 1e-8, "seed " + seed + ": no subset of " + r + " rows explains the update (best " + best + ")");
+      assertTrue(
+          best < 1e-8,
+          "seed " + seed + ": no subset of " + r + " rows explains the update (best " + best + ")");
       assertTrue(second > 1e-3, "seed " + seed + ": the subset is identifiable");
       chosen.add(bestRows);
     }

@@ -32,17 +32,26 @@ class FrogReferenceTest {
     String dtype = type == TFloat64.class ? "float64" : "float32";
     Reference ref = Reference.load("frog_it4_cnn_" + dtype + ".json");
     ReferenceModel<T> model = new ReferenceModel<>(ref, type);
-    LayerCollection layers = new LayerCollection().registerConv2d(model.params.get("conv/kernel"), model.params.get("conv/bias"),
-        new long[] {1, 1, 1, 1}, "SAME", model.input, model.preactivations1);
-    Frog frog = Frog.builder().layers(layers)
-        .learningRate(ref.hyperparameters.get("lr").asDouble())
-        .momentum(ref.hyperparameters.get("momentum").asDouble())
-        .cgIterations(ref.hyperparameters.get("num_iters").asInt())
-        .damping(ref.hyperparameters.get("tau").asDouble())
-        .sampleSize(ref.hyperparameters.get("sample_size").asInt())
-        .weightDecay(ref.hyperparameters.get("weight_decay").asDouble())
-        .otherLearningRateRatio(ref.hyperparameters.get("lr_other_ratio").asDouble())
-        .build(model.graph);
+    LayerCollection layers =
+        new LayerCollection()
+            .registerConv2d(
+                model.params.get("conv/kernel"),
+                model.params.get("conv/bias"),
+                new long[] {1, 1, 1, 1},
+                "SAME",
+                model.input,
+                model.preactivations1);
+    Frog frog =
+        Frog.builder()
+            .layers(layers)
+            .learningRate(ref.hyperparameters.get("lr").asDouble())
+            .momentum(ref.hyperparameters.get("momentum").asDouble())
+            .cgIterations(ref.hyperparameters.get("num_iters").asInt())
+            .damping(ref.hyperparameters.get("tau").asDouble())
+            .sampleSize(ref.hyperparameters.get("sample_size").asInt())
+            .weightDecay(ref.hyperparameters.get("weight_decay").asDouble())
+            .otherLearningRateRatio(ref.hyperparameters.get("lr_other_ratio").asDouble())
+            .build(model.graph);
     Op step = frog.minimize(model.loss);
     try (Session session = new Session(model.graph)) {
       session.initialize();
@@ -53,12 +62,15 @@ class FrogReferenceTest {
           String param = e.getKey().substring(0, e.getKey().length() - "/momentum_buffer".length());
           Variable<T> variable = model.params.get(param);
           Operand<T> buffer = frog.getSlot(variable.asOutput(), "momentum").orElseThrow();
-          Close.assertClose(tolerance, "step " + (t + 1) + " " + e.getKey(), Tensors.fetch(session, buffer), e.getValue().data());
+          Close.assertClose(
+              tolerance,
+              "step " + (t + 1) + " " + e.getKey(),
+              Tensors.fetch(session, buffer),
+              e.getValue().data());
         }
       }
     } finally {
       model.graph.close();
     }
   }
-
 }

@@ -27,8 +27,9 @@ import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
 /**
- * FROG as a user meets it: a small CNN whose conv and dense layers are registered trains, reruns are
- * bit-identical, a NaN batch changes nothing but the skip counter, and bad settings fail at once.
+ * FROG as a user meets it: a small CNN whose conv and dense layers are registered trains, reruns
+ * are bit-identical, a NaN batch changes nothing but the skip counter, and bad settings fail at
+ * once.
  */
 class FrogTest {
   private static final int BATCH = 32;
@@ -41,8 +42,10 @@ class FrogTest {
   private static final class Cnn implements AutoCloseable {
     final Graph graph = new Graph();
     final Ops tf = Ops.create(graph);
-    final Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, SIZE, SIZE, 1)));
-    final Placeholder<TInt32> labels = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+    final Placeholder<TFloat32> x =
+        tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, SIZE, SIZE, 1)));
+    final Placeholder<TInt32> labels =
+        tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
     final List<Variable<TFloat32>> params = new ArrayList<>();
     final Operand<TFloat32> loss;
     final Op step;
@@ -54,22 +57,31 @@ class FrogTest {
       Variable<TFloat32> convBias = variable("conv", "bias", random, 0.0, 4);
       Variable<TFloat32> denseKernel = variable("dense", "kernel", random, 0.2, 64, 2);
       Variable<TFloat32> denseBias = variable("dense", "bias", random, 0.0, 2);
-      Operand<TFloat32> z1 = tf.nn.biasAdd(tf.nn.conv2d(x, convKernel, List.of(1L, 2L, 2L, 1L), "SAME", Conv2d.dataFormat("NHWC")), convBias);
+      Operand<TFloat32> z1 =
+          tf.nn.biasAdd(
+              tf.nn.conv2d(
+                  x, convKernel, List.of(1L, 2L, 2L, 1L), "SAME", Conv2d.dataFormat("NHWC")),
+              convBias);
       Operand<TFloat32> h = tf.reshape(tf.nn.relu(z1), tf.constant(new int[] {-1, 64}));
       Operand<TFloat32> logits = tf.math.add(tf.linalg.matMul(h, denseKernel), denseBias);
       loss = SoftmaxCrossEntropy.mean(tf, logits, labels, 2);
-      LayerCollection layers = new LayerCollection()
-          .registerConv2d(convKernel, convBias, new long[] {1, 2, 2, 1}, "SAME", x, z1)
-          .registerFullyConnected(denseKernel, denseBias, h, logits);
+      LayerCollection layers =
+          new LayerCollection()
+              .registerConv2d(convKernel, convBias, new long[] {1, 2, 2, 1}, "SAME", x, z1)
+              .registerFullyConnected(denseKernel, denseBias, h, logits);
       Frog.Builder b = Frog.builder().layers(layers).learningRate(0.05).sampleSize(8);
       settings.accept(b);
       frog = b.build(graph);
       step = frog.minimize(loss);
     }
 
-    private Variable<TFloat32> variable(String scope, String name, Random random, double scale, long... shape) {
+    private Variable<TFloat32> variable(
+        String scope, String name, Random random, double scale, long... shape) {
       double[] data = RandomArrays.gaussian(random, (int) Shape.of(shape).size(), scale);
-      Variable<TFloat32> v = tf.withSubScope(scope).withName(name).variable(Tensors.constant(tf.withInitScope(), TFloat32.class, shape, data));
+      Variable<TFloat32> v =
+          tf.withSubScope(scope)
+              .withName(name)
+              .variable(Tensors.constant(tf.withInitScope(), TFloat32.class, shape, data));
       params.add(v);
       return v;
     }
@@ -99,15 +111,18 @@ class FrogTest {
       for (int i = 0; i < SIZE; i++) {
         for (int j = 0; j < SIZE; j++) {
           boolean lit = (i < SIZE / 2) == (labels[b] == 0);
-          data[(b * SIZE + i) * SIZE + j] = (float) ((lit ? 0.5 : 0.0) + 0.5 * random.nextGaussian());
+          data[(b * SIZE + i) * SIZE + j] =
+              (float) ((lit ? 0.5 : 0.0) + 0.5 * random.nextGaussian());
         }
       }
     }
     return data;
   }
 
-  private static double run(Cnn model, Session session, float[] images, int[] labels, boolean train) {
-    try (TFloat32 xs = TFloat32.tensorOf(Shape.of(labels.length, SIZE, SIZE, 1), DataBuffers.of(images));
+  private static double run(
+      Cnn model, Session session, float[] images, int[] labels, boolean train) {
+    try (TFloat32 xs =
+            TFloat32.tensorOf(Shape.of(labels.length, SIZE, SIZE, 1), DataBuffers.of(images));
         TInt32 ys = TInt32.vectorOf(labels)) {
       Session.Runner runner = session.runner().feed(model.x, xs).feed(model.labels, ys);
       if (train) {
@@ -122,8 +137,8 @@ class FrogTest {
   }
 
   /**
-   * The state after {@code steps} training steps on two alternating batches; {@code losses} gets the
-   * loss on a third, unseen batch before and after.
+   * The state after {@code steps} training steps on two alternating batches; {@code losses} gets
+   * the loss on a third, unseen batch before and after.
    */
   private static double[][] train(int steps, double[] losses) {
     int[] labelsA = new int[BATCH];
@@ -132,7 +147,8 @@ class FrogTest {
     float[] a = images(labelsA, 1);
     float[] b = images(labelsB, 2);
     float[] c = images(labelsC, 3);
-    try (Cnn model = new Cnn(s -> {}); Session session = new Session(model.graph)) {
+    try (Cnn model = new Cnn(s -> {});
+        Session session = new Session(model.graph)) {
       session.initialize();
       if (losses != null) {
         losses[0] = run(model, session, c, labelsC, false);
@@ -169,7 +185,8 @@ class FrogTest {
     float[] good = images(labels, 1);
     float[] bad = good.clone();
     bad[17] = Float.NaN;
-    try (Cnn model = new Cnn(s -> {}); Session session = new Session(model.graph)) {
+    try (Cnn model = new Cnn(s -> {});
+        Session session = new Session(model.graph)) {
       session.initialize();
       run(model, session, good, labels, true);
       double[][] before = Tensors.fetch(session, model.state());
@@ -183,7 +200,8 @@ class FrogTest {
           assertArrayEquals(before[i], after[i], 0.0, "variable " + state.get(i).op().name());
         }
       }
-      assertEquals(1.0, Tensors.scalar(session, model.frog.stepCount()), "only the finite step counts");
+      assertEquals(
+          1.0, Tensors.scalar(session, model.frog.stepCount()), "only the finite step counts");
     }
   }
 
@@ -195,21 +213,24 @@ class FrogTest {
     assertRejected(() -> Frog.builder().weightDecay(Double.NaN), "weightDecay", "NaN");
     assertRejected(() -> Frog.builder().sampleSize(0), "sampleSize", "0");
     assertRejected(() -> Frog.builder().cgIterations(0), "cgIterations", "0");
-    assertRejected(() -> Frog.builder().otherLearningRateRatio(-0.25), "otherLearningRateRatio", "-0.25");
+    assertRejected(
+        () -> Frog.builder().otherLearningRateRatio(-0.25), "otherLearningRateRatio", "-0.25");
     assertRejected(() -> Frog.builder().denominatorGuard(0), "denominatorGuard", "0.0");
     assertRejected(() -> Frog.builder().layers(null), "layers", "null");
   }
 
   @Test
   void defaultsAreTheDesignsAndLiveInVariables() {
-    try (Graph g = new Graph(); Session session = new Session(g)) {
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
       Frog frog = new Frog(g);
       session.initialize();
       assertEquals(1e-3, Tensors.scalar(session, frog.hyperparameters().get("learning_rate")));
       assertEquals(0.9, Tensors.scalar(session, frog.hyperparameters().get("momentum")));
       assertEquals(1e-6, Tensors.scalar(session, frog.hyperparameters().get("damping")));
       assertEquals(0.0, Tensors.scalar(session, frog.hyperparameters().get("weight_decay")));
-      assertEquals(0.25, Tensors.scalar(session, frog.hyperparameters().get("other_learning_rate_ratio")));
+      assertEquals(
+          0.25, Tensors.scalar(session, frog.hyperparameters().get("other_learning_rate_ratio")));
       assertEquals(24, Frog.SAMPLE_SIZE_DEFAULT);
       assertEquals(4, Frog.CG_ITERATIONS_DEFAULT);
     }

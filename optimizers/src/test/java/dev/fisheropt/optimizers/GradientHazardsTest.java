@@ -20,7 +20,8 @@ import org.tensorflow.types.TFloat32;
 
 /**
  * Losses whose TensorFlow gradient cannot take a {@code VariableV2} input directly are refused
- * before {@code addGradients}; the same losses written through {@code Identity} (or with Mul) train.
+ * before {@code addGradients}; the same losses written through {@code Identity} (or with Mul)
+ * train.
  *
  * <p>Every refused pattern here kills the JVM (Square, Log1p, Atanh, Asin) or makes addGradients
  * throw (Sign, Acos, Atan, Pow, BatchMatMul) if it reaches TensorFlow: these tests pass only
@@ -65,7 +66,8 @@ class GradientHazardsTest {
       case "Atan" -> tf.math.atan(w);
       case "Pow" -> tf.math.pow(w, tf.constant(new float[][] {{2f, 2f, 2f}}));
       case "PowExponent" -> tf.math.pow(tf.constant(new float[][] {{2f, 2f, 2f}}), w);
-      case "BatchMatMulV3" -> tf.train.batchMatMul(w, tf.constant(new float[][] {{1f}, {2f}, {3f}}), TFloat32.class);
+      case "BatchMatMulV3" ->
+          tf.train.batchMatMul(w, tf.constant(new float[][] {{1f}, {2f}, {3f}}), TFloat32.class);
       default -> throw new IllegalArgumentException(type);
     };
   }
@@ -80,7 +82,8 @@ class GradientHazardsTest {
     Problem p = Problem.create();
     try (Graph g = p.graph()) {
       Operand<TFloat32> loss = p.sum(direct(p, type));
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sgd(g).minimize(loss));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> sgd(g).minimize(loss));
       String m = e.getMessage();
       assertTrue(m.contains("(" + type + ","), m);
       assertTrue(m.contains("'w'"), m);
@@ -99,7 +102,8 @@ class GradientHazardsTest {
     Problem p = Problem.create();
     try (Graph g = p.graph()) {
       Operand<TFloat32> loss = p.sum(direct(p, pattern));
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sgd(g).minimize(loss));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> sgd(g).minimize(loss));
       String m = e.getMessage();
       assertTrue(m.contains("(" + opType(pattern) + ","), m);
       assertTrue(m.contains("'w'"), m);
@@ -114,7 +118,8 @@ class GradientHazardsTest {
     try (Graph g = p.graph()) {
       Operand<TFloat32> loss = p.sum(p.tf().math.square(p.w()));
       List<Variable<?>> variables = List.of(p.w());
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sgd(g).minimize(loss, variables));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> sgd(g).minimize(loss, variables));
       assertTrue(e.getMessage().contains("(Square, tf.math.square)"), e.getMessage());
     }
   }
@@ -144,13 +149,19 @@ class GradientHazardsTest {
 
   @Test
   void theWorkaroundsTrain() {
-    List<BiFunction<Ops, Variable<TFloat32>, Operand<TFloat32>>> losses = List.of(
-        (tf, w) -> tf.math.mul(w, w),
-        (tf, w) -> tf.math.square(tf.identity(w)),
-        (tf, w) -> tf.reshape(tf.nn.l2Loss(w), tf.constant(new int[] {1, 1})),
-        (tf, w) -> tf.math.log1p(tf.identity(w)),
-        (tf, w) -> tf.math.pow(tf.identity(w), tf.constant(new float[][] {{2f, 2f, 2f}})),
-        (tf, w) -> tf.math.square(tf.train.batchMatMul(tf.identity(w), tf.constant(new float[][] {{0.1f}, {0.2f}, {0.3f}}), TFloat32.class)));
+    List<BiFunction<Ops, Variable<TFloat32>, Operand<TFloat32>>> losses =
+        List.of(
+            (tf, w) -> tf.math.mul(w, w),
+            (tf, w) -> tf.math.square(tf.identity(w)),
+            (tf, w) -> tf.reshape(tf.nn.l2Loss(w), tf.constant(new int[] {1, 1})),
+            (tf, w) -> tf.math.log1p(tf.identity(w)),
+            (tf, w) -> tf.math.pow(tf.identity(w), tf.constant(new float[][] {{2f, 2f, 2f}})),
+            (tf, w) ->
+                tf.math.square(
+                    tf.train.batchMatMul(
+                        tf.identity(w),
+                        tf.constant(new float[][] {{0.1f}, {0.2f}, {0.3f}}),
+                        TFloat32.class)));
     for (int i = 0; i < losses.size(); i++) {
       float[] loss = train(losses.get(i));
       assertTrue(loss[1] < loss[0], "loss " + i + ": " + loss[0] + " -> " + loss[1]);
@@ -185,8 +196,12 @@ class GradientHazardsTest {
     Problem p = Problem.create();
     try (Graph g = p.graph()) {
       Ops tf = p.tf();
-      Variable<TFloat32> frozen = tf.withName("frozen").variable(tf.withInitScope().constant(START));
-      Operand<TFloat32> loss = tf.math.add(p.sum(tf.math.mul(p.w(), p.w())), tf.reduceSum(tf.math.square(frozen), tf.constant(new int[] {0, 1})));
+      Variable<TFloat32> frozen =
+          tf.withName("frozen").variable(tf.withInitScope().constant(START));
+      Operand<TFloat32> loss =
+          tf.math.add(
+              p.sum(tf.math.mul(p.w(), p.w())),
+              tf.reduceSum(tf.math.square(frozen), tf.constant(new int[] {0, 1})));
       List<Variable<?>> variables = List.of(p.w());
       Op step = sgd(g).minimize(loss, variables);
       try (Session session = new Session(g)) {
@@ -199,7 +214,8 @@ class GradientHazardsTest {
         }
       }
       // minimize(loss) differentiates every variable the loss reads, frozen included: refused.
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sgd(g, "Sgd2").minimize(loss));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> sgd(g, "Sgd2").minimize(loss));
       assertTrue(e.getMessage().contains("'frozen'"), e.getMessage());
     }
   }

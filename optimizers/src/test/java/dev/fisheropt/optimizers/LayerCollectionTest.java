@@ -36,7 +36,9 @@ class LayerCollectionTest {
   private Variable<TFloat32> variable(String name, long... shape) {
     String[] parts = name.split("/");
     Ops scope = parts.length == 1 ? tf : scopes.computeIfAbsent(parts[0], tf::withSubScope);
-    return scope.withName(parts[parts.length - 1]).variable(tf.withInitScope().zeros(tf.withInitScope().constant(shape), TFloat32.class));
+    return scope
+        .withName(parts[parts.length - 1])
+        .variable(tf.withInitScope().zeros(tf.withInitScope().constant(shape), TFloat32.class));
   }
 
   private Operand<TFloat32> tensor(long... shape) {
@@ -45,7 +47,9 @@ class LayerCollectionTest {
 
   private static void assertRejected(String expectedFragment, Executable registration) {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, registration);
-    assertTrue(e.getMessage().contains(expectedFragment), "message '" + e.getMessage() + "' should mention '" + expectedFragment + "'");
+    assertTrue(
+        e.getMessage().contains(expectedFragment),
+        "message '" + e.getMessage() + "' should mention '" + expectedFragment + "'");
   }
 
   @Test
@@ -53,9 +57,16 @@ class LayerCollectionTest {
     Variable<TFloat32> kernel = variable("dense/kernel", 6, 4);
     Variable<TFloat32> bias = variable("dense/bias", 4);
     Variable<TFloat32> convKernel = variable("conv/kernel", 3, 3, 2, 5);
-    LayerCollection layers = new LayerCollection()
-        .registerFullyConnected(kernel, bias, tensor(8, 6), tensor(8, 4))
-        .registerConv2d(convKernel, null, new long[] {1, 2, 2, 1}, "VALID", tensor(8, 9, 9, 2), tensor(8, 4, 4, 5));
+    LayerCollection layers =
+        new LayerCollection()
+            .registerFullyConnected(kernel, bias, tensor(8, 6), tensor(8, 4))
+            .registerConv2d(
+                convKernel,
+                null,
+                new long[] {1, 2, 2, 1},
+                "VALID",
+                tensor(8, 9, 9, 2),
+                tensor(8, 4, 4, 5));
     assertEquals(2, layers.layers().size());
     assertSame(layers.layerOf(kernel).orElseThrow(), layers.layerOf(bias).orElseThrow());
     assertEquals(LayerCollection.Kind.CONV2D, layers.layerOf(convKernel).orElseThrow().kind());
@@ -64,96 +75,232 @@ class LayerCollectionTest {
 
   @Test
   void unknownBatchSizeIsAccepted() {
-    new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, tensor(-1, 6), tensor(-1, 4));
-    new LayerCollection().registerConv2d(variable("c", 3, 3, 2, 5), null, new long[] {1, 1, 1, 1}, "SAME",
-        tensor(-1, 7, 7, 2), tensor(-1, 7, 7, 5));
+    new LayerCollection()
+        .registerFullyConnected(variable("k", 6, 4), null, tensor(-1, 6), tensor(-1, 4));
+    new LayerCollection()
+        .registerConv2d(
+            variable("c", 3, 3, 2, 5),
+            null,
+            new long[] {1, 1, 1, 1},
+            "SAME",
+            tensor(-1, 7, 7, 2),
+            tensor(-1, 7, 7, 5));
   }
 
   @Test
   void wrongRankIsRejected() {
-    assertRejected("kernel must have rank 2, got shape [6, 4, 1]",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4, 1), null, tensor(8, 6), tensor(8, 4)));
-    assertRejected("inputs must have rank 2, got shape [8, 2, 3]",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, tensor(8, 2, 3), tensor(8, 4)));
-    assertRejected("inputs must have rank 4, got shape [8, 18]",
-        () -> new LayerCollection().registerConv2d(variable("c", 3, 3, 2, 5), null, new long[] {1, 1, 1, 1}, "SAME",
-            tensor(8, 18), tensor(8, 3, 3, 5)));
-    assertRejected("bias must have rank 1, got shape [1, 4]",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), variable("b", 1, 4), tensor(8, 6), tensor(8, 4)));
+    assertRejected(
+        "kernel must have rank 2, got shape [6, 4, 1]",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4, 1), null, tensor(8, 6), tensor(8, 4)));
+    assertRejected(
+        "inputs must have rank 2, got shape [8, 2, 3]",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 2, 3), tensor(8, 4)));
+    assertRejected(
+        "inputs must have rank 4, got shape [8, 18]",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    variable("c", 3, 3, 2, 5),
+                    null,
+                    new long[] {1, 1, 1, 1},
+                    "SAME",
+                    tensor(8, 18),
+                    tensor(8, 3, 3, 5)));
+    assertRejected(
+        "bias must have rank 1, got shape [1, 4]",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(
+                    variable("k", 6, 4), variable("b", 1, 4), tensor(8, 6), tensor(8, 4)));
   }
 
   @Test
   void kernelThatDoesNotFitTheInputsIsRejected() {
-    assertRejected("inputs feature size is 5 but kernel rows is 6",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, tensor(8, 5), tensor(8, 4)));
-    assertRejected("preactivations feature size is 3 but kernel columns is 4",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, tensor(8, 6), tensor(8, 3)));
-    assertRejected("preactivations batch size is 7 but inputs batch size is 8",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, tensor(8, 6), tensor(7, 4)));
-    assertRejected("inputs channels is 3 but kernel input channels is 2",
-        () -> new LayerCollection().registerConv2d(variable("c", 3, 3, 2, 5), null, new long[] {1, 1, 1, 1}, "SAME",
-            tensor(8, 7, 7, 3), tensor(8, 7, 7, 5)));
-    assertRejected("preactivations channels is 4 but kernel output channels is 5",
-        () -> new LayerCollection().registerConv2d(variable("c", 3, 3, 2, 5), null, new long[] {1, 1, 1, 1}, "SAME",
-            tensor(8, 7, 7, 2), tensor(8, 7, 7, 4)));
+    assertRejected(
+        "inputs feature size is 5 but kernel rows is 6",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 5), tensor(8, 4)));
+    assertRejected(
+        "preactivations feature size is 3 but kernel columns is 4",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 6), tensor(8, 3)));
+    assertRejected(
+        "preactivations batch size is 7 but inputs batch size is 8",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 6), tensor(7, 4)));
+    assertRejected(
+        "inputs channels is 3 but kernel input channels is 2",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    variable("c", 3, 3, 2, 5),
+                    null,
+                    new long[] {1, 1, 1, 1},
+                    "SAME",
+                    tensor(8, 7, 7, 3),
+                    tensor(8, 7, 7, 5)));
+    assertRejected(
+        "preactivations channels is 4 but kernel output channels is 5",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    variable("c", 3, 3, 2, 5),
+                    null,
+                    new long[] {1, 1, 1, 1},
+                    "SAME",
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 7, 7, 4)));
   }
 
   @Test
   void biasOfTheWrongLengthIsRejected() {
-    assertRejected("bias length is 5 but kernel output size is 4",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), variable("b", 5), tensor(8, 6), tensor(8, 4)));
-    assertRejected("bias length is 2 but kernel output size is 5",
-        () -> new LayerCollection().registerConv2d(variable("c", 3, 3, 2, 5), variable("cb", 2), new long[] {1, 1, 1, 1}, "SAME",
-            tensor(8, 7, 7, 2), tensor(8, 7, 7, 5)));
+    assertRejected(
+        "bias length is 5 but kernel output size is 4",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(
+                    variable("k", 6, 4), variable("b", 5), tensor(8, 6), tensor(8, 4)));
+    assertRejected(
+        "bias length is 2 but kernel output size is 5",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    variable("c", 3, 3, 2, 5),
+                    variable("cb", 2),
+                    new long[] {1, 1, 1, 1},
+                    "SAME",
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 7, 7, 5)));
   }
 
   @Test
   void convOutputSizeMustFollowFromPaddingStridesAndDilations() {
     Variable<TFloat32> kernel = variable("c", 3, 3, 2, 5);
-    // SAME keeps ceil(7 / 2) = 4; VALID leaves ceil((7 − 3 + 1) / 2) = 3; dilation 2 makes the kernel 5 wide.
-    assertRejected("preactivations height is 3 but the size SAME padding and stride 2 give is 4",
-        () -> new LayerCollection().registerConv2d(kernel, null, new long[] {1, 2, 2, 1}, "SAME", tensor(8, 7, 7, 2), tensor(8, 3, 4, 5)));
-    assertRejected("preactivations width is 4 but the size VALID padding and stride 2 give is 3",
-        () -> new LayerCollection().registerConv2d(kernel, null, new long[] {1, 2, 2, 1}, "VALID", tensor(8, 7, 7, 2), tensor(8, 3, 4, 5)));
-    assertRejected("preactivations height is 5 but the size VALID padding and stride 1 give is 3",
-        () -> new LayerCollection().registerConv2d(kernel, null, new long[] {1, 1, 1, 1}, "VALID", new long[] {1, 2, 2, 1},
-            tensor(8, 7, 7, 2), tensor(8, 5, 5, 5)));
-    new LayerCollection().registerConv2d(kernel, null, new long[] {1, 1, 1, 1}, "VALID", new long[] {1, 2, 2, 1},
-        tensor(8, 7, 7, 2), tensor(8, 3, 3, 5));
+    // SAME keeps ceil(7 / 2) = 4; VALID leaves ceil((7 − 3 + 1) / 2) = 3; dilation 2 makes the
+    // kernel 5 wide.
+    assertRejected(
+        "preactivations height is 3 but the size SAME padding and stride 2 give is 4",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    kernel,
+                    null,
+                    new long[] {1, 2, 2, 1},
+                    "SAME",
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 3, 4, 5)));
+    assertRejected(
+        "preactivations width is 4 but the size VALID padding and stride 2 give is 3",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    kernel,
+                    null,
+                    new long[] {1, 2, 2, 1},
+                    "VALID",
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 3, 4, 5)));
+    assertRejected(
+        "preactivations height is 5 but the size VALID padding and stride 1 give is 3",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    kernel,
+                    null,
+                    new long[] {1, 1, 1, 1},
+                    "VALID",
+                    new long[] {1, 2, 2, 1},
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 5, 5, 5)));
+    new LayerCollection()
+        .registerConv2d(
+            kernel,
+            null,
+            new long[] {1, 1, 1, 1},
+            "VALID",
+            new long[] {1, 2, 2, 1},
+            tensor(8, 7, 7, 2),
+            tensor(8, 3, 3, 5));
   }
 
   @Test
   void malformedConvSettingsAreRejected() {
     Variable<TFloat32> kernel = variable("c", 3, 3, 2, 5);
-    assertRejected("padding must be \"SAME\" or \"VALID\", got same",
-        () -> new LayerCollection().registerConv2d(kernel, null, new long[] {1, 1, 1, 1}, "same", tensor(8, 7, 7, 2), tensor(8, 7, 7, 5)));
-    assertRejected("strides must be {1, h, w, 1} with h, w ≥ 1, got [2, 2]",
-        () -> new LayerCollection().registerConv2d(kernel, null, new long[] {2, 2}, "SAME", tensor(8, 7, 7, 2), tensor(8, 4, 4, 5)));
-    assertRejected("dilations must be {1, h, w, 1} with h, w ≥ 1, got [1, 0, 1, 1]",
-        () -> new LayerCollection().registerConv2d(kernel, null, new long[] {1, 1, 1, 1}, "SAME", new long[] {1, 0, 1, 1},
-            tensor(8, 7, 7, 2), tensor(8, 7, 7, 5)));
+    assertRejected(
+        "padding must be \"SAME\" or \"VALID\", got same",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    kernel,
+                    null,
+                    new long[] {1, 1, 1, 1},
+                    "same",
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 7, 7, 5)));
+    assertRejected(
+        "strides must be {1, h, w, 1} with h, w ≥ 1, got [2, 2]",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    kernel,
+                    null,
+                    new long[] {2, 2},
+                    "SAME",
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 4, 4, 5)));
+    assertRejected(
+        "dilations must be {1, h, w, 1} with h, w ≥ 1, got [1, 0, 1, 1]",
+        () ->
+            new LayerCollection()
+                .registerConv2d(
+                    kernel,
+                    null,
+                    new long[] {1, 1, 1, 1},
+                    "SAME",
+                    new long[] {1, 0, 1, 1},
+                    tensor(8, 7, 7, 2),
+                    tensor(8, 7, 7, 5)));
   }
 
   @Test
   void dtypeMismatchAndNullsAreRejected() {
     Operand<TFloat64> doubles = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(8, 6)));
-    assertRejected("inputs has dtype DT_DOUBLE but the kernel has DT_FLOAT",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, doubles, tensor(8, 4)));
-    assertRejected("kernel must not be null",
+    assertRejected(
+        "inputs has dtype DT_DOUBLE but the kernel has DT_FLOAT",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4), null, doubles, tensor(8, 4)));
+    assertRejected(
+        "kernel must not be null",
         () -> new LayerCollection().registerFullyConnected(null, null, tensor(8, 6), tensor(8, 4)));
-    assertRejected("preactivations must not be null",
-        () -> new LayerCollection().registerFullyConnected(variable("k", 6, 4), null, tensor(8, 6), null));
+    assertRejected(
+        "preactivations must not be null",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 6), null));
   }
 
   @Test
   void aVariableBelongsToOneLayerOnly() {
     Variable<TFloat32> kernel = variable("dense/kernel", 6, 4);
     Variable<TFloat32> bias = variable("dense/bias", 4);
-    LayerCollection layers = new LayerCollection().registerFullyConnected(kernel, bias, tensor(8, 6), tensor(8, 4));
-    assertRejected("variable 'dense/kernel' is already registered with layer 'dense/kernel'",
+    LayerCollection layers =
+        new LayerCollection().registerFullyConnected(kernel, bias, tensor(8, 6), tensor(8, 4));
+    assertRejected(
+        "variable 'dense/kernel' is already registered with layer 'dense/kernel'",
         () -> layers.registerFullyConnected(kernel, null, tensor(8, 6), tensor(8, 4)));
-    assertRejected("variable 'dense/bias' is already registered with layer 'dense/kernel'",
-        () -> layers.registerFullyConnected(variable("other/kernel", 6, 4), bias, tensor(8, 6), tensor(8, 4)));
+    assertRejected(
+        "variable 'dense/bias' is already registered with layer 'dense/kernel'",
+        () ->
+            layers.registerFullyConnected(
+                variable("other/kernel", 6, 4), bias, tensor(8, 6), tensor(8, 4)));
     assertEquals(1, layers.layers().size());
     assertTrue(layers.layerOf(variable("other/kernel2", 6, 4)).isEmpty());
   }

@@ -27,10 +27,10 @@ import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 
 /**
- * How the steps depend on the scale s of the loss (every gradient multiplied by s), on a float64 MLP
- * 16→32(tanh)→10. FISMO's paper statistics make its steps depend on s; with
- * {@code normalizedStatistics(true)} they do not; Muon's do not; AdaFisher's grow like s.
- * {@code dev.fisheropt.bench.LossScaleBench} measures the same on every optimizer for docs/reliability.md.
+ * How the steps depend on the scale s of the loss (every gradient multiplied by s), on a float64
+ * MLP 16→32(tanh)→10. FISMO's paper statistics make its steps depend on s; with {@code
+ * normalizedStatistics(true)} they do not; Muon's do not; AdaFisher's grow like s. {@code
+ * dev.fisheropt.bench.LossScaleBench} measures the same on every optimizer for docs/reliability.md.
  */
 class LossScaleTest {
   private static final double[] SCALES = {1e-3, 1.0, 1e3, 1e6};
@@ -40,42 +40,68 @@ class LossScaleTest {
   void normalizedStatisticsMakeFismoStepsIndependentOfTheLossScale() {
     // Exact polar factor and frozen biases: Newton–Schulz's 1e-7 norm guard and Adam's ε are the
     // only other places where the scale of the gradient enters.
-    assertSameTrajectories(1e-9, (g, m) -> Fismo.builder().normalizedStatistics(true).polar(Polar.EXACT)
-        .fallback(Fallback.none()).build(g));
+    assertSameTrajectories(
+        1e-9,
+        (g, m) ->
+            Fismo.builder()
+                .normalizedStatistics(true)
+                .polar(Polar.EXACT)
+                .fallback(Fallback.none())
+                .build(g));
   }
 
   @Test
   void normalizedStatisticsWorkWithNewtonRootsAndARefreshInterval() {
-    assertSameTrajectories(1e-9, (g, m) -> Fismo.builder().normalizedStatistics(true).polar(Polar.EXACT)
-        .inverseRoot(InverseRoot.NEWTON).preconditionerInterval(2).fallback(Fallback.none()).build(g));
+    assertSameTrajectories(
+        1e-9,
+        (g, m) ->
+            Fismo.builder()
+                .normalizedStatistics(true)
+                .polar(Polar.EXACT)
+                .inverseRoot(InverseRoot.NEWTON)
+                .preconditionerInterval(2)
+                .fallback(Fallback.none())
+                .build(g));
   }
 
   @Test
   void muonStepsDoNotDependOnTheLossScale() {
-    assertSameTrajectories(1e-9, (g, m) -> Muon.builder().polar(Polar.EXACT).fallback(Fallback.none()).build(g));
+    assertSameTrajectories(
+        1e-9, (g, m) -> Muon.builder().polar(Polar.EXACT).fallback(Fallback.none()).build(g));
   }
 
   @Test
   void paperFismoStepsGrowWithTheLossScale() {
-    BiFunction<Graph, Mlp, Optimizer> fismo = (g, m) -> Fismo.builder().polar(Polar.EXACT).fallback(Fallback.none()).build(g);
+    BiFunction<Graph, Mlp, Optimizer> fismo =
+        (g, m) -> Fismo.builder().polar(Polar.EXACT).fallback(Fallback.none()).build(g);
     double atOne = norm(trajectory(fismo, 1.0, 1)[0]);
     double atMillion = norm(trajectory(fismo, 1e6, 1)[0]);
     // The first step already leaves P = I for the shape of s²·G Gᵀ, whose small eigenvalues then
     // blow up P^{-1/2} (LossScaleBench: 22× on one step, 10¹² after 20 steps).
-    assertTrue(atMillion > 5 * atOne, "one step at s = 1e6 moves " + atMillion / atOne + "× as far as at s = 1");
+    assertTrue(
+        atMillion > 5 * atOne,
+        "one step at s = 1e6 moves " + atMillion / atOne + "× as far as at s = 1");
     double[][] twenty = trajectory(fismo, 1e3, 20);
     double[][] reference = trajectory(fismo, 1.0, 20);
-    assertTrue(norm(twenty[19]) > 100 * norm(reference[19]), "20 steps at s = 1e3 must move much farther than at s = 1");
+    assertTrue(
+        norm(twenty[19]) > 100 * norm(reference[19]),
+        "20 steps at s = 1e3 must move much farther than at s = 1");
   }
 
   @Test
   void adaFisherStepsGrowLinearlyWithTheLossScale() {
-    BiFunction<Graph, Mlp, Optimizer> adaFisher = (g, m) -> AdaFisher.builder().layers(m.layers).build(g);
+    BiFunction<Graph, Mlp, Optimizer> adaFisher =
+        (g, m) -> AdaFisher.builder().layers(m.layers).build(g);
     double atOne = norm(trajectory(adaFisher, 1.0, 1)[0]);
     for (double s : new double[] {1e-3, 1e3}) {
       double ratio = norm(trajectory(adaFisher, s, 1)[0]) / atOne;
-      // Within a few percent of s: the Min-Max guard 1e-6 is absolute, so S_D shifts a little with s.
-      assertEquals(1.0, ratio / s, 0.1, "one AdaFisher step at s = " + s + " moves " + ratio + "× as far as at s = 1");
+      // Within a few percent of s: the Min-Max guard 1e-6 is absolute, so S_D shifts a little with
+      // s.
+      assertEquals(
+          1.0,
+          ratio / s,
+          0.1,
+          "one AdaFisher step at s = " + s + " moves " + ratio + "× as far as at s = 1");
     }
   }
 
@@ -85,11 +111,18 @@ class LossScaleTest {
     // normalisation needed.
     double gamma = 0.9;
     double mu = 0.5;
-    try (Mlp mlp = new Mlp(); Session s = new Session(mlp.graph)) {
+    try (Mlp mlp = new Mlp();
+        Session s = new Session(mlp.graph)) {
       Variable<TFloat64> kernel = mlp.params.get(0);
-      Output<?>[] grad = mlp.graph.addGradients(mlp.loss.asOutput(), new Output<?>[] {kernel.asOutput()});
-      Fismo fismo = Fismo.builder().normalizedStatistics(true).fisherDecay(gamma).damping(mu).fallback(Fallback.none())
-          .build(mlp.graph);
+      Output<?>[] grad =
+          mlp.graph.addGradients(mlp.loss.asOutput(), new Output<?>[] {kernel.asOutput()});
+      Fismo fismo =
+          Fismo.builder()
+              .normalizedStatistics(true)
+              .fisherDecay(gamma)
+              .damping(mu)
+              .fallback(Fallback.none())
+              .build(mlp.graph);
       Op step = fismo.minimize(mlp.loss);
       s.initialize();
       double[][] g = mlp.fetchAt(s, 0, 1.0, grad[0], 16, 32);
@@ -109,29 +142,38 @@ class LossScaleTest {
             ggt += g[i][k] * g[j][k];
           }
           double identity = i == j ? 1 : 0;
-          expected[i * 16 + j] = gamma * identity + (1 - gamma) * (16 * ggt / trace + mu * identity) / (1 + mu);
+          expected[i * 16 + j] =
+              gamma * identity + (1 - gamma) * (16 * ggt / trace + mu * identity) / (1 + mu);
         }
       }
       Close.assertClose(1e-12, "P after one step", p, expected);
     }
   }
 
-  /** Every scale's parameters after each of {@value #STEPS} steps equal those at s = 1 within {@code tolerance}. */
-  private static void assertSameTrajectories(double tolerance, BiFunction<Graph, Mlp, Optimizer> build) {
+  /**
+   * Every scale's parameters after each of {@value #STEPS} steps equal those at s = 1 within {@code
+   * tolerance}.
+   */
+  private static void assertSameTrajectories(
+      double tolerance, BiFunction<Graph, Mlp, Optimizer> build) {
     double[][] reference = trajectory(build, 1.0, STEPS);
     for (double s : SCALES) {
       double[][] scaled = trajectory(build, s, STEPS);
       for (int t = 0; t < STEPS; t++) {
         double err = Close.relativeError(scaled[t], reference[t]);
-        assertTrue(err < tolerance, "s = " + s + ", step " + (t + 1) + ": Δθ differs from s = 1 by " + err);
+        assertTrue(
+            err < tolerance,
+            "s = " + s + ", step " + (t + 1) + ": Δθ differs from s = 1 by " + err);
       }
     }
     assertTrue(norm(reference[STEPS - 1]) > 1e-3, "the optimizer must move the parameters");
   }
 
   /** θ_t − θ_0 after each of {@code steps} steps at loss scale {@code s}. */
-  private static double[][] trajectory(BiFunction<Graph, Mlp, Optimizer> build, double s, int steps) {
-    try (Mlp mlp = new Mlp(); Session session = new Session(mlp.graph)) {
+  private static double[][] trajectory(
+      BiFunction<Graph, Mlp, Optimizer> build, double s, int steps) {
+    try (Mlp mlp = new Mlp();
+        Session session = new Session(mlp.graph)) {
       Op step = build.apply(mlp.graph, mlp).minimize(mlp.loss);
       session.initialize();
       double[] start = mlp.parameters(session);
@@ -156,14 +198,19 @@ class LossScaleTest {
     return Math.sqrt(sum);
   }
 
-  /** MLP 16→32(tanh)→10, softmax cross-entropy times a fed scale, 4 fixed batches of 64 used in turn. */
+  /**
+   * MLP 16→32(tanh)→10, softmax cross-entropy times a fed scale, 4 fixed batches of 64 used in
+   * turn.
+   */
   private static final class Mlp implements AutoCloseable {
     private static final int BATCHES = 4;
     final Graph graph = new Graph();
     final Ops tf = Ops.create(graph);
-    final Placeholder<TFloat64> x = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(64, 16)));
+    final Placeholder<TFloat64> x =
+        tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(64, 16)));
     final Placeholder<TInt32> y = tf.placeholder(TInt32.class, Placeholder.shape(Shape.of(64)));
-    final Placeholder<TFloat64> scale = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
+    final Placeholder<TFloat64> scale =
+        tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
     final List<Variable<TFloat64>> params = new ArrayList<>();
     final LayerCollection layers = new LayerCollection();
     final Operand<TFloat64> loss;
@@ -179,15 +226,32 @@ class LossScaleTest {
         }
       }
       Operand<TFloat64> h = tf.math.tanh(dense("dense1", x, 16, 32, random));
-      loss = tf.math.mul(SoftmaxCrossEntropy.mean(tf, dense("dense2", h, 32, 10, random), y, 10), scale);
+      loss =
+          tf.math.mul(
+              SoftmaxCrossEntropy.mean(tf, dense("dense2", h, 32, 10, random), y, 10), scale);
     }
 
-    private Operand<TFloat64> dense(String name, Operand<TFloat64> in, int fanIn, int fanOut, Random random) {
+    private Operand<TFloat64> dense(
+        String name, Operand<TFloat64> in, int fanIn, int fanOut, Random random) {
       Ops layer = tf.withSubScope(name);
-      Variable<TFloat64> kernel = layer.withName("kernel").variable(Tensors.constant(tf.withInitScope(), TFloat64.class,
-          new long[] {fanIn, fanOut}, RandomArrays.gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn))));
-      Variable<TFloat64> bias = layer.withName("bias").variable(Tensors.constant(tf.withInitScope(), TFloat64.class,
-          new long[] {fanOut}, RandomArrays.gaussian(random, fanOut, 0.1)));
+      Variable<TFloat64> kernel =
+          layer
+              .withName("kernel")
+              .variable(
+                  Tensors.constant(
+                      tf.withInitScope(),
+                      TFloat64.class,
+                      new long[] {fanIn, fanOut},
+                      RandomArrays.gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn))));
+      Variable<TFloat64> bias =
+          layer
+              .withName("bias")
+              .variable(
+                  Tensors.constant(
+                      tf.withInitScope(),
+                      TFloat64.class,
+                      new long[] {fanOut},
+                      RandomArrays.gaussian(random, fanOut, 0.1)));
       params.add(kernel);
       params.add(bias);
       Operand<TFloat64> z = tf.math.add(tf.linalg.matMul(in, kernel), bias);

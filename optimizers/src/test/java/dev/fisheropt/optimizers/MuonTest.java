@@ -27,7 +27,8 @@ class MuonTest {
   @ParameterizedTest
   @EnumSource(ToyProblem.Kind.class)
   void trainsToAClearlyLowerLoss(ToyProblem.Kind kind) {
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(kind, TFloat32.class, 21); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(kind, TFloat32.class, 21);
+        Session s = new Session(p.graph)) {
       Op step = new Muon(p.graph).minimize(p.loss);
       s.initialize();
       double before = p.loss(s);
@@ -48,8 +49,10 @@ class MuonTest {
     Reference ref = Reference.load("fismo_ns5_cfg1_mlp_float64.json");
     ReferenceModel<TFloat64> model = new ReferenceModel<>(ref, TFloat64.class);
     Variable<TFloat64> kernel = model.params.get("dense1/kernel");
-    Output<?>[] grad = model.graph.addGradients(model.loss.asOutput(), new Output<?>[] {kernel.asOutput()});
-    Op step = Muon.builder().learningRate(0.05).momentum(0.9).build(model.graph).minimize(model.loss);
+    Output<?>[] grad =
+        model.graph.addGradients(model.loss.asOutput(), new Output<?>[] {kernel.asOutput()});
+    Op step =
+        Muon.builder().learningRate(0.05).momentum(0.9).build(model.graph).minimize(model.loss);
     try (Session s = new Session(model.graph)) {
       s.initialize();
       double[] g = Tensors.fetch(s, grad[0]);
@@ -71,7 +74,8 @@ class MuonTest {
   }
 
   private static double[] newtonSchulz(double[] data, long rows, long cols) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Ops tf = Ops.create(g);
       Operand<TFloat64> m = Tensors.constant(tf, TFloat64.class, new long[] {rows, cols}, data);
       return Tensors.fetch(s, NewtonSchulz.polar(tf, m));
@@ -81,7 +85,8 @@ class MuonTest {
   @Test
   void rerunsAreBitIdenticalAndANanBatchIsSkipped() {
     Map<String, double[]> first;
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.CNN, TFloat32.class, 22); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.CNN, TFloat32.class, 22);
+        Session s = new Session(p.graph)) {
       Muon muon = new Muon(p.graph);
       Op step = muon.minimize(p.loss);
       s.initialize();
@@ -93,13 +98,18 @@ class MuonTest {
       Map<String, double[]> afterNan = Graphs.variableValues(p.graph, s);
       for (String name : first.keySet()) {
         if (!name.startsWith("Muon/skipped_")) {
-          assertArrayEquals(first.get(name), afterNan.get(name), 0.0, name + " changed on a NaN batch");
+          assertArrayEquals(
+              first.get(name), afterNan.get(name), 0.0, name + " changed on a NaN batch");
         }
       }
       assertEquals(1.0, Tensors.scalar(s, muon.skippedSteps()));
-      assertEquals(1.0, Tensors.scalar(s, muon.skippedStepsByCause().get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS)));
+      assertEquals(
+          1.0,
+          Tensors.scalar(
+              s, muon.skippedStepsByCause().get(GuardedOptimizer.SkipCause.NONFINITE_GRADIENTS)));
     }
-    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.CNN, TFloat32.class, 22); Session s = new Session(p.graph)) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.CNN, TFloat32.class, 22);
+        Session s = new Session(p.graph)) {
       Op step = new Muon(p.graph).minimize(p.loss);
       s.initialize();
       for (int i = 0; i < 5; i++) {
@@ -117,21 +127,30 @@ class MuonTest {
   void excludedMatricesGoToTheFallback() {
     try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 23)) {
       Variable<TFloat32> head = p.params.get(2);
-      Muon muon = Muon.builder().exclude(head).fallback(Fallback.momentum(0.01, 0.9)).build(p.graph);
+      Muon muon =
+          Muon.builder().exclude(head).fallback(Fallback.momentum(0.01, 0.9)).build(p.graph);
       muon.minimize(p.loss);
       assertTrue(muon.getSlot(head.asOutput(), "momentum").isPresent());
-      assertEquals("dense2/kernel-momentum", muon.getSlot(head.asOutput(), "momentum").get().op().name());
+      assertEquals(
+          "dense2/kernel-momentum", muon.getSlot(head.asOutput(), "momentum").get().op().name());
       assertTrue(muon.hyperparameters().containsKey("fallback_momentum"));
     }
   }
 
   @Test
   void badSettingsAreRejectedNamingTheSetting() {
-    for (Runnable bad : new Runnable[] {
-        () -> Muon.builder().learningRate(-1), () -> Muon.builder().momentum(1.5), () -> Muon.builder().nsSteps(0),
-        () -> Muon.builder().weightDecay(Double.POSITIVE_INFINITY), () -> Muon.builder().polar(null)}) {
+    for (Runnable bad :
+        new Runnable[] {
+          () -> Muon.builder().learningRate(-1),
+          () -> Muon.builder().momentum(1.5),
+          () -> Muon.builder().nsSteps(0),
+          () -> Muon.builder().weightDecay(Double.POSITIVE_INFINITY),
+          () -> Muon.builder().polar(null)
+        }) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, bad::run);
-      assertTrue(e.getMessage().matches("(learningRate|momentum|nsSteps|weightDecay|polar) .*"), e.getMessage());
+      assertTrue(
+          e.getMessage().matches("(learningRate|momentum|nsSteps|weightDecay|polar) .*"),
+          e.getMessage());
     }
   }
 }

@@ -10,13 +10,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** A reference trajectory in the {@code optref/1} format (see test resources reference/SCHEMA.md). */
+/**
+ * A reference trajectory in the {@code optref/1} format (see test resources reference/SCHEMA.md).
+ */
 final class Reference {
   /** A tensor as a shape and its row-major values. */
   record Tensor(long[] shape, double[] data) {}
 
   /** One optimizer step: loss and gradients at W_{t-1}, parameters and state after the step. */
-  record Step(double lossBefore, Map<String, Tensor> grads, Map<String, Tensor> params, Map<String, Tensor> extras) {}
+  record Step(
+      double lossBefore,
+      Map<String, Tensor> grads,
+      Map<String, Tensor> params,
+      Map<String, Tensor> extras) {}
 
   final String problem;
   final Tensor input;
@@ -41,8 +47,12 @@ final class Reference {
     }
     root.get("param_order").forEach(n -> paramOrder.add(n.asText()));
     for (JsonNode s : root.get("trajectory")) {
-      trajectory.add(new Step(s.get("loss_before").asDouble(), tensors(s.get("grads")), tensors(s.get("params")),
-          s.has("extras") ? tensors(s.get("extras")) : Map.of()));
+      trajectory.add(
+          new Step(
+              s.get("loss_before").asDouble(),
+              tensors(s.get("grads")),
+              tensors(s.get("params")),
+              s.has("extras") ? tensors(s.get("extras")) : Map.of()));
     }
     hyperparameters = root.get("optimizer").get("hyperparameters_effective");
   }

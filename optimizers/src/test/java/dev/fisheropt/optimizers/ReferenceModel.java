@@ -1,10 +1,10 @@
 package dev.fisheropt.optimizers;
 
-import java.util.List;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Tensors;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -16,9 +16,9 @@ import org.tensorflow.op.nn.Conv2d;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * The two reference problems as TF-Java graphs with variables named as in the reference files:
- * mlp {@code x → Dense(6→8) → tanh → Dense(8→4) → CE} and cnn
- * {@code x → Conv2D(3→5, 3×3, SAME) → relu → global mean pool → Dense(5→4) → CE}.
+ * The two reference problems as TF-Java graphs with variables named as in the reference files: mlp
+ * {@code x → Dense(6→8) → tanh → Dense(8→4) → CE} and cnn {@code x → Conv2D(3→5, 3×3, SAME) → relu
+ * → global mean pool → Dense(5→4) → CE}.
  */
 final class ReferenceModel<T extends TFloating> {
   final Graph graph;
@@ -35,33 +35,51 @@ final class ReferenceModel<T extends TFloating> {
     tf = Ops.create(graph);
     for (Map.Entry<String, Reference.Tensor> e : ref.initialParams.entrySet()) {
       String[] parts = e.getKey().split("/");
-      Operand<T> init = Tensors.constant(tf.withInitScope(), type, e.getValue().shape(), e.getValue().data());
+      Operand<T> init =
+          Tensors.constant(tf.withInitScope(), type, e.getValue().shape(), e.getValue().data());
       params.put(e.getKey(), tf.withSubScope(parts[0]).withName(parts[1]).variable(init));
     }
     input = Tensors.constant(tf, type, ref.input.shape(), ref.input.data());
     if (ref.problem.equals("mlp")) {
-      preactivations1 = tf.math.add(tf.linalg.matMul(input, params.get("dense1/kernel")), params.get("dense1/bias"));
+      preactivations1 =
+          tf.math.add(
+              tf.linalg.matMul(input, params.get("dense1/kernel")), params.get("dense1/bias"));
       hidden = tf.math.tanh(preactivations1);
-      logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
+      logits =
+          tf.math.add(
+              tf.linalg.matMul(hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
     } else {
-      Operand<T> conv = tf.nn.conv2d(input, params.get("conv/kernel"), List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC"));
+      Operand<T> conv =
+          tf.nn.conv2d(
+              input,
+              params.get("conv/kernel"),
+              List.of(1L, 1L, 1L, 1L),
+              "SAME",
+              Conv2d.dataFormat("NHWC"));
       preactivations1 = tf.nn.biasAdd(conv, params.get("conv/bias"));
       hidden = tf.math.mean(tf.nn.relu(preactivations1), tf.constant(new int[] {1, 2}));
-      logits = tf.math.add(tf.linalg.matMul(hidden, params.get("dense/kernel")), params.get("dense/bias"));
+      logits =
+          tf.math.add(
+              tf.linalg.matMul(hidden, params.get("dense/kernel")), params.get("dense/bias"));
     }
     loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(ref.labels), ref.numClasses);
   }
 
   /**
    * One step of a reference trajectory: fails unless the loss before it matches {@code expected}'s
-   * within {@code tolerance} (relative), runs {@code step}, then fails unless every parameter matches.
-   * Messages start with {@code at}.
+   * within {@code tolerance} (relative), runs {@code step}, then fails unless every parameter
+   * matches. Messages start with {@code at}.
    */
   void assertStep(Session session, Op step, Reference.Step expected, String at, double tolerance) {
-    Close.assertClose(tolerance, at + " loss before", Tensors.scalar(session, loss), expected.lossBefore());
+    Close.assertClose(
+        tolerance, at + " loss before", Tensors.scalar(session, loss), expected.lossBefore());
     session.run(step);
     for (Map.Entry<String, Reference.Tensor> e : expected.params().entrySet()) {
-      Close.assertClose(tolerance, at + " " + e.getKey(), Tensors.fetch(session, params.get(e.getKey())), e.getValue().data());
+      Close.assertClose(
+          tolerance,
+          at + " " + e.getKey(),
+          Tensors.fetch(session, params.get(e.getKey())),
+          e.getValue().data());
     }
   }
 
@@ -69,11 +87,20 @@ final class ReferenceModel<T extends TFloating> {
   LayerCollection layers() {
     LayerCollection layers = new LayerCollection();
     if (params.containsKey("dense1/kernel")) {
-      layers.registerFullyConnected(params.get("dense1/kernel"), params.get("dense1/bias"), input, preactivations1);
-      layers.registerFullyConnected(params.get("dense2/kernel"), params.get("dense2/bias"), hidden, logits);
+      layers.registerFullyConnected(
+          params.get("dense1/kernel"), params.get("dense1/bias"), input, preactivations1);
+      layers.registerFullyConnected(
+          params.get("dense2/kernel"), params.get("dense2/bias"), hidden, logits);
     } else {
-      layers.registerConv2d(params.get("conv/kernel"), params.get("conv/bias"), new long[] {1, 1, 1, 1}, "SAME", input, preactivations1);
-      layers.registerFullyConnected(params.get("dense/kernel"), params.get("dense/bias"), hidden, logits);
+      layers.registerConv2d(
+          params.get("conv/kernel"),
+          params.get("conv/bias"),
+          new long[] {1, 1, 1, 1},
+          "SAME",
+          input,
+          preactivations1);
+      layers.registerFullyConnected(
+          params.get("dense/kernel"), params.get("dense/bias"), hidden, logits);
     }
     return layers;
   }

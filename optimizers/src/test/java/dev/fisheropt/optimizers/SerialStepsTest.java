@@ -35,12 +35,14 @@ class SerialStepsTest {
     try (Graph g = new Graph()) {
       Ops tf = Ops.create(g);
       Placeholder<TFloat64> target = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(3)));
-      Variable<TFloat64> w = tf.withName("w").variable(tf.withInitScope().constant(new double[] {1, -2, 3}));
+      Variable<TFloat64> w =
+          tf.withName("w").variable(tf.withInitScope().constant(new double[] {1, -2, 3}));
       Operand<TFloat64> diff = tf.math.sub(w, target);
       Operand<TFloat64> loss = tf.reduceSum(tf.math.mul(diff, diff), tf.constant(0));
       Muon muon = Muon.builder().fallback(Fallback.adam(0.01, 0.9, 0.999, 1e-8)).build(g);
       Op step = muon.minimize(loss);
-      try (Session session = new Session(g); TFloat64 t = TFloat64.vectorOf(0.5, 0.25, -1)) {
+      try (Session session = new Session(g);
+          TFloat64 t = TFloat64.vectorOf(0.5, 0.25, -1)) {
         session.initialize();
         SerialSteps steps = new SerialSteps(session, step);
         Map<Operand<?>, TFloat64> feeds = Map.of(target, t);
@@ -48,11 +50,13 @@ class SerialStepsTest {
           ExecutorService pool = Executors.newFixedThreadPool(THREADS);
           List<Future<?>> done = new ArrayList<>();
           for (int i = 0; i < THREADS; i++) {
-            done.add(pool.submit(() -> {
-              for (int s = 0; s < STEPS_EACH; s++) {
-                steps.run(feeds);
-              }
-            }));
+            done.add(
+                pool.submit(
+                    () -> {
+                      for (int s = 0; s < STEPS_EACH; s++) {
+                        steps.run(feeds);
+                      }
+                    }));
           }
           for (Future<?> f : done) {
             f.get(120, TimeUnit.SECONDS);

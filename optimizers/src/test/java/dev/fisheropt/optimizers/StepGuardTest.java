@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import java.util.function.UnaryOperator;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,6 +18,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.function.BiFunction;
+import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -54,15 +54,22 @@ class StepGuardTest {
   private static final int CLASSES = 3;
   private static final int BATCH = 16;
   private static final Set<String> SKIP_COUNTERS =
-      Set.of("skipped_steps", "skipped_invalid_hyperparameters", "skipped_nonfinite_gradients", "skipped_nonfinite_results");
+      Set.of(
+          "skipped_steps",
+          "skipped_invalid_hyperparameters",
+          "skipped_nonfinite_gradients",
+          "skipped_nonfinite_results");
 
   /** A tanh MLP 4 → 8 → 3 with both layers registered, and a loss scale fed at run time. */
   static final class Model implements AutoCloseable {
     final Graph graph = new Graph();
     final Ops tf = Ops.create(graph);
-    final Placeholder<TFloat32> x = tf.withName("x").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, FEATURES)));
-    final Placeholder<TInt32> labels = tf.withName("labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
-    final Placeholder<TFloat32> scale = tf.withName("scale").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
+    final Placeholder<TFloat32> x =
+        tf.withName("x").placeholder(TFloat32.class, Placeholder.shape(Shape.of(-1, FEATURES)));
+    final Placeholder<TInt32> labels =
+        tf.withName("labels").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1)));
+    final Placeholder<TFloat32> scale =
+        tf.withName("scale").placeholder(TFloat32.class, Placeholder.shape(Shape.scalar()));
     final LayerCollection layers = new LayerCollection();
     final Operand<TFloat32> loss;
     GuardedOptimizer optimizer;
@@ -89,7 +96,9 @@ class StepGuardTest {
       }
       String[] parts = name.split("/");
       Ops scope = tf.withSubScope(parts[0]);
-      return scope.withName(parts[1]).variable(scope.withInitScope().constant(Shape.of(shape), DataBuffers.of(values)));
+      return scope
+          .withName(parts[1])
+          .variable(scope.withInitScope().constant(Shape.of(shape), DataBuffers.of(values)));
     }
 
     Model with(BiFunction<Graph, LayerCollection, GuardedOptimizer> factory) {
@@ -101,7 +110,8 @@ class StepGuardTest {
     }
 
     void run(Batch batch) {
-      try (TFloat32 xs = TFloat32.tensorOf(Shape.of(batch.rows(), FEATURES), DataBuffers.of(batch.x()));
+      try (TFloat32 xs =
+              TFloat32.tensorOf(Shape.of(batch.rows(), FEATURES), DataBuffers.of(batch.x()));
           TInt32 ys = TInt32.vectorOf(batch.labels());
           TFloat32 s = TFloat32.scalarOf(batch.scale())) {
         session.runner().feed(x, xs).feed(labels, ys).feed(scale, s).addTarget(step).run();
@@ -109,7 +119,8 @@ class StepGuardTest {
     }
 
     long counter(String name) {
-      try (TInt64 t = (TInt64) session.runner().fetch(optimizer.getOptimizerName() + "/" + name).run().get(0)) {
+      try (TInt64 t =
+          (TInt64) session.runner().fetch(optimizer.getOptimizerName() + "/" + name).run().get(0)) {
         return t.getLong();
       }
     }
@@ -172,7 +183,8 @@ class StepGuardTest {
     @SuppressWarnings("unchecked")
     /** The cause whose counter is non-zero, for the outcome table. */
     String cause() {
-      for (String c : List.of("invalid_hyperparameters", "nonfinite_gradients", "nonfinite_results")) {
+      for (String c :
+          List.of("invalid_hyperparameters", "nonfinite_gradients", "nonfinite_results")) {
         if (counter("skipped_" + c) > 0) {
           return c.replace('_', ' ');
         }
@@ -181,11 +193,15 @@ class StepGuardTest {
     }
 
     void assign(String hyperparameter, double value) {
-      Op assign = assigns.computeIfAbsent(hyperparameter, k -> {
-        Placeholder<TFloat64> v = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
-        newValues.put(k, v);
-        return tf.assign((Variable<TFloat64>) optimizer.hyperparameters().get(k), v);
-      });
+      Op assign =
+          assigns.computeIfAbsent(
+              hyperparameter,
+              k -> {
+                Placeholder<TFloat64> v =
+                    tf.placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
+                newValues.put(k, v);
+                return tf.assign((Variable<TFloat64>) optimizer.hyperparameters().get(k), v);
+              });
       try (TFloat64 t = TFloat64.scalarOf(value)) {
         session.runner().feed(newValues.get(hyperparameter), t).addTarget(assign).run();
       }
@@ -250,7 +266,10 @@ class StepGuardTest {
     }
   }
 
-  record Config(String name, BiFunction<Graph, LayerCollection, GuardedOptimizer> factory, Set<Case> mustSkip) {
+  record Config(
+      String name,
+      BiFunction<Graph, LayerCollection, GuardedOptimizer> factory,
+      Set<Case> mustSkip) {
     @Override
     public String toString() {
       return name;
@@ -273,7 +292,10 @@ class StepGuardTest {
     for (Config config : configs()) {
       table.append("| ").append(config.name()).append(" |");
       for (Case c : Case.values()) {
-        table.append(' ').append(OUTCOMES.getOrDefault(config.name() + "|" + c, "not run")).append(" |");
+        table
+            .append(' ')
+            .append(OUTCOMES.getOrDefault(config.name() + "|" + c, "not run"))
+            .append(" |");
       }
       table.append('\n');
     }
@@ -286,26 +308,45 @@ class StepGuardTest {
     Set<Case> adaFisher = Set.of(Case.NAN_INPUT, Case.INFINITE_INPUT, Case.EMPTY_BATCH);
     Set<Case> frog = Set.of(Case.NAN_INPUT, Case.INFINITE_INPUT, Case.HUGE_INPUTS);
     List<Config> configs = new ArrayList<>();
-    configs.add(new Config("Adam", (g, l) -> ElementwiseOptimizer.builder(Fallback.adam()).build(g), always));
+    configs.add(
+        new Config(
+            "Adam", (g, l) -> ElementwiseOptimizer.builder(Fallback.adam()).build(g), always));
     configs.add(new Config("Muon", (g, l) -> Muon.builder().build(g), always));
     for (InverseRoot root : InverseRoot.values()) {
       for (int interval : new int[] {1, 10}) {
-        configs.add(new Config("Fismo-" + root + "-" + interval,
-            (g, l) -> Fismo.builder().inverseRoot(root).preconditionerInterval(interval).build(g), fismo));
+        configs.add(
+            new Config(
+                "Fismo-" + root + "-" + interval,
+                (g, l) ->
+                    Fismo.builder().inverseRoot(root).preconditionerInterval(interval).build(g),
+                fismo));
       }
     }
     for (int interval : new int[] {1, 10}) {
-      configs.add(new Config("AdaFisher-" + interval, (g, l) -> AdaFisher.builder().layers(l).fisherInterval(interval).build(g),
-          adaFisher));
-      configs.add(new Config("AdaFisherW-" + interval,
-          (g, l) -> AdaFisherW.builder().layers(l).fisherInterval(interval).weightDecay(0.01).build(g), adaFisher));
+      configs.add(
+          new Config(
+              "AdaFisher-" + interval,
+              (g, l) -> AdaFisher.builder().layers(l).fisherInterval(interval).build(g),
+              adaFisher));
+      configs.add(
+          new Config(
+              "AdaFisherW-" + interval,
+              (g, l) ->
+                  AdaFisherW.builder()
+                      .layers(l)
+                      .fisherInterval(interval)
+                      .weightDecay(0.01)
+                      .build(g),
+              adaFisher));
     }
-    configs.add(new Config("Frog", (g, l) -> Frog.builder().layers(l).sampleSize(6).build(g), frog));
+    configs.add(
+        new Config("Frog", (g, l) -> Frog.builder().layers(l).sampleSize(6).build(g), frog));
     return configs;
   }
 
   static Stream<Arguments> everyConfigAndCase() {
-    return configs().stream().flatMap(c -> Arrays.stream(Case.values()).map(k -> Arguments.of(c, k)));
+    return configs().stream()
+        .flatMap(c -> Arrays.stream(Case.values()).map(k -> Arguments.of(c, k)));
   }
 
   @ParameterizedTest(name = "{0} {1}")
@@ -317,7 +358,8 @@ class StepGuardTest {
       Map<String, byte[]> before = model.state();
       model.run(failure.make.apply(Batch.clean(random, BATCH)));
       boolean skipped = model.counter("skipped_steps") == 1;
-      OUTCOMES.put(config.name() + "|" + failure, skipped ? "skipped: " + model.cause() : "committed");
+      OUTCOMES.put(
+          config.name() + "|" + failure, skipped ? "skipped: " + model.cause() : "committed");
       if (config.mustSkip().contains(failure)) {
         assertTrue(skipped, config + " must skip " + failure);
       }
@@ -329,9 +371,12 @@ class StepGuardTest {
       }
       Map<String, byte[]> beforeClean = model.state();
       model.run(Batch.clean(random, BATCH));
-      assertEquals(skipped ? 1 : 0, model.counter("skipped_steps"), "the clean step is not skipped");
+      assertEquals(
+          skipped ? 1 : 0, model.counter("skipped_steps"), "the clean step is not skipped");
       assertTrue(model.finite());
-      assertTrue(!Arrays.equals(beforeClean.get("dense2/kernel"), model.state().get("dense2/kernel")), "the clean step trains");
+      assertTrue(
+          !Arrays.equals(beforeClean.get("dense2/kernel"), model.state().get("dense2/kernel")),
+          "the clean step trains");
     }
   }
 
@@ -345,7 +390,8 @@ class StepGuardTest {
     Random random = new Random(5);
     try (Model model = new Model().with(config.factory())) {
       model.run(Batch.clean(random, BATCH));
-      for (Map.Entry<String, Operand<? extends TNumber>> h : model.optimizer.hyperparameters().entrySet()) {
+      for (Map.Entry<String, Operand<? extends TNumber>> h :
+          model.optimizer.hyperparameters().entrySet()) {
         double original;
         try (TFloat64 t = (TFloat64) model.session.runner().fetch(h.getValue()).run().get(0)) {
           original = t.getDouble();
@@ -355,7 +401,10 @@ class StepGuardTest {
           Map<String, byte[]> before = model.state();
           model.assign(h.getKey(), bad);
           model.run(Batch.clean(random, BATCH));
-          assertEquals(skippedBefore + 1, model.counter("skipped_invalid_hyperparameters"), h.getKey() + " = " + bad);
+          assertEquals(
+              skippedBefore + 1,
+              model.counter("skipped_invalid_hyperparameters"),
+              h.getKey() + " = " + bad);
           Map<String, byte[]> after = model.state();
           after.put(h.getValue().op().name(), before.get(h.getValue().op().name()));
           assertStateEquals(before, after);
@@ -365,12 +414,16 @@ class StepGuardTest {
       long steps = model.counter("step");
       model.run(Batch.clean(random, BATCH));
       assertEquals(steps + 1, model.counter("step"), "restored settings train again");
-      assertEquals(model.counter("skipped_steps"), model.counter("skipped_invalid_hyperparameters"));
+      assertEquals(
+          model.counter("skipped_steps"), model.counter("skipped_invalid_hyperparameters"));
     }
   }
 
   private static double[] badValues(String key) {
-    if (key.endsWith("beta1") || key.endsWith("beta2") || key.equals("beta") || key.endsWith("momentum")) {
+    if (key.endsWith("beta1")
+        || key.endsWith("beta2")
+        || key.equals("beta")
+        || key.endsWith("momentum")) {
       return new double[] {Double.NaN, 1.5};
     }
     if (key.endsWith("fisher_decay") || key.startsWith("factor_ema")) {
@@ -386,7 +439,8 @@ class StepGuardTest {
   void aScheduleOperandThatTurnsNaNSkipsTheStep() {
     Random random = new Random(8);
     try (Model model = new Model()) {
-      Placeholder<TFloat64> rate = model.tf.withName("rate").placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
+      Placeholder<TFloat64> rate =
+          model.tf.withName("rate").placeholder(TFloat64.class, Placeholder.shape(Shape.scalar()));
       model.with((g, l) -> Muon.builder().learningRate(rate).build(g));
       Batch batch = Batch.clean(random, BATCH);
       for (double eta : new double[] {Double.NaN, -0.02, 0.02}) {
@@ -394,8 +448,15 @@ class StepGuardTest {
             TInt32 ys = TInt32.vectorOf(batch.labels());
             TFloat32 s = TFloat32.scalarOf(1f);
             TFloat64 r = TFloat64.scalarOf(eta)) {
-          model.session.runner().feed(model.x, xs).feed(model.labels, ys).feed(model.scale, s).feed(rate, r)
-              .addTarget(model.step).run();
+          model
+              .session
+              .runner()
+              .feed(model.x, xs)
+              .feed(model.labels, ys)
+              .feed(model.scale, s)
+              .feed(rate, r)
+              .addTarget(model.step)
+              .run();
         }
       }
       assertEquals(2, model.counter("skipped_invalid_hyperparameters"));
@@ -417,14 +478,15 @@ class StepGuardTest {
     try (Model model = new Model().with(config.factory())) {
       for (int i = 0; i < 300; i++) {
         Batch clean = Batch.clean(random, BATCH);
-        Batch batch = switch (random.nextInt(8)) {
-          case 0 -> clean.withEntry(Float.NaN);
-          case 1 -> clean.withEntry(Float.NEGATIVE_INFINITY);
-          case 2 -> clean.scaledInputs(1e20f);
-          case 3 -> clean.lossScale(1e20f);
-          case 4 -> Batch.clean(random, 0);
-          default -> clean;
-        };
+        Batch batch =
+            switch (random.nextInt(8)) {
+              case 0 -> clean.withEntry(Float.NaN);
+              case 1 -> clean.withEntry(Float.NEGATIVE_INFINITY);
+              case 2 -> clean.scaledInputs(1e20f);
+              case 3 -> clean.lossScale(1e20f);
+              case 4 -> Batch.clean(random, 0);
+              default -> clean;
+            };
         long before = model.counter("skipped_steps");
         model.run(batch);
         if (model.counter("skipped_steps") == before) {
@@ -444,8 +506,8 @@ class StepGuardTest {
   }
 
   static Stream<Config> mixedRunConfigs() {
-    return configs().stream().filter(c -> Set.of("Muon", "Fismo-NEWTON-10", "AdaFisher-10", "Frog")
-        .contains(c.name()));
+    return configs().stream()
+        .filter(c -> Set.of("Muon", "Fismo-NEWTON-10", "AdaFisher-10", "Frog").contains(c.name()));
   }
 
   private static void assertStateEquals(Map<String, byte[]> expected, Map<String, byte[]> actual) {

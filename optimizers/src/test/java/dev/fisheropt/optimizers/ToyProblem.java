@@ -1,6 +1,5 @@
 package dev.fisheropt.optimizers;
 
-import org.tensorflow.op.Op;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
@@ -13,6 +12,7 @@ import org.tensorflow.Session;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
@@ -22,11 +22,13 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * Small learnable classification problems with fixed data and initial weights:
+ *
  * <ul>
- *   <li>MLP: x[64,10] → Dense(10→8, tanh) → Dense(8→4); labels from a random linear teacher;</li>
+ *   <li>MLP: x[64,10] → Dense(10→8, tanh) → Dense(8→4); labels from a random linear teacher;
  *   <li>CNN: x[32,8,8,1] with a bright 2×2 spot in one quadrant (the label) plus noise →
- *       Conv2D(1→4, 3×3, SAME, relu) → flatten → Dense(256→4).</li>
+ *       Conv2D(1→4, 3×3, SAME, relu) → flatten → Dense(256→4).
  * </ul>
+ *
  * Every kernel has at least as many rows as columns, so Muon's shape scale is 1 on all of them.
  */
 final class ToyProblem<T extends TFloating> implements AutoCloseable {
@@ -80,9 +82,14 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
       logits = dense("dense2", h, 8, 4, random);
     } else {
       Ops layer = tf.withSubScope("conv");
-      Variable<T> kernel = param(layer, "kernel", new long[] {3, 3, 1, 4}, RandomArrays.gaussian(random, 36, 1.0 / 3));
+      Variable<T> kernel =
+          param(
+              layer, "kernel", new long[] {3, 3, 1, 4}, RandomArrays.gaussian(random, 36, 1.0 / 3));
       Variable<T> bias = param(layer, "bias", new long[] {4}, new double[4]);
-      Operand<T> conv = tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC")), bias);
+      Operand<T> conv =
+          tf.nn.biasAdd(
+              tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME", Conv2d.dataFormat("NHWC")),
+              bias);
       Operand<T> flat = tf.reshape(tf.nn.relu(conv), tf.constant(new long[] {32, 256}));
       logits = dense("dense", flat, 256, 4, random);
     }
@@ -91,13 +98,19 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
 
   private Operand<T> dense(String scope, Operand<T> in, int fanIn, int fanOut, Random random) {
     Ops layer = tf.withSubScope(scope);
-    Variable<T> kernel = param(layer, "kernel", new long[] {fanIn, fanOut}, RandomArrays.gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)));
+    Variable<T> kernel =
+        param(
+            layer,
+            "kernel",
+            new long[] {fanIn, fanOut},
+            RandomArrays.gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)));
     Variable<T> bias = param(layer, "bias", new long[] {fanOut}, new double[fanOut]);
     return tf.math.add(tf.linalg.matMul(in, kernel), bias);
   }
 
   private Variable<T> param(Ops layer, String name, long[] shape, double[] init) {
-    Variable<T> v = layer.withName(name).variable(Tensors.constant(tf.withInitScope(), type, shape, init));
+    Variable<T> v =
+        layer.withName(name).variable(Tensors.constant(tf.withInitScope(), type, shape, init));
     params.add(v);
     return v;
   }
@@ -108,13 +121,15 @@ final class ToyProblem<T extends TFloating> implements AutoCloseable {
     if (poisoned) {
       data[3] = Double.NaN;
     }
-    try (Tensor xs = Tensors.tensorOf(type, inputShape, data); TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false))) {
+    try (Tensor xs = Tensors.tensorOf(type, inputShape, data);
+        TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false))) {
       session.runner().feed(x, xs).feed(y, ys).addTarget(target).run();
     }
   }
 
   double loss(Session session) {
-    try (Tensor xs = Tensors.tensorOf(type, inputShape, inputs); TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false));
+    try (Tensor xs = Tensors.tensorOf(type, inputShape, inputs);
+        TInt32 ys = TInt32.tensorOf(Shape.of(labels.length), DataBuffers.of(labels, true, false));
         var r = session.runner().feed(x, xs).feed(y, ys).fetch(loss).run()) {
       return Tensors.toDoubles(r.get(0))[0];
     }

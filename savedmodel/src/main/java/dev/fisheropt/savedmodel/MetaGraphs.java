@@ -106,7 +106,12 @@ final class MetaGraphs {
       }
       NodeDef node = byName.get(name);
       if (node == null) {
-        throw new IllegalArgumentException("the meta graph has no node '" + name + "', which signature '" + key + "' or the saver needs");
+        throw new IllegalArgumentException(
+            "the meta graph has no node '"
+                + name
+                + "', which signature '"
+                + key
+                + "' or the saver needs");
       }
       todo.addAll(node.getInputList());
     }
@@ -115,12 +120,13 @@ final class MetaGraphs {
     graph.getNodeList().stream().filter(n -> kept.contains(n.getName())).forEach(pruned::addNode);
     pruned.setLibrary(functionsCalledBy(pruned.getNodeList(), graph.getLibrary()));
 
-    MetaGraphDef.Builder out = meta.toBuilder()
-        .setGraphDef(pruned)
-        .clearSignatureDef()
-        .putSignatureDef(key, signature)
-        // Collections name nodes, and a name that is gone fails the load.
-        .clearCollectionDef();
+    MetaGraphDef.Builder out =
+        meta.toBuilder()
+            .setGraphDef(pruned)
+            .clearSignatureDef()
+            .putSignatureDef(key, signature)
+            // Collections name nodes, and a name that is gone fails the load.
+            .clearCollectionDef();
     out.getMetaInfoDefBuilder().clearTags().addTags(tag);
     if (meta.getMetaInfoDef().hasStrippedOpList()) {
       Set<String> used = opTypes(out.build());
@@ -135,8 +141,11 @@ final class MetaGraphs {
     return out.build();
   }
 
-  /** The functions of {@code library} that {@code nodes} call, directly or through other functions. */
-  private static FunctionDefLibrary functionsCalledBy(List<NodeDef> nodes, FunctionDefLibrary library) {
+  /**
+   * The functions of {@code library} that {@code nodes} call, directly or through other functions.
+   */
+  private static FunctionDefLibrary functionsCalledBy(
+      List<NodeDef> nodes, FunctionDefLibrary library) {
     Map<String, FunctionDef> functions = new HashMap<>();
     library.getFunctionList().forEach(f -> functions.put(f.getSignature().getName(), f));
     Map<String, String> gradients = new HashMap<>();
@@ -159,7 +168,9 @@ final class MetaGraphs {
     }
 
     FunctionDefLibrary.Builder out = library.toBuilder().clearFunction().clearGradient();
-    library.getFunctionList().stream().filter(f -> called.contains(f.getSignature().getName())).forEach(out::addFunction);
+    library.getFunctionList().stream()
+        .filter(f -> called.contains(f.getSignature().getName()))
+        .forEach(out::addFunction);
     for (GradientDef g : library.getGradientList()) {
       if (called.contains(g.getFunctionName())) {
         out.addGradient(g);

@@ -33,20 +33,24 @@ import org.tensorflow.proto.SavedModel;
  *
  * <pre>{@code
  * try (TrainingBundle model = TrainingBundle.load(dir)) {
- *   try (Result r = model.train(Map.of("x", batch, "labels", batchLabels))) { ... r.get(TrainingExport.LOSS) ... }
+ *   try (Result r = model.train(Map.of("x", batch, "labels", batchLabels))) {
+ *     ... r.get(TrainingExport.LOSS) ...
+ *   }
  *   try (Result r = model.serve(Map.of("x", batch))) { ... }
  *   model.export(nextDir, false);
  * }
  * }</pre>
- * The signatures are plain SavedModel signatures, so the same works with
- * {@code SavedModelBundle.load(dir, "serve").function("train").call(feeds)} (tag {@value
- * TrainingExport#TRAIN_TAG} instead of {@code "serve"} for an export that has it, after
- * {@link CustomOps#shared()}), or by op name through {@code bundle.session().runner()}; this class
- * picks the meta graph, loads the op library where the graph needs it, and adds checks with clear
+ *
+ * The signatures are plain SavedModel signatures, so the same works with {@code
+ * SavedModelBundle.load(dir, "serve").function("train").call(feeds)} (tag {@value
+ * TrainingExport#TRAIN_TAG} instead of {@code "serve"} for an export that has it, after {@link
+ * CustomOps#shared()}), or by op name through {@code bundle.session().runner()}; this class picks
+ * the meta graph, loads the op library where the graph needs it, and adds checks with clear
  * messages.
  */
 public final class TrainingBundle implements AutoCloseable {
-  private static final Pattern DATA_SHARD = Pattern.compile("variables\\.data-(\\d{5})-of-(\\d{5})");
+  private static final Pattern DATA_SHARD =
+      Pattern.compile("variables\\.data-(\\d{5})-of-(\\d{5})");
 
   private final Path dir;
   private final String tag;
@@ -59,8 +63,8 @@ public final class TrainingBundle implements AutoCloseable {
   }
 
   /**
-   * Loads the SavedModel at {@code dir} with every variable restored: its meta graph tagged
-   * {@value TrainingExport#TRAIN_TAG} where it has one (an export that runs ops of the fisheropt op
+   * Loads the SavedModel at {@code dir} with every variable restored: its meta graph tagged {@value
+   * TrainingExport#TRAIN_TAG} where it has one (an export that runs ops of the fisheropt op
    * library), else the one tagged {@value TrainingExport#TAG}. Where the graph runs ops of the
    * fisheropt op library, the library is loaded first ({@link CustomOps#shared()}).
    *
@@ -78,7 +82,12 @@ public final class TrainingBundle implements AutoCloseable {
     try {
       model = MetaGraphs.read(root);
     } catch (IOException e) {
-      throw new IOException("cannot read " + root.resolve("saved_model.pb") + " (truncated or corrupt?): " + e.getMessage(), e);
+      throw new IOException(
+          "cannot read "
+              + root.resolve("saved_model.pb")
+              + " (truncated or corrupt?): "
+              + e.getMessage(),
+          e);
     }
     String tag = TrainingExport.TRAIN_TAG;
     MetaGraphDef meta = MetaGraphs.tagged(model, Set.of(tag));
@@ -87,37 +96,60 @@ public final class TrainingBundle implements AutoCloseable {
       meta = MetaGraphs.tagged(model, Set.of(tag));
     }
     if (meta == null) {
-      throw new IOException("the SavedModel at " + root + " has no meta graph tagged '" + TrainingExport.TRAIN_TAG + "' or '"
-          + TrainingExport.TAG + "'; its tag sets are "
-          + model.getMetaGraphsList().stream().map(m -> m.getMetaInfoDef().getTagsList()).toList());
+      throw new IOException(
+          "the SavedModel at "
+              + root
+              + " has no meta graph tagged '"
+              + TrainingExport.TRAIN_TAG
+              + "' or '"
+              + TrainingExport.TAG
+              + "'; its tag sets are "
+              + model.getMetaGraphsList().stream()
+                  .map(m -> m.getMetaInfoDef().getTagsList())
+                  .toList());
     }
     requireOps(root, model, meta, tag);
     try {
       return new TrainingBundle(root, tag, SavedModelBundle.load(root.toString(), tag));
     } catch (TensorFlowException e) {
       if (e.getMessage() != null && e.getMessage().contains("Op type not registered")) {
-        throw new IOException("cannot load the SavedModel at " + root + ": its graph needs an op this TensorFlow does not register: "
-            + e.getMessage(), e);
+        throw new IOException(
+            "cannot load the SavedModel at "
+                + root
+                + ": its graph needs an op this TensorFlow does not register: "
+                + e.getMessage(),
+            e);
       }
-      throw new IOException("cannot restore the variables of the SavedModel at " + root + ": its checkpoint "
-          + dataFiles(root) + " may be truncated or corrupt (saved_model.pb was read): " + e.getMessage(), e);
+      throw new IOException(
+          "cannot restore the variables of the SavedModel at "
+              + root
+              + ": its checkpoint "
+              + dataFiles(root)
+              + " may be truncated or corrupt (saved_model.pb was read): "
+              + e.getMessage(),
+          e);
     }
   }
 
   /** The checkpoint's data shards, relative to the export, for error messages. */
   private static List<String> dataFiles(Path root) {
     try (Stream<Path> files = Files.list(root.resolve("variables"))) {
-      return files.map(f -> root.relativize(f).toString()).filter(f -> f.contains(".data-")).sorted().toList();
+      return files
+          .map(f -> root.relativize(f).toString())
+          .filter(f -> f.contains(".data-"))
+          .sorted()
+          .toList();
     } catch (IOException e) {
       return List.of("variables/");
     }
   }
 
   /**
-   * Makes sure that TensorFlow registers every op type the meta graph runs, loading the fisheropt op
-   * library where it needs one of its ops, and says which are missing and why where it cannot.
+   * Makes sure that TensorFlow registers every op type the meta graph runs, loading the fisheropt
+   * op library where it needs one of its ops, and says which are missing and why where it cannot.
    */
-  private static void requireOps(Path root, SavedModel model, MetaGraphDef meta, String tag) throws IOException {
+  private static void requireOps(Path root, SavedModel model, MetaGraphDef meta, String tag)
+      throws IOException {
     Set<String> used = MetaGraphs.opTypes(meta);
     Set<String> fisheropt = new TreeSet<>(used);
     fisheropt.retainAll(CustomOps.OP_TYPES);
@@ -127,22 +159,39 @@ public final class TrainingBundle implements AutoCloseable {
     if (missing.isEmpty()) {
       return;
     }
-    StringBuilder message = new StringBuilder("cannot load the SavedModel at " + root + " (meta graph '" + tag
-        + "'): its graph needs op types this TensorFlow does not register: " + missing);
+    StringBuilder message =
+        new StringBuilder(
+            "cannot load the SavedModel at "
+                + root
+                + " (meta graph '"
+                + tag
+                + "'): its graph needs op types this TensorFlow does not register: "
+                + missing);
     Set<String> ours = new TreeSet<>(missing);
     ours.retainAll(CustomOps.OP_TYPES);
     if (!ours.isEmpty()) {
-      message.append("; ").append(ours).append(" come from the fisheropt op library (")
-          .append(CustomOps.BUNDLED_RESOURCE).append(" in the fisheropt-ops jar), which could not be loaded: ")
+      message
+          .append("; ")
+          .append(ours)
+          .append(" come from the fisheropt op library (")
+          .append(CustomOps.BUNDLED_RESOURCE)
+          .append(" in the fisheropt-ops jar), which could not be loaded: ")
           .append(library.unavailableReason().orElse("it loaded but does not register them"));
     }
     if (missing.size() > ours.size()) {
-      message.append("; load the libraries that define the others with TensorFlow.loadLibrary first");
+      message.append(
+          "; load the libraries that define the others with TensorFlow.loadLibrary first");
     }
     MetaGraphDef serving = MetaGraphs.tagged(model, Set.of(TrainingExport.TAG));
-    if (serving != null && serving != meta && Collections.disjoint(MetaGraphs.opTypes(serving), missing)) {
-      message.append(". Its '").append(TrainingExport.TAG).append("' meta graph does not need them: SavedModelBundle.load(dir, \"")
-          .append(TrainingExport.TAG).append("\") serves the model");
+    if (serving != null
+        && serving != meta
+        && Collections.disjoint(MetaGraphs.opTypes(serving), missing)) {
+      message
+          .append(". Its '")
+          .append(TrainingExport.TAG)
+          .append("' meta graph does not need them: SavedModelBundle.load(dir, \"")
+          .append(TrainingExport.TAG)
+          .append("\") serves the model");
     }
     throw new IOException(message.toString());
   }
@@ -158,7 +207,7 @@ public final class TrainingBundle implements AutoCloseable {
     List<Integer> present = new ArrayList<>();
     if (Files.isDirectory(variables)) {
       try (Stream<Path> files = Files.list(variables)) {
-        for (Iterator<Path> it = files.iterator(); it.hasNext();) {
+        for (Iterator<Path> it = files.iterator(); it.hasNext(); ) {
           Matcher m = DATA_SHARD.matcher(it.next().getFileName().toString());
           if (m.matches()) {
             present.add(Integer.parseInt(m.group(1)));
@@ -168,13 +217,17 @@ public final class TrainingBundle implements AutoCloseable {
       }
     }
     if (shards < 0) {
-      throw new NoSuchFileException(variables.resolve("variables.data-00000-of-00001").toString(), null,
+      throw new NoSuchFileException(
+          variables.resolve("variables.data-00000-of-00001").toString(),
+          null,
           "no checkpoint data file: the export holds no variable values");
     }
     for (int i = 0; i < shards; i++) {
       if (!present.contains(i)) {
-        throw new NoSuchFileException(variables.resolve(String.format("variables.data-%05d-of-%05d", i, shards)).toString(),
-            null, "missing checkpoint data shard");
+        throw new NoSuchFileException(
+            variables.resolve(String.format("variables.data-%05d-of-%05d", i, shards)).toString(),
+            null,
+            "missing checkpoint data shard");
       }
     }
   }
@@ -191,8 +244,8 @@ public final class TrainingBundle implements AutoCloseable {
   }
 
   /**
-   * Runs {@value TrainingExport#TRAIN}: one training step on the batch, returning
-   * {@value TrainingExport#LOSS}.
+   * Runs {@value TrainingExport#TRAIN}: one training step on the batch, returning {@value
+   * TrainingExport#LOSS}.
    */
   public Result train(Map<String, Tensor> inputsAndLabels) {
     return function(TrainingExport.TRAIN).call(inputsAndLabels);
@@ -206,7 +259,8 @@ public final class TrainingBundle implements AutoCloseable {
   public SessionFunction function(String key) {
     List<String> keys = signatureKeys();
     if (!keys.contains(key)) {
-      throw new IllegalArgumentException("no signature '" + key + "' in the SavedModel at " + dir + "; it has " + keys);
+      throw new IllegalArgumentException(
+          "no signature '" + key + "' in the SavedModel at " + dir + "; it has " + keys);
     }
     return bundle.function(key);
   }
@@ -216,10 +270,13 @@ public final class TrainingBundle implements AutoCloseable {
     return bundle.signatures().stream().map(Signature::key).sorted().toList();
   }
 
-  /** Names of every variable the export restored, sorted: parameters, slots, counters, hyperparameters. */
+  /**
+   * Names of every variable the export restored, sorted: parameters, slots, counters,
+   * hyperparameters.
+   */
   public List<String> variableNames() {
     List<String> names = new ArrayList<>();
-    for (Iterator<GraphOperation> it = bundle.graph().operations(); it.hasNext();) {
+    for (Iterator<GraphOperation> it = bundle.graph().operations(); it.hasNext(); ) {
       GraphOperation op = it.next();
       if ("VariableV2".equals(op.type())) {
         names.add(op.name());
@@ -252,7 +309,10 @@ public final class TrainingBundle implements AutoCloseable {
     TrainingExport.write(bundle.session(), bundle.signatures(), target, overwrite);
   }
 
-  /** The tag of the meta graph loaded: {@value TrainingExport#TRAIN_TAG} or {@value TrainingExport#TAG}. */
+  /**
+   * The tag of the meta graph loaded: {@value TrainingExport#TRAIN_TAG} or {@value
+   * TrainingExport#TAG}.
+   */
   public String tag() {
     return tag;
   }

@@ -31,32 +31,36 @@ import org.tensorflow.proto.SavedModel;
  * trained further without the Java optimizer object.
  *
  * <p>The export holds one meta graph tagged {@value #TAG} with two signatures:
+ *
  * <ul>
  *   <li>{@value #SERVE}: the model inputs → the predictions, for inference (TF Serving, Python,
- *       {@link TrainingBundle#serve});</li>
+ *       {@link TrainingBundle#serve});
  *   <li>{@value #TRAIN}: the model inputs and the labels → {@value #LOSS}, the loss of that batch,
- *       computed by an op that has the optimizer step as a control dependency: running the signature
- *       runs one training step.</li>
+ *       computed by an op that has the optimizer step as a control dependency: running the
+ *       signature runs one training step.
  * </ul>
- * The export's checkpoint ({@code variables/}) holds every {@code VariableV2} of the graph: parameters,
- * optimizer slots ({@code <variable>-<slot>}), counters ({@code <optimizer>/step},
+ *
+ * The export's checkpoint ({@code variables/}) holds every {@code VariableV2} of the graph:
+ * parameters, optimizer slots ({@code <variable>-<slot>}), counters ({@code <optimizer>/step},
  * {@code <optimizer>/skipped_steps}) and hyperparameters ({@code <optimizer>/<key>}), bit for bit.
  * Reloading it with {@link TrainingBundle#load} and running {@value #TRAIN} continues training
  * exactly where the export was made.
  *
  * <p>Where the graph runs an op of the fisheropt op library ({@link CustomOps#OP_TYPES}: {@code
  * polar(Polar.FUSED)}), which a TensorFlow without that library cannot even load, the export holds
- * two meta graphs instead: {@value #TAG}, with only {@value #SERVE} and the nodes it and the variable
- * restore need (no optimizer op), loadable by any TensorFlow; and {@value #TRAIN_TAG}, the whole
- * graph with both signatures, which {@link TrainingBundle#load} picks and for which it loads the
- * library first.
+ * two meta graphs instead: {@value #TAG}, with only {@value #SERVE} and the nodes it and the
+ * variable restore need (no optimizer op), loadable by any TensorFlow; and {@value #TRAIN_TAG}, the
+ * whole graph with both signatures, which {@link TrainingBundle#load} picks and for which it loads
+ * the library first.
  *
  * <pre>{@code
  * Op step = Fismo.builder().build(graph).minimize(loss);
  * TrainingExport export = TrainingExport.builder(session)
  *     .input("x", x).label("labels", labels).prediction("logits", logits)
  *     .loss(loss).step(step).build();
- * for (...) session.runner().feed(x, batch).feed(labels, batchLabels).fetch(export.trainOutput()).run().close();
+ * for (...) {
+ *   session.runner().feed(x, batch).feed(labels, batchLabels).fetch(export.trainOutput()).run().close();
+ * }
  * export.export(dir, false);          // refuses a non-empty dir; true replaces it
  * }</pre>
  *
@@ -69,17 +73,21 @@ public final class TrainingExport {
    * graph where the export has two (see {@link #TRAIN_TAG}).
    */
   public static final String TAG = SavedModelBundle.DEFAULT_TAG;
+
   /**
-   * The tag of the training meta graph of an export whose graph runs ops of the fisheropt op library
-   * ({@link CustomOps#OP_TYPES}, e.g. {@code polar(Polar.FUSED)}): it holds the whole graph with
-   * both signatures, and loads only where the library is loaded, while the meta graph tagged
+   * The tag of the training meta graph of an export whose graph runs ops of the fisheropt op
+   * library ({@link CustomOps#OP_TYPES}, e.g. {@code polar(Polar.FUSED)}): it holds the whole graph
+   * with both signatures, and loads only where the library is loaded, while the meta graph tagged
    * {@value #TAG} holds just {@value #SERVE}, without the library's ops.
    */
   public static final String TRAIN_TAG = "train";
+
   /** Key of the inference signature. */
   public static final String SERVE = "serve";
+
   /** Key of the training signature. */
   public static final String TRAIN = "train";
+
   /** Name of the training signature's output. */
   public static final String LOSS = "loss";
 
@@ -91,13 +99,15 @@ public final class TrainingExport {
   private TrainingExport(Builder b) {
     this.session = b.session;
     Ops tf = Ops.create(b.graph);
-    this.trainOutput = tf.withControlDependencies(List.of(b.step)).withName(b.trainOpName).identity(b.loss);
+    this.trainOutput =
+        tf.withControlDependencies(List.of(b.step)).withName(b.trainOpName).identity(b.loss);
     Signature.Builder serveSig = Signature.builder(SERVE);
     Signature.Builder trainSig = Signature.builder(TRAIN);
-    b.inputs.forEach((name, operand) -> {
-      serveSig.input(name, operand);
-      trainSig.input(name, operand);
-    });
+    b.inputs.forEach(
+        (name, operand) -> {
+          serveSig.input(name, operand);
+          trainSig.input(name, operand);
+        });
     b.labels.forEach(trainSig::input);
     b.predictions.forEach(serveSig::output);
     trainSig.output(LOSS, trainOutput);
@@ -140,24 +150,31 @@ public final class TrainingExport {
   }
 
   /**
-   * Writes the graph of {@code session} with {@code signatures} into a fresh sibling directory, then
-   * moves it to {@code dir}, so that an interrupted export never leaves a half-written model at
-   * {@code dir} (nor destroys the one there).
+   * Writes the graph of {@code session} with {@code signatures} into a fresh sibling directory,
+   * then moves it to {@code dir}, so that an interrupted export never leaves a half-written model
+   * at {@code dir} (nor destroys the one there).
    */
-  static void write(Session session, List<Signature> signatures, Path dir, boolean overwrite) throws IOException {
+  static void write(Session session, List<Signature> signatures, Path dir, boolean overwrite)
+      throws IOException {
     Path target = dir.toAbsolutePath().normalize();
     if (Files.exists(target) && !Files.isDirectory(target)) {
-      throw new FileAlreadyExistsException(target.toString(), null,
-          "a regular file is in the way: an export is a directory; remove the file or export elsewhere");
+      throw new FileAlreadyExistsException(
+          target.toString(),
+          null,
+          "a regular file is in the way: an export is a directory; remove the file or export"
+              + " elsewhere");
     }
     if (!overwrite && Files.exists(target) && !isEmptyDirectory(target)) {
-      throw new DirectoryNotEmptyException(target + " (refusing to overwrite an existing export; pass overwrite=true to replace it)");
+      throw new DirectoryNotEmptyException(
+          target
+              + " (refusing to overwrite an existing export; pass overwrite=true to replace it)");
     }
     Path parent = target.getParent();
     Files.createDirectories(parent);
     Path staging = Files.createTempDirectory(parent, "." + target.getFileName() + ".partial-");
     try {
-      SavedModelBundle.Exporter exporter = SavedModelBundle.exporter(staging.toString()).withTags(TAG).withSession(session);
+      SavedModelBundle.Exporter exporter =
+          SavedModelBundle.exporter(staging.toString()).withTags(TAG).withSession(session);
       signatures.forEach(exporter::withSignature);
       exporter.export();
       separateTrainingGraph(staging);
@@ -194,7 +211,8 @@ public final class TrainingExport {
     MetaGraphDef serving = MetaGraphs.prune(full, SERVE, TAG);
     MetaGraphDef.Builder training = full.toBuilder();
     training.getMetaInfoDefBuilder().clearTags().addTags(TRAIN_TAG);
-    SavedModel split = model.toBuilder().clearMetaGraphs().addMetaGraphs(serving).addMetaGraphs(training).build();
+    SavedModel split =
+        model.toBuilder().clearMetaGraphs().addMetaGraphs(serving).addMetaGraphs(training).build();
     try (OutputStream out = Files.newOutputStream(dir.resolve("saved_model.pb"))) {
       split.writeTo(out);
     }
@@ -211,13 +229,15 @@ public final class TrainingExport {
 
   private static void deleteRecursively(Path root) throws IOException {
     try (Stream<Path> all = Files.walk(root)) {
-      all.sorted(Comparator.reverseOrder()).forEach(p -> {
-        try {
-          Files.delete(p);
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      });
+      all.sorted(Comparator.reverseOrder())
+          .forEach(
+              p -> {
+                try {
+                  Files.delete(p);
+                } catch (IOException e) {
+                  throw new UncheckedIOException(e);
+                }
+              });
     } catch (UncheckedIOException e) {
       throw e.getCause();
     }
@@ -279,7 +299,10 @@ public final class TrainingExport {
     public Builder trainOpName(String name) {
       if (name == null || !name.matches("[A-Za-z][A-Za-z0-9_.\\-]*")) {
         throw new IllegalArgumentException(
-            "trainOpName must start with a letter and hold only letters, digits, '_', '.', '-', got '" + name + "'");
+            "trainOpName must start with a letter and hold only letters, digits, '_', '.', '-', got"
+                + " '"
+                + name
+                + "'");
       }
       this.trainOpName = name;
       return this;
@@ -293,8 +316,15 @@ public final class TrainingExport {
      */
     public TrainingExport build() {
       if (inputs.isEmpty() || predictions.isEmpty() || loss == null || step == null) {
-        throw new IllegalArgumentException("an export needs at least one input, one prediction, the loss and the step; got inputs "
-            + inputs.keySet() + ", predictions " + predictions.keySet() + ", loss " + (loss != null) + ", step " + (step != null));
+        throw new IllegalArgumentException(
+            "an export needs at least one input, one prediction, the loss and the step; got inputs "
+                + inputs.keySet()
+                + ", predictions "
+                + predictions.keySet()
+                + ", loss "
+                + (loss != null)
+                + ", step "
+                + (step != null));
       }
       return new TrainingExport(this);
     }
@@ -303,7 +333,10 @@ public final class TrainingExport {
       if (name == null || name.isEmpty()) {
         throw new IllegalArgumentException(what + " name must not be empty");
       }
-      if (inputs.containsKey(name) || labels.containsKey(name) || predictions.containsKey(name) || LOSS.equals(name)) {
+      if (inputs.containsKey(name)
+          || labels.containsKey(name)
+          || predictions.containsKey(name)
+          || LOSS.equals(name)) {
         throw new IllegalArgumentException(what + " name '" + name + "' is already used");
       }
       into.put(name, checkGraph(what + " '" + name + "'", operand));

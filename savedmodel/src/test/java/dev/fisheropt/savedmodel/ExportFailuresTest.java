@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.DirectoryNotEmptyException;
@@ -25,8 +24,7 @@ import org.tensorflow.types.TInt64;
 class ExportFailuresTest {
   private static final String DATA = "variables/variables.data-00000-of-00001";
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
   private TrainingProblem problem;
   private Path export;
 
@@ -70,10 +68,13 @@ class ExportFailuresTest {
     Path file = tmp.resolve("model.bin");
     Files.writeString(file, "not an export");
     for (boolean overwrite : new boolean[] {false, true}) {
-      FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class, () -> problem.export.export(file, overwrite));
+      FileAlreadyExistsException e =
+          assertThrows(
+              FileAlreadyExistsException.class, () -> problem.export.export(file, overwrite));
       assertEquals(file.toString(), e.getFile());
       assertTrue(e.getMessage().contains("a regular file is in the way"), e.getMessage());
-      assertFalse(e.getMessage().contains("refusing to overwrite an existing export"), e.getMessage());
+      assertFalse(
+          e.getMessage().contains("refusing to overwrite an existing export"), e.getMessage());
     }
     assertEquals("not an export", Files.readString(file));
   }
@@ -81,7 +82,8 @@ class ExportFailuresTest {
   @Test
   void aMissingDataFileIsNamed() throws IOException {
     Files.delete(export.resolve(DATA));
-    NoSuchFileException e = assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(export));
+    NoSuchFileException e =
+        assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(export));
     assertEquals(export.resolve(DATA).toString(), e.getFile());
     assertTrue(e.getMessage().contains("no checkpoint data file"), e.getMessage());
   }
@@ -89,20 +91,29 @@ class ExportFailuresTest {
   @Test
   void aMissingIndexOrGraphIsNamed() throws IOException {
     Files.delete(export.resolve("variables/variables.index"));
-    NoSuchFileException index = assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(export));
+    NoSuchFileException index =
+        assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(export));
     assertEquals(export.resolve("variables/variables.index").toString(), index.getFile());
     Files.delete(export.resolve("saved_model.pb"));
-    NoSuchFileException graph = assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(export));
+    NoSuchFileException graph =
+        assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(export));
     assertEquals(export.resolve("saved_model.pb").toString(), graph.getFile());
-    assertThrows(NoSuchFileException.class, () -> TrainingBundle.load(tmp.resolve("never-exported")));
+    assertThrows(
+        NoSuchFileException.class, () -> TrainingBundle.load(tmp.resolve("never-exported")));
   }
 
   @Test
   void aWrongSignatureNameListsTheSignaturesThereAre() throws IOException {
     try (TrainingBundle model = TrainingBundle.load(export)) {
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> model.function("serving_default"));
-      assertEquals("no signature 'serving_default' in the SavedModel at " + export + "; it has [serve, train]", e.getMessage());
-      IllegalArgumentException v = assertThrows(IllegalArgumentException.class, () -> model.variable("Muon/no_such_thing"));
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> model.function("serving_default"));
+      assertEquals(
+          "no signature 'serving_default' in the SavedModel at "
+              + export
+              + "; it has [serve, train]",
+          e.getMessage());
+      IllegalArgumentException v =
+          assertThrows(IllegalArgumentException.class, () -> model.variable("Muon/no_such_thing"));
       assertTrue(v.getMessage().contains("Muon/no_such_thing"), v.getMessage());
     }
   }
@@ -112,7 +123,8 @@ class ExportFailuresTest {
     Path stray = export.resolve("notes.txt");
     Files.writeString(stray, "keep me");
     problem.train(2, 3);
-    DirectoryNotEmptyException refused = assertThrows(DirectoryNotEmptyException.class, () -> problem.export.export(export, false));
+    DirectoryNotEmptyException refused =
+        assertThrows(DirectoryNotEmptyException.class, () -> problem.export.export(export, false));
     assertTrue(refused.getMessage().contains("overwrite"), refused.getMessage());
     assertTrue(Files.exists(stray), "a refused export touches nothing");
     assertEquals(2, stepOf(export));
@@ -133,7 +145,8 @@ class ExportFailuresTest {
   }
 
   private static long stepOf(Path dir) throws IOException {
-    try (TrainingBundle model = TrainingBundle.load(dir); TInt64 step = (TInt64) model.variable("Muon/step")) {
+    try (TrainingBundle model = TrainingBundle.load(dir);
+        TInt64 step = (TInt64) model.variable("Muon/step")) {
       return step.getLong();
     }
   }

@@ -23,14 +23,25 @@ final class Processes {
   }
 
   /** Runs {@code command}, merging stderr into stdout, killing it after {@code timeoutSeconds}. */
-  static Outcome run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
+  static Outcome run(List<String> command, long timeoutSeconds)
+      throws IOException, InterruptedException {
     Path log = Files.createTempFile("fisheropt-process-", ".log");
     try {
-      Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      Process p =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .start();
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
         p.destroyForcibly().waitFor();
-        return new Outcome(-1, "timed out after " + timeoutSeconds + " s: " + command + "\n"
-            + Files.readString(log, StandardCharsets.UTF_8));
+        return new Outcome(
+            -1,
+            "timed out after "
+                + timeoutSeconds
+                + " s: "
+                + command
+                + "\n"
+                + Files.readString(log, StandardCharsets.UTF_8));
       }
       return new Outcome(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
     } finally {
@@ -39,12 +50,14 @@ final class Processes {
   }
 
   /** Runs {@code mainClass} of the test classpath in a new JVM. */
-  static Outcome java(Class<?> mainClass, List<String> args, long timeoutSeconds) throws IOException, InterruptedException {
+  static Outcome java(Class<?> mainClass, List<String> args, long timeoutSeconds)
+      throws IOException, InterruptedException {
     return java(List.of(), mainClass, args, timeoutSeconds);
   }
 
   /** Runs {@code mainClass} of the test classpath in a new JVM started with {@code jvmOptions}. */
-  static Outcome java(List<String> jvmOptions, Class<?> mainClass, List<String> args, long timeoutSeconds)
+  static Outcome java(
+      List<String> jvmOptions, Class<?> mainClass, List<String> args, long timeoutSeconds)
       throws IOException, InterruptedException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());

@@ -39,8 +39,7 @@ class PythonInteropTest {
   private static Path script;
   private static Path resumeScript;
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @BeforeAll
   static void copyScript(@TempDir Path scripts) throws IOException {
@@ -60,17 +59,23 @@ class PythonInteropTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
-  void pythonTensorFlowServesTheExportAndReadsEveryOptimizerVariable(OptimizerCase c) throws Exception {
+  void pythonTensorFlowServesTheExportAndReadsEveryOptimizerVariable(OptimizerCase c)
+      throws Exception {
     Path python = PythonTensorFlow.python();
     Path export = tmp.resolve("export");
     VariableDump saved;
     List<Float> live = new ArrayList<>();
     Map<String, Object> request;
     List<String> signatures;
-    try (TrainingProblem p = new TrainingProblem(c); TFloat32 x = TrainingProblem.features(99)) {
+    try (TrainingProblem p = new TrainingProblem(c);
+        TFloat32 x = TrainingProblem.features(99)) {
       p.train(0, 3);
-      // Where the graph runs the op library's ops, the serve meta graph holds only the serve signature.
-      signatures = p.libraryOps().isEmpty() ? List.of(TrainingExport.SERVE, TrainingExport.TRAIN) : List.of(TrainingExport.SERVE);
+      // Where the graph runs the op library's ops, the serve meta graph holds only the serve
+      // signature.
+      signatures =
+          p.libraryOps().isEmpty()
+              ? List.of(TrainingExport.SERVE, TrainingExport.TRAIN)
+              : List.of(TrainingExport.SERVE);
       saved = VariableDump.of(p.session);
       p.export.export(export, false);
       try (Result r = p.session.runner().feed(p.x, x).fetch(p.logits).run()) {
@@ -78,25 +83,43 @@ class PythonInteropTest {
       }
       List<Float> xs = new ArrayList<>();
       x.scalars().forEach(s -> xs.add(s.getFloat()));
-      request = Map.of("inputs", Map.of(TrainingProblem.X, Map.of("shape", x.shape().asArray(), "values", xs)));
+      request =
+          Map.of(
+              "inputs",
+              Map.of(TrainingProblem.X, Map.of("shape", x.shape().asArray(), "values", xs)));
     }
     Path requestFile = tmp.resolve("request.json");
     Path resultFile = tmp.resolve("result.json");
     JSON.writeValue(requestFile.toFile(), request);
 
-    Processes.Outcome run = Processes.run(List.of(python.toString(), script.toString(), export.toString(),
-        requestFile.toString(), resultFile.toString()), 300);
+    Processes.Outcome run =
+        Processes.run(
+            List.of(
+                python.toString(),
+                script.toString(),
+                export.toString(),
+                requestFile.toString(),
+                resultFile.toString()),
+            300);
     assertTrue(run.ok(), () -> "Python failed to read the export:\n" + run.tail());
     JsonNode result = JSON.readTree(resultFile.toFile());
 
     assertEquals(PythonTensorFlow.TENSORFLOW_VERSION, result.get("tensorflow").asText());
     assertEquals(JSON.writeValueAsString(signatures), result.get("signatures").toString());
     List<Float> served = new ArrayList<>();
-    result.get("predictions").get(TrainingProblem.LOGITS).forEach(v -> served.add((float) v.asDouble()));
+    result
+        .get("predictions")
+        .get(TrainingProblem.LOGITS)
+        .forEach(v -> served.add((float) v.asDouble()));
     assertEquals(live.size(), served.size());
     for (int i = 0; i < live.size(); i++) {
-      // Python's TensorFlow may run oneDNN kernels, whose float32 rounding can differ from TF-Java's.
-      assertEquals(live.get(i), served.get(i), 1e-5f * Math.max(1f, Math.abs(live.get(i))), "prediction " + i);
+      // Python's TensorFlow may run oneDNN kernels, whose float32 rounding can differ from
+      // TF-Java's.
+      assertEquals(
+          live.get(i),
+          served.get(i),
+          1e-5f * Math.max(1f, Math.abs(live.get(i))),
+          "prediction " + i);
     }
 
     JsonNode checkpoint = result.get("checkpoint");
@@ -115,7 +138,8 @@ class PythonInteropTest {
         mismatched.put(e.getKey(), actual.toString());
       }
     }
-    assertEquals(Map.of(), mismatched, "checkpoint values Python read that differ from the Java session's");
+    assertEquals(
+        Map.of(), mismatched, "checkpoint values Python read that differ from the Java session's");
   }
 
   static Stream<OptimizerCase> fusedCases() {
@@ -125,22 +149,30 @@ class PythonInteropTest {
   /**
    * A Python user resumes an export whose graph runs {@code FisheroptFusedPolar}: {@code
    * tf.load_op_library} with the library the ops jar ships, then {@code tf.saved_model.load(dir,
-   * tags=["train"])} and the {@code train} signature; the losses, the predictions after the steps and
-   * the step counter are those of the Java run that never stopped (up to float32 rounding: Python
-   * may run oneDNN kernels, and the AVX2 build of the library where Java loaded the AVX-512 one),
-   * and the export Python writes with the export's own saver op loads in Java with that state.
+   * tags=["train"])} and the {@code train} signature; the losses, the predictions after the steps
+   * and the step counter are those of the Java run that never stopped (up to float32 rounding:
+   * Python may run oneDNN kernels, and the AVX2 build of the library where Java loaded the AVX-512
+   * one), and the export Python writes with the export's own saver op loads in Java with that
+   * state.
    */
   @ParameterizedTest(name = "{0}")
   @MethodSource("fusedCases")
-  void pythonResumesAFusedExportAfterLoadingTheOpLibraryTheJarShips(OptimizerCase c) throws Exception {
+  void pythonResumesAFusedExportAfterLoadingTheOpLibraryTheJarShips(OptimizerCase c)
+      throws Exception {
     if (Boolean.getBoolean("fisheropt.native.skip")) {
-      Assumptions.abort("native build skipped (-Dfisheropt.native.skip=true): polar(FUSED) builds graph ops");
+      Assumptions.abort(
+          "native build skipped (-Dfisheropt.native.skip=true): polar(FUSED) builds graph ops");
     }
-    assertTrue(CustomOps.shared().isLoaded(), () -> "libfisheropt_ops.so did not load: " + CustomOps.shared().unavailableReason().orElse(""));
+    assertTrue(
+        CustomOps.shared().isLoaded(),
+        () ->
+            "libfisheropt_ops.so did not load: "
+                + CustomOps.shared().unavailableReason().orElse(""));
     // What the documentation tells a Python user to do: take the AVX2+FMA build out of the ops jar.
     Path library = tmp.resolve("fisheropt-lib/libfisheropt_ops.so");
     Files.createDirectories(library.getParent());
-    try (InputStream in = CustomOps.class.getClassLoader().getResourceAsStream(CustomOps.BUNDLED_RESOURCE)) {
+    try (InputStream in =
+        CustomOps.class.getClassLoader().getResourceAsStream(CustomOps.BUNDLED_RESOURCE)) {
       assertTrue(in != null, "the ops jar holds no " + CustomOps.BUNDLED_RESOURCE);
       Files.copy(in, library);
     }
@@ -153,13 +185,21 @@ class PythonInteropTest {
     long javaStep;
     String stepVariable;
     VariableDump uninterrupted;
-    try (TrainingProblem p = new TrainingProblem(c); TFloat32 x = TrainingProblem.features(99)) {
+    try (TrainingProblem p = new TrainingProblem(c);
+        TFloat32 x = TrainingProblem.features(99)) {
       assertFalse(p.libraryOps().isEmpty(), "the graph runs no op of the library");
       p.train(0, before);
       p.export.export(export, false);
       for (int i = before; i < before + after; i++) {
-        try (TFloat32 xb = TrainingProblem.features(i); TInt32 yb = TrainingProblem.labels(i);
-            Result r = p.session.runner().feed(p.x, xb).feed(p.labels, yb).fetch(p.export.trainOutput()).run()) {
+        try (TFloat32 xb = TrainingProblem.features(i);
+            TInt32 yb = TrainingProblem.labels(i);
+            Result r =
+                p.session
+                    .runner()
+                    .feed(p.x, xb)
+                    .feed(p.labels, yb)
+                    .fetch(p.export.trainOutput())
+                    .run()) {
           javaLosses.add(((TFloat32) r.get(0)).getFloat());
         }
       }
@@ -174,53 +214,101 @@ class PythonInteropTest {
     }
     List<Map<String, Object>> batches = new ArrayList<>();
     for (int i = before; i < before + after; i++) {
-      try (TFloat32 xb = TrainingProblem.features(i); TInt32 yb = TrainingProblem.labels(i)) {
+      try (TFloat32 xb = TrainingProblem.features(i);
+          TInt32 yb = TrainingProblem.labels(i)) {
         batches.add(Map.of(TrainingProblem.X, spec(xb), TrainingProblem.LABELS, spec(yb)));
       }
     }
     Map<String, Object> request;
     try (TFloat32 x = TrainingProblem.features(99)) {
-      request = Map.of("batches", batches, "serve", Map.of(TrainingProblem.X, spec(x)), "variables", List.of(stepVariable));
+      request =
+          Map.of(
+              "batches",
+              batches,
+              "serve",
+              Map.of(TrainingProblem.X, spec(x)),
+              "variables",
+              List.of(stepVariable));
     }
     Path requestFile = tmp.resolve("request.json");
     Path resultFile = tmp.resolve("result.json");
     JSON.writeValue(requestFile.toFile(), request);
 
     Path pythonExport = tmp.resolve("resumed-in-python");
-    Processes.Outcome run = Processes.run(List.of(python.toString(), resumeScript.toString(), export.toString(), library.toString(),
-        requestFile.toString(), resultFile.toString(), pythonExport.toString()), 300);
+    Processes.Outcome run =
+        Processes.run(
+            List.of(
+                python.toString(),
+                resumeScript.toString(),
+                export.toString(),
+                library.toString(),
+                requestFile.toString(),
+                resultFile.toString(),
+                pythonExport.toString()),
+            300);
     assertTrue(run.ok(), () -> "Python failed to resume the export:\n" + run.tail());
     JsonNode result = JSON.readTree(resultFile.toFile());
 
-    assertEquals("[\"serve\"]", result.get("serve_signatures").toString(), "signatures of the serve meta graph");
-    assertEquals("[\"serve\",\"train\"]", result.get("train_signatures").toString(), "signatures of the train meta graph");
+    assertEquals(
+        "[\"serve\"]",
+        result.get("serve_signatures").toString(),
+        "signatures of the serve meta graph");
+    assertEquals(
+        "[\"serve\",\"train\"]",
+        result.get("train_signatures").toString(),
+        "signatures of the train meta graph");
     List<Float> pythonLosses = new ArrayList<>();
     result.get("losses").forEach(v -> pythonLosses.add((float) v.asDouble()));
     assertEquals(after, pythonLosses.size());
     for (int i = 0; i < after; i++) {
-      // Python's TensorFlow may run oneDNN kernels, whose float32 rounding can differ from TF-Java's.
-      assertEquals(javaLosses.get(i), pythonLosses.get(i), 1e-5f * Math.max(1f, Math.abs(javaLosses.get(i))), "loss of step " + (before + i));
+      // Python's TensorFlow may run oneDNN kernels, whose float32 rounding can differ from
+      // TF-Java's.
+      assertEquals(
+          javaLosses.get(i),
+          pythonLosses.get(i),
+          1e-5f * Math.max(1f, Math.abs(javaLosses.get(i))),
+          "loss of step " + (before + i));
     }
     List<Float> served = new ArrayList<>();
-    result.get("predictions").get(TrainingProblem.LOGITS).forEach(v -> served.add((float) v.asDouble()));
+    result
+        .get("predictions")
+        .get(TrainingProblem.LOGITS)
+        .forEach(v -> served.add((float) v.asDouble()));
     assertEquals(live.size(), served.size());
-    System.out.println(c + ": Python resumed; largest difference from the Java run: losses " + maxDifference(javaLosses, pythonLosses)
-        + ", predictions " + maxDifference(live, served));
+    System.out.println(
+        c
+            + ": Python resumed; largest difference from the Java run: losses "
+            + maxDifference(javaLosses, pythonLosses)
+            + ", predictions "
+            + maxDifference(live, served));
     for (int i = 0; i < live.size(); i++) {
-      assertEquals(live.get(i), served.get(i), 1e-4f * Math.max(1f, Math.abs(live.get(i))), "prediction " + i + " after the resumed steps");
+      assertEquals(
+          live.get(i),
+          served.get(i),
+          1e-4f * Math.max(1f, Math.abs(live.get(i))),
+          "prediction " + i + " after the resumed steps");
     }
     assertEquals(before + after, javaStep);
-    assertEquals(javaStep, result.get("variables").get(stepVariable).get(0).asLong(), stepVariable + " saved by Python");
+    assertEquals(
+        javaStep,
+        result.get("variables").get(stepVariable).get(0).asLong(),
+        stepVariable + " saved by Python");
     // What Python saved, Java resumes from.
-    try (TrainingBundle resumed = TrainingBundle.load(pythonExport); TInt64 step = (TInt64) resumed.variable(stepVariable)) {
-      assertEquals(javaStep, step.getLong(), stepVariable + " of the export Python wrote, loaded in Java");
+    try (TrainingBundle resumed = TrainingBundle.load(pythonExport);
+        TInt64 step = (TInt64) resumed.variable(stepVariable)) {
+      assertEquals(
+          javaStep, step.getLong(), stepVariable + " of the export Python wrote, loaded in Java");
       Map<String, VariableDump.Value> values = VariableDump.of(resumed.session()).values();
       for (Map.Entry<String, VariableDump.Value> e : uninterrupted.values().entrySet()) {
         double[] expected = e.getValue().asDoubles();
         double[] actual = values.get(e.getKey()).asDoubles();
         assertEquals(expected.length, actual.length, e.getKey());
         for (int i = 0; i < expected.length; i++) {
-          assertEquals(expected[i], actual[i], 1e-4 * Math.max(1, Math.abs(expected[i])), e.getKey() + "[" + i + "] after the steps in Python");
+          assertEquals(
+              expected[i],
+              actual[i],
+              1e-4 * Math.max(1, Math.abs(expected[i])),
+              e.getKey() + "[" + i + "] after the steps in Python");
         }
       }
     }
@@ -242,6 +330,12 @@ class PythonInteropTest {
     } else {
       ((TInt32) t).scalars().forEach(s -> values.add(s.getInt()));
     }
-    return Map.of("dtype", t instanceof TFloat32 ? "float32" : "int32", "shape", t.shape().asArray(), "values", values);
+    return Map.of(
+        "dtype",
+        t instanceof TFloat32 ? "float32" : "int32",
+        "shape",
+        t.shape().asArray(),
+        "values",
+        values);
   }
 }

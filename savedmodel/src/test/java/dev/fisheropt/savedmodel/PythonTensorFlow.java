@@ -17,13 +17,13 @@ import org.junit.jupiter.api.Assumptions;
  * A Python with {@code tensorflow-cpu==2.18.0} (the TensorFlow of TF-Java 1.1.0), in a virtual
  * environment created on first use and cached across builds.
  *
- * <p>The environment lives in {@code ~/.cache/fisheropt/python-tf-2.18.0} (system property
- * {@code fisheropt.python.venv} to move it) and is built from the first of {@code python3.12 …
- * python3.9, python3} found on the PATH (system property {@code fisheropt.python} to choose one)
- * with {@code pip install tensorflow-cpu==2.18.0}: about a minute and 250 MB, once. Where Python
- * or the package cannot be had, the tests that need it are aborted with the reason, printed; when
- * the environment variable {@code CI} is set (or {@code -Dfisheropt.python.required=true}) they
- * fail instead, since CI has network access to PyPI.
+ * <p>The environment lives in {@code ~/.cache/fisheropt/python-tf-2.18.0} (system property {@code
+ * fisheropt.python.venv} to move it) and is built from the first of {@code python3.12 … python3.9,
+ * python3} found on the PATH (system property {@code fisheropt.python} to choose one) with {@code
+ * pip install tensorflow-cpu==2.18.0}: about a minute and 250 MB, once. Where Python or the package
+ * cannot be had, the tests that need it are aborted with the reason, printed; when the environment
+ * variable {@code CI} is set (or {@code -Dfisheropt.python.required=true}) they fail instead, since
+ * CI has network access to PyPI.
  */
 final class PythonTensorFlow {
   static final String TENSORFLOW_VERSION = "2.18.0";
@@ -34,7 +34,9 @@ final class PythonTensorFlow {
 
   private PythonTensorFlow() {}
 
-  /** The venv's Python, installing it if needed; aborts or fails the calling test where it cannot. */
+  /**
+   * The venv's Python, installing it if needed; aborts or fails the calling test where it cannot.
+   */
   static synchronized Path python() {
     if (python == null && unavailable == null) {
       try {
@@ -59,13 +61,22 @@ final class PythonTensorFlow {
   }
 
   private static Path provision() throws IOException, InterruptedException {
-    Path venv = Path.of(System.getProperty("fisheropt.python.venv",
-        Path.of(System.getProperty("user.home"), ".cache", "fisheropt", "python-tf-" + TENSORFLOW_VERSION).toString()))
-        .toAbsolutePath();
+    Path venv =
+        Path.of(
+                System.getProperty(
+                    "fisheropt.python.venv",
+                    Path.of(
+                            System.getProperty("user.home"),
+                            ".cache",
+                            "fisheropt",
+                            "python-tf-" + TENSORFLOW_VERSION)
+                        .toString()))
+            .toAbsolutePath();
     Files.createDirectories(venv.getParent());
     Path lockFile = venv.resolveSibling(venv.getFileName() + ".lock");
     // Two builds on one machine must not install into the same directory at once.
-    try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    try (FileChannel channel =
+            FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock lock = channel.lock()) {
       Path venvPython = venv.resolve("bin").resolve("python");
       if (Files.exists(venv.resolve(READY)) && hasTensorFlow(venvPython)) {
@@ -73,12 +84,32 @@ final class PythonTensorFlow {
       }
       deleteRecursively(venv);
       String base = basePython();
-      System.err.println("[fisheropt] creating " + venv + " with " + base + " and pip install tensorflow-cpu==" + TENSORFLOW_VERSION);
+      System.err.println(
+          "[fisheropt] creating "
+              + venv
+              + " with "
+              + base
+              + " and pip install tensorflow-cpu=="
+              + TENSORFLOW_VERSION);
       check(Processes.run(List.of(base, "-m", "venv", venv.toString()), 300), "python -m venv");
-      check(Processes.run(List.of(venvPython.toString(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          "tensorflow-cpu==" + TENSORFLOW_VERSION), 1_200), "pip install tensorflow-cpu==" + TENSORFLOW_VERSION);
+      check(
+          Processes.run(
+              List.of(
+                  venvPython.toString(),
+                  "-m",
+                  "pip",
+                  "install",
+                  "--quiet",
+                  "--disable-pip-version-check",
+                  "tensorflow-cpu==" + TENSORFLOW_VERSION),
+              1_200),
+          "pip install tensorflow-cpu==" + TENSORFLOW_VERSION);
       if (!hasTensorFlow(venvPython)) {
-        throw new IOException("tensorflow " + TENSORFLOW_VERSION + " does not import after installing it into " + venv);
+        throw new IOException(
+            "tensorflow "
+                + TENSORFLOW_VERSION
+                + " does not import after installing it into "
+                + venv);
       }
       Files.writeString(venv.resolve(READY), TENSORFLOW_VERSION);
       return venvPython;
@@ -97,7 +128,9 @@ final class PythonTensorFlow {
     for (String candidate : candidates) {
       Processes.Outcome version;
       try {
-        version = Processes.run(List.of(candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"), 60);
+        version =
+            Processes.run(
+                List.of(candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"), 60);
       } catch (IOException notOnPath) {
         tried.add(candidate + " (not found)");
         continue;
@@ -108,15 +141,22 @@ final class PythonTensorFlow {
       }
       tried.add(candidate + " (" + (version.ok() ? "version " + v : "failed") + ")");
     }
-    throw new IOException("no Python 3.9–3.12 for tensorflow-cpu " + TENSORFLOW_VERSION + "; tried " + tried);
+    throw new IOException(
+        "no Python 3.9–3.12 for tensorflow-cpu " + TENSORFLOW_VERSION + "; tried " + tried);
   }
 
   private static boolean hasTensorFlow(Path venvPython) throws IOException, InterruptedException {
     if (!Files.isExecutable(venvPython)) {
       return false;
     }
-    Processes.Outcome o = Processes.run(List.of(venvPython.toString(), "-c",
-        "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import tensorflow as tf; print(tf.__version__)"), 300);
+    Processes.Outcome o =
+        Processes.run(
+            List.of(
+                venvPython.toString(),
+                "-c",
+                "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import tensorflow as tf;"
+                    + " print(tf.__version__)"),
+            300);
     return o.ok() && o.output().strip().endsWith(TENSORFLOW_VERSION);
   }
 

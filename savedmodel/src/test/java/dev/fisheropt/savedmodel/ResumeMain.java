@@ -1,6 +1,5 @@
 package dev.fisheropt.savedmodel;
 
-
 import java.nio.file.Path;
 import java.util.Map;
 import org.tensorflow.Result;
@@ -8,8 +7,8 @@ import org.tensorflow.Tensor;
 
 /**
  * What a fresh JVM does to resume training from an export, with no optimizer object and no code of
- * the model: load the SavedModel, run the {@code train} signature on batches
- * {@code first … first+steps−1}, dump every variable, and export again.
+ * the model: load the SavedModel, run the {@code train} signature on batches {@code first …
+ * first+steps−1}, dump every variable, and export again.
  *
  * <p>Arguments: {@code exportDir first steps dumpFile reExportDir}.
  */
@@ -24,7 +23,8 @@ public final class ResumeMain {
       for (int i = first; i < first + steps; i++) {
         Map<String, Tensor> feeds = TrainingProblem.trainFeeds(i);
         try (Result r = model.train(feeds)) {
-          System.out.println("step " + i + " loss " + r.get(0).asRawTensor().data().asFloats().getFloat(0));
+          System.out.println(
+              "step " + i + " loss " + r.get(0).asRawTensor().data().asFloats().getFloat(0));
         } finally {
           feeds.values().forEach(Tensor::close);
         }

@@ -3,7 +3,6 @@ package dev.fisheropt.savedmodel;
 import dev.fisheropt.ops.CustomOps;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.optimizers.LayerCollection;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,8 +35,10 @@ final class TrainingProblem implements AutoCloseable {
   static final int HIDDEN = 8;
   static final int CLASSES = 4;
   static final int BATCH = 16;
+
   /** Signature input names. */
   static final String X = "x";
+
   static final String LABELS = "labels";
   static final String LOGITS = "logits";
 
@@ -71,9 +72,14 @@ final class TrainingProblem implements AutoCloseable {
     Op step = optimizer.minimize(loss);
     session = new Session(graph);
     session.initialize();
-    export = TrainingExport.builder(session)
-        .input(X, x).label(LABELS, labels).prediction(LOGITS, logits)
-        .loss(loss).step(step).build();
+    export =
+        TrainingExport.builder(session)
+            .input(X, x)
+            .label(LABELS, labels)
+            .prediction(LOGITS, logits)
+            .loss(loss)
+            .step(step)
+            .build();
   }
 
   /**
@@ -81,26 +87,35 @@ final class TrainingProblem implements AutoCloseable {
    * nodes or inside its functions: non-empty for {@code polar(FUSED)} where the library loaded.
    */
   Set<String> libraryOps() {
-    Set<String> used = new TreeSet<>(MetaGraphs.opTypes(MetaGraphDef.newBuilder().setGraphDef(graph.toGraphDef()).build()));
+    Set<String> used =
+        new TreeSet<>(
+            MetaGraphs.opTypes(MetaGraphDef.newBuilder().setGraphDef(graph.toGraphDef()).build()));
     used.retainAll(CustomOps.OP_TYPES);
     return used;
   }
 
-  /** The dense layers, registered for optimizers that need each layer's inputs and pre-activations. */
+  /**
+   * The dense layers, registered for optimizers that need each layer's inputs and pre-activations.
+   */
   LayerCollection layers() {
     return layers;
   }
 
-  /** Trains on batches {@code first, first+1, …} through the op the {@code train} signature runs. */
+  /**
+   * Trains on batches {@code first, first+1, …} through the op the {@code train} signature runs.
+   */
   void train(int first, int steps) {
     for (int i = first; i < first + steps; i++) {
-      try (TFloat32 xb = features(i); TInt32 yb = labels(i)) {
+      try (TFloat32 xb = features(i);
+          TInt32 yb = labels(i)) {
         session.runner().feed(x, xb).feed(labels, yb).fetch(export.trainOutput()).run().close();
       }
     }
   }
 
-  /** The feeds of the {@code train} signature for batch {@code i}; the caller closes the tensors. */
+  /**
+   * The feeds of the {@code train} signature for batch {@code i}; the caller closes the tensors.
+   */
   static Map<String, Tensor> trainFeeds(int i) {
     return Map.of(X, features(i), LABELS, labels(i));
   }
@@ -115,7 +130,10 @@ final class TrainingProblem implements AutoCloseable {
     return TFloat32.tensorOf(Shape.of(BATCH, FEATURES), DataBuffers.of(v, true, false));
   }
 
-  /** Labels of batch {@code i}: which of the first four features is largest, so that there is something to learn. */
+  /**
+   * Labels of batch {@code i}: which of the first four features is largest, so that there is
+   * something to learn.
+   */
   static TInt32 labels(int i) {
     try (TFloat32 xb = features(i)) {
       int[] y = new int[BATCH];
@@ -132,17 +150,23 @@ final class TrainingProblem implements AutoCloseable {
     }
   }
 
-  private Variable<TFloat32> param(OptimizerCase c, String layer, String kind, Random init, long... shape) {
+  private Variable<TFloat32> param(
+      OptimizerCase c, String layer, String kind, Random init, long... shape) {
     int n = (int) Shape.of(shape).size();
     float[] v = new float[n];
     float scale = (float) (1.0 / Math.sqrt(shape[0]));
     for (int j = 0; j < n; j++) {
-      v[j] = kind.equals("bias") ? 0.1f * (float) init.nextGaussian() : scale * (float) init.nextGaussian();
+      v[j] =
+          kind.equals("bias")
+              ? 0.1f * (float) init.nextGaussian()
+              : scale * (float) init.nextGaussian();
     }
-    Operand<TFloat32> value = tf.withInitScope().constant(Shape.of(shape), DataBuffers.of(v, true, false));
-    Variable<TFloat32> variable = c.scopedNames()
-        ? tf.withSubScope(layer).withName(kind).variable(value)
-        : tf.withName(layer + "_" + kind).variable(value);
+    Operand<TFloat32> value =
+        tf.withInitScope().constant(Shape.of(shape), DataBuffers.of(v, true, false));
+    Variable<TFloat32> variable =
+        c.scopedNames()
+            ? tf.withSubScope(layer).withName(kind).variable(value)
+            : tf.withName(layer + "_" + kind).variable(value);
     params.add(variable);
     return variable;
   }

@@ -25,7 +25,9 @@ record VariableDump(Map<String, Value> values) {
 
   record Value(String dtype, long[] shape, byte[] bytes) {
     boolean sameBits(Value o) {
-      return dtype.equals(o.dtype) && Arrays.equals(shape, o.shape) && Arrays.equals(bytes, o.bytes);
+      return dtype.equals(o.dtype)
+          && Arrays.equals(shape, o.shape)
+          && Arrays.equals(bytes, o.bytes);
     }
 
     /** The values as doubles, for float32, float64 and int64 variables. */
@@ -104,7 +106,9 @@ record VariableDump(Map<String, Value> values) {
     return new VariableDump(values);
   }
 
-  /** Names whose values differ from {@code other} in any bit, with the largest absolute difference. */
+  /**
+   * Names whose values differ from {@code other} in any bit, with the largest absolute difference.
+   */
   List<String> differencesFrom(VariableDump other) {
     List<String> diffs = new ArrayList<>();
     for (Map.Entry<String, Value> e : values.entrySet()) {
@@ -121,7 +125,9 @@ record VariableDump(Map<String, Value> values) {
         diffs.add(e.getKey() + " (max |diff| " + max + ")");
       }
     }
-    other.values.keySet().stream().filter(k -> !values.containsKey(k)).forEach(k -> diffs.add(k + " (unexpected)"));
+    other.values.keySet().stream()
+        .filter(k -> !values.containsKey(k))
+        .forEach(k -> diffs.add(k + " (unexpected)"));
     return diffs;
   }
 }

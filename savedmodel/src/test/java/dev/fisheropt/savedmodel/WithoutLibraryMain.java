@@ -24,10 +24,13 @@ public final class WithoutLibraryMain {
   public static void main(String[] args) throws Exception {
     Path exportDir = Path.of(args[0]);
     List<String> lines = new ArrayList<>();
-    try (SavedModelBundle serving = SavedModelBundle.load(exportDir.toString(), TrainingExport.TAG);
+    try (SavedModelBundle serving =
+            SavedModelBundle.load(exportDir.toString(), TrainingExport.TAG);
         TFloat32 x = TrainingProblem.features(99);
         Result r = serving.function(TrainingExport.SERVE).call(Map.of(TrainingProblem.X, x))) {
-      ((TFloat32) r.get(TrainingProblem.LOGITS).orElseThrow()).scalars().forEach(s -> lines.add("" + Float.floatToIntBits(s.getFloat())));
+      ((TFloat32) r.get(TrainingProblem.LOGITS).orElseThrow())
+          .scalars()
+          .forEach(s -> lines.add("" + Float.floatToIntBits(s.getFloat())));
     }
     try (TrainingBundle model = TrainingBundle.load(exportDir)) {
       lines.add("loaded");

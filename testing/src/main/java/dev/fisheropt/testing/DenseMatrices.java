@@ -161,7 +161,10 @@ public final class DenseMatrices {
     return q;
   }
 
-  /** Σ_k λ_k q_k q_kᵀ for the rows q_k of {@code q}: with q orthogonal, the symmetric matrix with these eigenpairs. */
+  /**
+   * Σ_k λ_k q_k q_kᵀ for the rows q_k of {@code q}: with q orthogonal, the symmetric matrix with
+   * these eigenpairs.
+   */
   public static double[][] withEigenvalues(double[][] q, double[] eigenvalues) {
     int n = q.length;
     double[][] a = new double[n][n];
@@ -188,7 +191,10 @@ public final class DenseMatrices {
     return h;
   }
 
-  /** A random SPD matrix Bᵀ B / n + shift·I, B the n×n {@link RandomArrays#gaussian(long, int, int)} of {@code seed}. */
+  /**
+   * A random SPD matrix Bᵀ B / n + shift·I, B the n×n {@link RandomArrays#gaussian(long, int, int)}
+   * of {@code seed}.
+   */
   public static double[][] spd(long seed, int n, double shift) {
     double[][] b = RandomArrays.gaussian(seed, n, n);
     double[][] a = multiply(transpose(b), b);
@@ -201,7 +207,10 @@ public final class DenseMatrices {
     return a;
   }
 
-  /** {@code steps} of the Newton–Schulz polar iteration X ← aX + (bXXᵀ + c(XXᵀ)²)X from m/(‖m‖_F + 1e-7), on the wide orientation. */
+  /**
+   * {@code steps} of the Newton–Schulz polar iteration X ← aX + (bXXᵀ + c(XXᵀ)²)X from m/(‖m‖_F +
+   * 1e-7), on the wide orientation.
+   */
   public static double[][] newtonSchulz(double[][] m, int steps, double a, double b, double c) {
     boolean tall = m.length > m[0].length;
     double norm = frobenius(m) + 1e-7;

@@ -16,7 +16,7 @@ public final class Graphs {
   /** How many operations of type {@code type} the graph has. */
   public static int countOps(Graph graph, String type) {
     int n = 0;
-    for (Iterator<GraphOperation> it = graph.operations(); it.hasNext();) {
+    for (Iterator<GraphOperation> it = graph.operations(); it.hasNext(); ) {
       if (it.next().type().equals(type)) {
         n++;
       }
@@ -27,7 +27,7 @@ public final class Graphs {
   /** The names of the graph's {@code VariableV2} operations, in graph order. */
   public static List<String> variableNames(Graph graph) {
     List<String> names = new ArrayList<>();
-    for (Iterator<GraphOperation> it = graph.operations(); it.hasNext();) {
+    for (Iterator<GraphOperation> it = graph.operations(); it.hasNext(); ) {
       GraphOperation op = it.next();
       if ("VariableV2".equals(op.type())) {
         names.add(op.name());
@@ -36,7 +36,10 @@ public final class Graphs {
     return names;
   }
 
-  /** The value of every {@code VariableV2} of the graph as doubles, by name in name order, to compare whole training states. */
+  /**
+   * The value of every {@code VariableV2} of the graph as doubles, by name in name order, to
+   * compare whole training states.
+   */
   public static Map<String, double[]> variableValues(Graph graph, Session session) {
     Map<String, double[]> out = new TreeMap<>();
     for (String name : variableNames(graph)) {

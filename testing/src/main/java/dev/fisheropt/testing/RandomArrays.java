@@ -29,7 +29,10 @@ public final class RandomArrays {
     return gaussian(new Random(seed), n);
   }
 
-  /** A rows×cols matrix of the first standard normal draws of {@code new Random(seed)}, filled row by row. */
+  /**
+   * A rows×cols matrix of the first standard normal draws of {@code new Random(seed)}, filled row
+   * by row.
+   */
   public static double[][] gaussian(long seed, int rows, int cols) {
     Random random = new Random(seed);
     double[][] m = new double[rows][];

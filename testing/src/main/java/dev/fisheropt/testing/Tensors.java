@@ -23,14 +23,22 @@ import org.tensorflow.types.family.TFloating;
 public final class Tensors {
   private Tensors() {}
 
-  /** A constant of {@code type} (float32 or float64) holding the row-major {@code data} with the given shape. */
-  public static <T extends TFloating> Operand<T> constant(Ops tf, Class<T> type, long[] shape, double[] data) {
+  /**
+   * A constant of {@code type} (float32 or float64) holding the row-major {@code data} with the
+   * given shape.
+   */
+  public static <T extends TFloating> Operand<T> constant(
+      Ops tf, Class<T> type, long[] shape, double[] data) {
     return constant(tf, type, Shape.of(shape), data);
   }
 
-  /** A constant of {@code type} (float32 or float64) holding the row-major {@code data} with the given shape. */
+  /**
+   * A constant of {@code type} (float32 or float64) holding the row-major {@code data} with the
+   * given shape.
+   */
   @SuppressWarnings("unchecked")
-  public static <T extends TFloating> Operand<T> constant(Ops tf, Class<T> type, Shape shape, double[] data) {
+  public static <T extends TFloating> Operand<T> constant(
+      Ops tf, Class<T> type, Shape shape, double[] data) {
     if (type == TFloat64.class) {
       return (Operand<T>) tf.constant(shape, DataBuffers.of(data, true, false));
     }
@@ -42,7 +50,10 @@ public final class Tensors {
     return constant(tf, type, new long[] {m.length, m[0].length}, flatten(m));
   }
 
-  /** A tensor of {@code type} (float32 or float64) holding the row-major {@code data} with the given shape; the caller closes it. */
+  /**
+   * A tensor of {@code type} (float32 or float64) holding the row-major {@code data} with the given
+   * shape; the caller closes it.
+   */
   @SuppressWarnings("unchecked")
   public static <T extends TFloating> T tensorOf(Class<T> type, long[] shape, double[] data) {
     if (type == TFloat64.class) {
@@ -51,7 +62,9 @@ public final class Tensors {
     return (T) tensorOf(shape, toFloats(data));
   }
 
-  /** A float32 tensor holding the row-major {@code data} with the given shape; the caller closes it. */
+  /**
+   * A float32 tensor holding the row-major {@code data} with the given shape; the caller closes it.
+   */
   public static TFloat32 tensorOf(long[] shape, float[] data) {
     return TFloat32.tensorOf(Shape.of(shape), DataBuffers.of(data, true, false));
   }
@@ -145,14 +158,20 @@ public final class Tensors {
     }
   }
 
-  /** The first (for a scalar, the only) value of {@code operand} from one run of {@code session}. */
+  /**
+   * The first (for a scalar, the only) value of {@code operand} from one run of {@code session}.
+   */
   public static double scalar(Session session, Operand<?> operand) {
     return fetch(session, operand)[0];
   }
 
-  /** Builds a graph with {@code build}, runs its output once in a fresh session and returns it as a matrix (see {@link #toMatrix}). */
+  /**
+   * Builds a graph with {@code build}, runs its output once in a fresh session and returns it as a
+   * matrix (see {@link #toMatrix}).
+   */
   public static double[][] evaluateMatrix(Function<Ops, Operand<?>> build) {
-    try (Graph g = new Graph(); Session s = new Session(g)) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
       Operand<?> out = build.apply(Ops.create(g));
       try (Result r = s.runner().fetch(out).run()) {
         return toMatrix(r.get(0));
