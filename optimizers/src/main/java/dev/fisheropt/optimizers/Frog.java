@@ -25,7 +25,7 @@ import org.tensorflow.types.family.TFloating;
  *   M ← βM + G
  *   from r rows i of the batch (all of them when r ≥ batch): Y = B·∂L/∂Z  (B the batch size)
  *   Λ̂_ij = (Y_ij²/r) / (Σ_i' Y_i'j² ‖x_i'‖² / (rD) + ε)
- *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τI)⁻¹ M_j   (k conjugate-gradient steps from 0, all columns at once)
+ *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τI)⁻¹ M_j   (k CG steps from 0, all columns at once)
  *   Z_j ← Z_j / √(⟨Z_j, M_j⟩ + ε)
  *   W ← (1 − ηρ)W − ηZ
  * </pre>

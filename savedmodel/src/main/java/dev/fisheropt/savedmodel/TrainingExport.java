@@ -59,7 +59,8 @@ import org.tensorflow.proto.SavedModel;
  *     .input("x", x).label("labels", labels).prediction("logits", logits)
  *     .loss(loss).step(step).build();
  * for (...) {
- *   session.runner().feed(x, batch).feed(labels, batchLabels).fetch(export.trainOutput()).run().close();
+ *   session.runner().feed(x, batch).feed(labels, batchLabels)
+ *       .fetch(export.trainOutput()).run().close();
  * }
  * export.export(dir, false);          // refuses a non-empty dir; true replaces it
  * }</pre>
