@@ -8,6 +8,8 @@ import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
 import dev.fisheropt.optimizers.Polar;
+import dev.fisheropt.testing.DenseMatrices;
+import dev.fisheropt.testing.RandomArrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -95,7 +97,7 @@ public final class LossScaleBench {
         row.append(" | ").append(fmt(norm(displacement(c, data, constant(1, s))) / norm(one1)));
         double[] d20 = displacement(c, data, constant(20, s));
         row20.append(" | ").append(fmt(norm(d20) / norm(one20)));
-        deviation.append(" | ").append(fmt(norm(minus(d20, one20)) / norm(one20)));
+        deviation.append(" | ").append(fmt(norm(DenseMatrices.subtract(d20, one20)) / norm(one20)));
       }
       System.out.println(row.append(row20).append(" |"));
       deviations.add(deviation.append(" |").toString());
@@ -214,7 +216,7 @@ public final class LossScaleBench {
       for (int t = 0; t < scales.length; t++) {
         m.run(s, step, data, t, scales[t]);
       }
-      return minus(m.parameters(s), start);
+      return DenseMatrices.subtract(m.parameters(s), start);
     }
   }
 
@@ -273,7 +275,7 @@ public final class LossScaleBench {
       for (int t = 0; t < scales.length; t++) {
         m.run(s, step, data, t, scales[t]);
         double[] after = m.parameters(s);
-        sizes[t] = norm(minus(after, before));
+        sizes[t] = norm(DenseMatrices.subtract(after, before));
         before = after;
       }
       return sizes;
@@ -287,9 +289,9 @@ public final class LossScaleBench {
 
     Data(long seed) {
       Random random = new Random(seed);
-      double[] teacher = gaussian(random, IN * CLASSES, 1.0);
+      double[] teacher = RandomArrays.gaussian(random, IN * CLASSES, 1.0);
       for (int b = 0; b < BATCHES; b++) {
-        x[b] = gaussian(random, BATCH * IN, 1.0);
+        x[b] = RandomArrays.gaussian(random, BATCH * IN, 1.0);
         y[b] = new int[BATCH];
         for (int i = 0; i < BATCH; i++) {
           int best = 0;
@@ -340,7 +342,8 @@ public final class LossScaleBench {
               .variable(
                   init.constant(
                       Shape.of(fanIn, fanOut),
-                      DataBuffers.of(gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)))));
+                      DataBuffers.of(
+                          RandomArrays.gaussian(random, fanIn * fanOut, 1.0 / Math.sqrt(fanIn)))));
       Variable<TFloat64> bias =
           layer
               .withName("bias")
@@ -389,28 +392,8 @@ public final class LossScaleBench {
     }
   }
 
-  private static double[] gaussian(Random random, int n, double scale) {
-    double[] out = new double[n];
-    for (int i = 0; i < n; i++) {
-      out[i] = random.nextGaussian() * scale;
-    }
-    return out;
-  }
-
-  private static double[] minus(double[] a, double[] b) {
-    double[] out = new double[a.length];
-    for (int i = 0; i < a.length; i++) {
-      out[i] = a[i] - b[i];
-    }
-    return out;
-  }
-
   private static double norm(double[] a) {
-    double s = 0;
-    for (double v : a) {
-      s += v * v;
-    }
-    return Math.sqrt(s);
+    return Math.sqrt(DenseMatrices.dot(a, a));
   }
 
   private static String fmt(double v) {

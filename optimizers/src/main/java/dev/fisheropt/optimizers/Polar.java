@@ -23,24 +23,13 @@ public enum Polar {
   FUSED;
 
   <T extends TFloating> Operand<T> factor(Ops tf, Operand<T> matrix, int nsSteps) {
+    double a = NewtonSchulz.A_DEFAULT;
+    double b = NewtonSchulz.B_DEFAULT;
+    double c = NewtonSchulz.C_DEFAULT;
     return switch (this) {
-      case NEWTON_SCHULZ ->
-          NewtonSchulz.polar(
-              tf,
-              matrix,
-              nsSteps,
-              NewtonSchulz.A_DEFAULT,
-              NewtonSchulz.B_DEFAULT,
-              NewtonSchulz.C_DEFAULT);
+      case NEWTON_SCHULZ -> NewtonSchulz.polar(tf, matrix, nsSteps, a, b, c);
       case EXACT -> ExactPolar.polar(tf, matrix);
-      case FUSED ->
-          FusedPolar.polar(
-              tf,
-              matrix,
-              nsSteps,
-              NewtonSchulz.A_DEFAULT,
-              NewtonSchulz.B_DEFAULT,
-              NewtonSchulz.C_DEFAULT);
+      case FUSED -> FusedPolar.polar(tf, matrix, nsSteps, a, b, c);
     };
   }
 }
