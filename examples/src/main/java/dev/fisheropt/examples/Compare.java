@@ -7,11 +7,17 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.DelegatingProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import org.tensorflow.Graph;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
@@ -35,6 +41,7 @@ public final class Compare {
   public static final double TARGET_ACCURACY = 0.88;
 
   private static final int LOG_EVERY = 10;
+  private static final int LOG_BAR_MILLIS = 10_000;
   private static final int EVAL_CHUNK = 1000;
 
   private final CompareOptions options;
@@ -70,7 +77,7 @@ public final class Compare {
       return;
     }
     if (options.help()) {
-      System.out.print(CompareOptions.USAGE);
+      System.out.print(CompareOptions.usage());
       return;
     }
     try {
@@ -159,46 +166,47 @@ public final class Compare {
             human(stateBytes));
         for (int epoch = 1; epoch <= options.epochs(); epoch++) {
           int[] order = permutation(train.count(), options.seed() * 1_000_003L + epoch);
-          Progress progress = new Progress(epoch, stepsPerEpoch, seconds);
-          for (int s = 0; s < stepsPerEpoch; s++) {
-            long t0 = System.nanoTime();
-            float loss;
-            try (TFloat32 x = images(train, order, s * options.batchSize(), options.batchSize());
-                TInt32 y = labels(train, order, s * options.batchSize(), options.batchSize());
-                TFloat32 l =
-                    (TFloat32)
-                        session
-                            .runner()
-                            .feed(model.trainImages(), x)
-                            .feed(model.trainLabels(), y)
-                            .addTarget(step)
-                            .fetch(model.loss())
-                            .run()
-                            .get(0)) {
-              loss = l.getFloat();
-            }
-            double ms = (System.nanoTime() - t0) / 1e6;
-            stepMillis[(int) done] = ms;
-            seconds += ms / 1000;
-            done++;
-            lossSum += loss;
-            lossCount++;
-            boolean evaluate = done % options.evalEvery() == 0 || done == totalSteps;
-            if (done % LOG_EVERY == 0 || evaluate) {
-              lastLoss = lossSum / lossCount;
-              board.scalar("train/loss", done, (float) lastLoss);
-              double accuracy = Double.NaN;
-              if (evaluate) {
-                accuracy = accuracy(session, model, test);
-                board.scalar("test/accuracy", done, (float) accuracy);
+          try (ProgressBar progress = progressBar(epoch, stepsPerEpoch)) {
+            for (int s = 0; s < stepsPerEpoch; s++) {
+              long t0 = System.nanoTime();
+              float loss;
+              try (TFloat32 x = images(train, order, s * options.batchSize(), options.batchSize());
+                  TInt32 y = labels(train, order, s * options.batchSize(), options.batchSize());
+                  TFloat32 l =
+                      (TFloat32)
+                          session
+                              .runner()
+                              .feed(model.trainImages(), x)
+                              .feed(model.trainLabels(), y)
+                              .addTarget(step)
+                              .fetch(model.loss())
+                              .run()
+                              .get(0)) {
+                loss = l.getFloat();
               }
-              curve.add(new Curve.Point(done, seconds, lastLoss, accuracy));
-              lossSum = 0;
-              lossCount = 0;
+              double ms = (System.nanoTime() - t0) / 1e6;
+              stepMillis[(int) done] = ms;
+              seconds += ms / 1000;
+              done++;
+              lossSum += loss;
+              lossCount++;
+              boolean evaluate = done % options.evalEvery() == 0 || done == totalSteps;
+              if (done % LOG_EVERY == 0 || evaluate) {
+                lastLoss = lossSum / lossCount;
+                board.scalar("train/loss", done, (float) lastLoss);
+                double accuracy = Double.NaN;
+                if (evaluate) {
+                  accuracy = accuracy(session, model, test);
+                  board.scalar("test/accuracy", done, (float) accuracy);
+                }
+                curve.add(new Curve.Point(done, seconds, lastLoss, accuracy));
+                lossSum = 0;
+                lossCount = 0;
+              }
+              progress.step();
+              progress.setExtraMessage(String.format(Locale.ROOT, " loss %.4f", loss));
             }
-            progress.update(s + 1, seconds, loss);
           }
-          progress.finish(seconds, lastLoss);
         }
         double[] sorted = stepMillis.clone();
         Arrays.sort(sorted);
@@ -397,58 +405,32 @@ public final class Compare {
   }
 
   /**
-   * One epoch's progress bar: a line redrawn in place on a terminal, a line per quarter otherwise.
+   * One epoch's progress bar (me.tongfei:progressbar): redrawn in place on a terminal; elsewhere (a
+   * log, a test) a line every {@link #LOG_BAR_MILLIS} ms and one at the end of the epoch.
    */
-  private final class Progress {
-    private static final int WIDTH = 30;
-    private final int epoch;
-    private final int steps;
-    private long lastDraw;
-    private int lastQuarter;
-    private final double epochStartSeconds;
-
-    Progress(int epoch, int steps, double startSeconds) {
-      this.epoch = epoch;
-      this.steps = steps;
-      this.epochStartSeconds = startSeconds;
-    }
-
-    void update(int done, double seconds, float loss) {
-      if (interactive) {
-        long now = System.nanoTime();
-        if (now - lastDraw > 200_000_000L || done == steps) {
-          lastDraw = now;
-          out.print("\r" + line(done, seconds, loss));
-          out.flush();
-        }
-      } else {
-        int quarter = 4 * done / steps;
-        if (quarter > lastQuarter && done < steps) {
-          lastQuarter = quarter;
-          out.println(line(done, seconds, loss));
-        }
+  /** Prints each line unless it repeats the previous one (a closing bar renders twice). */
+  private java.util.function.Consumer<String> distinctLines() {
+    String[] last = {null};
+    return line -> {
+      if (!line.equals(last[0])) {
+        last[0] = line;
+        out.println(line);
       }
-    }
+    };
+  }
 
-    void finish(double seconds, double loss) {
-      String line = line(steps, seconds, (float) loss);
-      out.println(interactive ? "\r" + line : line);
-    }
-
-    private String line(int done, double seconds, float loss) {
-      int filled = WIDTH * done / steps;
-      double rate = done / Math.max(1e-9, seconds - epochStartSeconds);
-      return String.format(
-          Locale.ROOT,
-          "  epoch %d/%d [%s%s] %4d/%d  %6.1f steps/s  loss %.4f",
-          epoch,
-          options.epochs(),
-          "#".repeat(filled),
-          ".".repeat(WIDTH - filled),
-          done,
-          steps,
-          rate,
-          loss);
-    }
+  private ProgressBar progressBar(int epoch, int steps) {
+    return new ProgressBarBuilder()
+        .setTaskName(String.format(Locale.ROOT, "  epoch %d/%d", epoch, options.epochs()))
+        .setInitialMax(steps)
+        .setStyle(ProgressBarStyle.ASCII)
+        .setUnit(" steps", 1)
+        .showSpeed(new DecimalFormat("0.0"))
+        .setUpdateIntervalMillis(interactive ? 200 : LOG_BAR_MILLIS)
+        .setConsumer(
+            interactive
+                ? new ConsoleProgressBarConsumer(out)
+                : new DelegatingProgressBarConsumer(distinctLines(), 100))
+        .build();
   }
 }

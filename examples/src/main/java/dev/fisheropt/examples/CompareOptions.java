@@ -1,17 +1,26 @@
 package dev.fisheropt.examples;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
- * The command line of {@code compare}. {@link #parse} rejects unknown flags, missing or malformed
- * values and out-of-range numbers with an {@link IllegalArgumentException} whose message names the
- * flag; {@link #USAGE} lists every flag with its default.
+ * The command line of {@code compare}, parsed with picocli. {@link #parse} rejects unknown flags,
+ * missing or malformed values and out-of-range numbers with an {@link IllegalArgumentException}
+ * whose message names the flag; {@link #usage()} lists every flag with its default.
  */
 public record CompareOptions(
     List<OptimizerChoice> optimizers,
@@ -37,174 +46,233 @@ public record CompareOptions(
   public static final long SEED_DEFAULT = 1;
   public static final Path OUT_DEFAULT = Path.of("compare-out");
 
-  public static final String USAGE =
-      """
-      usage: compare [flags]
-        --optimizers LIST   comma-separated, from: %s (default: %s)
-        --model cnn|mlp     the classifier (default cnn)
-        --hidden N          hidden width of the MLP (default %d)
-        --epochs N          passes over the training set (default %d)
-        --batch N           batch size (default %d)
-        --train-limit N     train on the first N training images only (default all 60000)
-        --test-limit N      evaluate on the first N test images only (default all 10000)
-        --seed N            initial weights and shuffling (default %d)
-        --lr NAME=RATE,...  learning rates, e.g. --lr adam=2e-3,muon=0.01 (defaults: %s)
-        --fismo-interval K  FISMO recomputes its preconditioner every K steps (default %d)
-        --eval-every N      test accuracy every N steps, and at the end (default %d)
-        --xla               compile the training step with XLA (global JIT)
-        --data DIR          the four Fashion-MNIST IDX files (default %s)
-        --out DIR           where the CSV, PNG and TensorBoard logs go (default %s)
-        --help              this text
-      """
-          .formatted(
-              String.join(
-                  ",", Arrays.stream(OptimizerChoice.values()).map(OptimizerChoice::flag).toList()),
-              String.join(
-                  ",", OptimizerChoice.defaults().stream().map(OptimizerChoice::flag).toList()),
-              HIDDEN_DEFAULT,
-              EPOCHS_DEFAULT,
-              BATCH_DEFAULT,
-              SEED_DEFAULT,
-              String.join(
-                  ", ",
-                  Arrays.stream(OptimizerChoice.values())
-                      .map(c -> c.flag() + "=" + c.defaultLearningRate())
-                      .toList()),
-              OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT,
-              EVAL_EVERY_DEFAULT,
-              FashionMnist.DEBIAN_DIRECTORY,
-              OUT_DEFAULT);
-
   /** The learning rate {@code choice} trains with. */
   public double learningRate(OptimizerChoice choice) {
     return learningRates.getOrDefault(choice, choice.defaultLearningRate());
   }
 
+  /** Parses {@code args}; a bad command line throws with a message that names the flag. */
   public static CompareOptions parse(String... args) {
-    List<OptimizerChoice> optimizers = OptimizerChoice.defaults();
-    Model.Architecture model = Model.Architecture.CNN;
-    int hidden = HIDDEN_DEFAULT;
-    int epochs = EPOCHS_DEFAULT;
-    int batch = BATCH_DEFAULT;
-    int trainLimit = Integer.MAX_VALUE;
-    int testLimit = Integer.MAX_VALUE;
-    long seed = SEED_DEFAULT;
-    Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
-    int fismoInterval = OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT;
-    int evalEvery = EVAL_EVERY_DEFAULT;
-    boolean xla = false;
-    Path data = FashionMnist.DEBIAN_DIRECTORY;
-    Path out = OUT_DEFAULT;
-    boolean help = false;
-    for (int i = 0; i < args.length; i++) {
-      String flag = args[i];
-      switch (flag) {
-        case "--help", "-h" -> help = true;
-        case "--xla" -> xla = true;
-        case "--optimizers" -> optimizers = optimizers(value(args, ++i, flag));
-        case "--model" ->
-            model =
-                switch (value(args, ++i, flag)) {
-                  case "cnn" -> Model.Architecture.CNN;
-                  case "mlp" -> Model.Architecture.MLP;
-                  default ->
-                      throw new IllegalArgumentException(
-                          "--model must be cnn or mlp, got '" + args[i] + "'");
-                };
-        case "--hidden" -> hidden = positive(flag, value(args, ++i, flag));
-        case "--epochs" -> epochs = positive(flag, value(args, ++i, flag));
-        case "--batch" -> batch = positive(flag, value(args, ++i, flag));
-        case "--train-limit" -> trainLimit = positive(flag, value(args, ++i, flag));
-        case "--test-limit" -> testLimit = positive(flag, value(args, ++i, flag));
-        case "--seed" -> seed = integer(flag, value(args, ++i, flag));
-        case "--lr" -> learningRates(value(args, ++i, flag), rates);
-        case "--fismo-interval" -> fismoInterval = positive(flag, value(args, ++i, flag));
-        case "--eval-every" -> evalEvery = positive(flag, value(args, ++i, flag));
-        case "--data" -> data = Path.of(value(args, ++i, flag));
-        case "--out" -> out = Path.of(value(args, ++i, flag));
-        default ->
-            throw new IllegalArgumentException("unknown argument '" + flag + "' (try --help)");
-      }
-    }
-    if (trainLimit < batch) {
-      throw new IllegalArgumentException(
-          "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
-    }
-    return new CompareOptions(
-        optimizers,
-        model,
-        hidden,
-        epochs,
-        batch,
-        trainLimit,
-        testLimit,
-        seed,
-        Map.copyOf(rates),
-        new OptimizerChoice.Tuning(fismoInterval),
-        evalEvery,
-        xla,
-        data,
-        out,
-        help);
-  }
-
-  private static String value(String[] args, int i, String flag) {
-    if (i >= args.length || args[i].startsWith("--")) {
-      throw new IllegalArgumentException(flag + " needs a value (try --help)");
-    }
-    return args[i];
-  }
-
-  private static long integer(String flag, String text) {
+    Flags flags = new Flags();
+    CommandLine line = commandLine(flags);
     try {
-      return Long.parseLong(text);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(flag + " must be an integer, got '" + text + "'");
+      line.parseArgs(args);
+      return flags.options();
+    } catch (ParameterException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (try --help)", e);
     }
   }
 
-  private static int positive(String flag, String text) {
-    long v = integer(flag, text);
-    if (v < 1 || v > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException(flag + " must be a positive integer, got " + text);
-    }
-    return (int) v;
+  /** The {@code --help} text: every flag with its default. */
+  public static String usage() {
+    StringWriter text = new StringWriter();
+    commandLine(new Flags()).usage(new PrintWriter(text), CommandLine.Help.Ansi.OFF);
+    return text.toString();
   }
 
-  private static List<OptimizerChoice> optimizers(String list) {
-    LinkedHashSet<OptimizerChoice> chosen = new LinkedHashSet<>();
-    for (String name : list.split(",")) {
-      if (!name.isBlank()) {
-        chosen.add(OptimizerChoice.parse(name));
-      }
-    }
-    if (chosen.isEmpty()) {
-      throw new IllegalArgumentException("--optimizers names no optimizer");
-    }
-    return new ArrayList<>(chosen);
+  private static CommandLine commandLine(Flags flags) {
+    CommandLine line = new CommandLine(flags);
+    line.setCaseInsensitiveEnumValuesAllowed(true);
+    line.registerConverter(
+        OptimizerChoice.class,
+        name -> {
+          try {
+            return OptimizerChoice.parse(name);
+          } catch (IllegalArgumentException e) {
+            throw new CommandLine.TypeConversionException(e.getMessage());
+          }
+        });
+    line.registerConverter(
+        Model.Architecture.class,
+        name ->
+            switch (name.toLowerCase(Locale.ROOT)) {
+              case "cnn" -> Model.Architecture.CNN;
+              case "mlp" -> Model.Architecture.MLP;
+              default ->
+                  throw new CommandLine.TypeConversionException(
+                      "expected cnn or mlp, got '" + name + "'");
+            });
+    return line;
   }
 
-  private static void learningRates(String list, Map<OptimizerChoice, Double> rates) {
-    for (String pair : list.split(",")) {
-      String[] parts = pair.split("=", -1);
-      if (parts.length != 2) {
-        throw new IllegalArgumentException("--lr takes NAME=RATE pairs, got '" + pair + "'");
+  private static String optimizerNames(List<OptimizerChoice> choices) {
+    return String.join(",", choices.stream().map(OptimizerChoice::flag).toList());
+  }
+
+  /** The flags as picocli fills them in; {@link #options} checks ranges and builds the record. */
+  @Command(
+      name = "compare",
+      sortOptions = false,
+      usageHelpWidth = 100,
+      description =
+          "Trains the same classifier on Fashion-MNIST with each chosen optimizer and compares"
+              + " them.")
+  static final class Flags {
+    @Spec CommandSpec spec;
+
+    @Option(
+        names = "--optimizers",
+        paramLabel = "LIST",
+        description = "comma-separated, from: ${compare.all} (default: ${compare.defaults})")
+    String optimizers = optimizerNames(OptimizerChoice.defaults());
+
+    @Option(
+        names = "--model",
+        paramLabel = "cnn|mlp",
+        description = "the classifier (default: cnn)")
+    Model.Architecture model = Model.Architecture.CNN;
+
+    @Option(
+        names = "--hidden",
+        paramLabel = "N",
+        description = "hidden width of the MLP (default: ${DEFAULT-VALUE})")
+    int hidden = HIDDEN_DEFAULT;
+
+    @Option(
+        names = "--epochs",
+        paramLabel = "N",
+        description = "passes over the training set (default: ${DEFAULT-VALUE})")
+    int epochs = EPOCHS_DEFAULT;
+
+    @Option(
+        names = "--batch",
+        paramLabel = "N",
+        description = "batch size (default: ${DEFAULT-VALUE})")
+    int batch = BATCH_DEFAULT;
+
+    @Option(
+        names = "--train-limit",
+        paramLabel = "N",
+        description = "use the first N training images only (default: all 60000)")
+    int trainLimit = Integer.MAX_VALUE;
+
+    @Option(
+        names = "--test-limit",
+        paramLabel = "N",
+        description = "evaluate on the first N test images only (default: all 10000)")
+    int testLimit = Integer.MAX_VALUE;
+
+    @Option(
+        names = "--seed",
+        paramLabel = "N",
+        description = "initial weights and shuffling (default: ${DEFAULT-VALUE})")
+    long seed = SEED_DEFAULT;
+
+    @Option(
+        names = "--lr",
+        paramLabel = "NAME=RATE",
+        split = ",",
+        description = "learning rates, e.g. --lr adam=2e-3,muon=0.01 (defaults: ${compare.rates})")
+    Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
+
+    @Option(
+        names = "--fismo-interval",
+        paramLabel = "K",
+        description =
+            "FISMO recomputes its preconditioner every K steps (default: ${DEFAULT-VALUE})")
+    int fismoInterval = OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT;
+
+    @Option(
+        names = "--eval-every",
+        paramLabel = "N",
+        description = "evaluate every N steps, and at the end (default: ${DEFAULT-VALUE})")
+    int evalEvery = EVAL_EVERY_DEFAULT;
+
+    @Option(names = "--xla", description = "compile the training step with XLA (global JIT)")
+    boolean xla;
+
+    @Option(
+        names = "--data",
+        paramLabel = "DIR",
+        description = "the four Fashion-MNIST IDX files (default: ${DEFAULT-VALUE})")
+    Path data = FashionMnist.DEBIAN_DIRECTORY;
+
+    @Option(
+        names = "--out",
+        paramLabel = "DIR",
+        description = "where the CSV, PNG and TensorBoard logs go (default: ${DEFAULT-VALUE})")
+    Path out = OUT_DEFAULT;
+
+    @Option(
+        names = {"-h", "--help"},
+        usageHelp = true,
+        description = "this text")
+    boolean help;
+
+    static {
+      System.setProperty("compare.all", optimizerNames(Arrays.asList(OptimizerChoice.values())));
+      System.setProperty("compare.defaults", optimizerNames(OptimizerChoice.defaults()));
+      System.setProperty(
+          "compare.rates",
+          String.join(
+              ", ",
+              Arrays.stream(OptimizerChoice.values())
+                  .map(c -> c.flag() + "=" + c.defaultLearningRate())
+                  .toList()));
+    }
+
+    private ParameterException error(String message) {
+      return new ParameterException(spec.commandLine(), message);
+    }
+
+    private int positive(String flag, int value) {
+      if (value < 1) {
+        throw error(flag + " must be a positive integer, got " + value);
       }
-      double rate;
-      try {
-        rate = Double.parseDouble(parts[1]);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(
-            "--lr " + parts[0] + ": '" + parts[1] + "' is not a number");
+      return value;
+    }
+
+    CompareOptions options() {
+      LinkedHashSet<OptimizerChoice> chosen = new LinkedHashSet<>();
+      for (String name : optimizers.split(",")) {
+        if (!name.isBlank()) {
+          try {
+            chosen.add(OptimizerChoice.parse(name));
+          } catch (IllegalArgumentException e) {
+            throw error("--optimizers: " + e.getMessage());
+          }
+        }
       }
-      if (!(rate > 0) || Double.isInfinite(rate)) {
-        throw new IllegalArgumentException(
-            "--lr "
-                + parts[0]
-                + ": the learning rate must be positive and finite, got "
-                + parts[1]);
+      if (chosen.isEmpty()) {
+        throw error("--optimizers names no optimizer");
       }
-      rates.put(OptimizerChoice.parse(parts[0]), rate);
+      for (Map.Entry<OptimizerChoice, Double> e : rates.entrySet()) {
+        double rate = e.getValue();
+        if (!(rate > 0) || Double.isInfinite(rate)) {
+          throw error(
+              "--lr "
+                  + e.getKey().flag()
+                  + ": the learning rate must be positive and finite, got "
+                  + rate);
+        }
+      }
+      positive("--hidden", hidden);
+      positive("--epochs", epochs);
+      positive("--batch", batch);
+      positive("--train-limit", trainLimit);
+      positive("--test-limit", testLimit);
+      positive("--fismo-interval", fismoInterval);
+      positive("--eval-every", evalEvery);
+      if (trainLimit < batch) {
+        throw error(
+            "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
+      }
+      return new CompareOptions(
+          new ArrayList<>(chosen),
+          model,
+          hidden,
+          epochs,
+          batch,
+          trainLimit,
+          testLimit,
+          seed,
+          Map.copyOf(rates),
+          new OptimizerChoice.Tuning(fismoInterval),
+          evalEvery,
+          xla,
+          data,
+          out,
+          help);
     }
   }
 }

@@ -63,21 +63,55 @@ class CompareOptionsTest {
 
   @Test
   void badArgumentsAreRejectedNamingTheFlag() {
-    assertTrue(error("--epoch", "3").contains("unknown argument '--epoch'"));
-    assertTrue(error("--epochs").contains("--epochs needs a value"));
-    assertTrue(error("--epochs", "--xla").contains("--epochs needs a value"));
-    assertTrue(error("--epochs", "two").contains("--epochs must be an integer, got 'two'"));
+    assertTrue(error("--epoch", "3").contains("Unknown options: '--epoch'"));
+    assertTrue(error("--epochs").contains("Missing required parameter for option '--epochs'"));
+    assertTrue(
+        error("--epochs", "--xla").contains("Expected parameter for option '--epochs' but found"));
+    assertTrue(error("--epochs", "two").contains("'two' is not an int"), error("--epochs", "two"));
     assertTrue(error("--batch", "0").contains("--batch must be a positive integer"));
-    assertTrue(error("--model", "resnet").contains("--model must be cnn or mlp"));
+    assertTrue(
+        error("--model", "resnet").contains("option '--model': expected cnn or mlp, got 'resnet'"));
     assertTrue(
         error("--optimizers", "adam,sgd")
             .contains(
                 "unknown optimizer 'sgd'; choose from adam, momentum, muon, fismo, adafisher,"
                     + " adafisherw, frog"));
     assertTrue(error("--optimizers", ",").contains("names no optimizer"));
-    assertTrue(error("--lr", "adam").contains("NAME=RATE"));
+    assertTrue(error("--lr", "adam").contains("KEY=VALUE"), error("--lr", "adam"));
+    assertTrue(error("--lr", "sgd=0.1").contains("unknown optimizer 'sgd'"));
     assertTrue(error("--lr", "adam=-1").contains("must be positive"));
-    assertTrue(error("--lr", "adam=fast").contains("'fast' is not a number"));
+    assertTrue(
+        error("--lr", "adam=fast").contains("'fast' is not a double"), error("--lr", "adam=fast"));
     assertTrue(error("--batch", "256", "--train-limit", "100").contains("smaller than one batch"));
+    assertTrue(error("--epochs", "two").endsWith("(try --help)"));
+  }
+
+  @Test
+  void helpIsAFlagAndTheUsageListsEveryFlagWithItsDefault() {
+    assertTrue(CompareOptions.parse("--help").help());
+    assertTrue(CompareOptions.parse("-h").help());
+    String usage = CompareOptions.usage();
+    for (String flag :
+        List.of(
+            "--optimizers",
+            "--model",
+            "--hidden",
+            "--epochs",
+            "--batch",
+            "--train-limit",
+            "--test-limit",
+            "--seed",
+            "--lr",
+            "--fismo-interval",
+            "--eval-every",
+            "--xla",
+            "--data",
+            "--out",
+            "--help")) {
+      assertTrue(usage.contains(flag), flag + " missing from\n" + usage);
+    }
+    assertTrue(usage.contains("from: adam,momentum,muon,fismo,adafisher,adafisherw,"), usage);
+    assertTrue(usage.contains("adam=0.002"), usage);
+    assertTrue(usage.contains("(default: 128)"), usage);
   }
 }

@@ -74,7 +74,8 @@ class CompareSmokeTest {
     }
     assertTrue(printed.contains("| Adam "), printed);
     assertTrue(printed.contains("| FISMO "), printed);
-    assertTrue(printed.contains("epoch 2/2 [##############################]   16/16"), printed);
+    assertTrue(printed.contains("epoch 2/2 100% ["), printed);
+    assertTrue(printed.contains("] 16/16 steps"), printed);
   }
 
   @Test
