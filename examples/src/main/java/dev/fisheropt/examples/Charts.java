@@ -22,8 +22,12 @@ public final class Charts {
 
   private Charts() {}
 
-  /** Writes a 2×2 grid of charts to {@code png}. */
-  public static void write(List<Curve> curves, String title, Path png) throws IOException {
+  /**
+   * Writes a 2×2 grid of charts to {@code png}; with {@code stds} (same order as {@code curves})
+   * each line gets a band of ± one standard deviation.
+   */
+  public static void write(List<Curve> curves, List<Curve> stds, String title, Path png)
+      throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<XYChart> charts = new ArrayList<>();
     charts.add(
@@ -34,7 +38,8 @@ public final class Charts {
             "loss",
             Curve.Point::step,
             Curve.Point::trainLoss,
-            true));
+            true,
+            stds));
     charts.add(
         chart(
             curves,
@@ -43,25 +48,28 @@ public final class Charts {
             "loss",
             Curve.Point::seconds,
             Curve.Point::trainLoss,
-            true));
+            true,
+            stds));
     charts.add(
         chart(
             curves,
-            title + ": test accuracy",
+            title + ": validation accuracy",
             "step",
             "accuracy",
             Curve.Point::step,
-            Curve.Point::testAccuracy,
-            false));
+            Curve.Point::accuracy,
+            false,
+            stds));
     charts.add(
         chart(
             curves,
-            title + ": test accuracy",
+            title + ": validation accuracy",
             "seconds",
             "accuracy",
             Curve.Point::seconds,
-            Curve.Point::testAccuracy,
-            false));
+            Curve.Point::accuracy,
+            false,
+            stds));
     String name = png.toString();
     BitmapEncoder.saveBitmap(
         charts,
@@ -78,7 +86,8 @@ public final class Charts {
       String y,
       ToDoubleFunction<Curve.Point> fx,
       ToDoubleFunction<Curve.Point> fy,
-      boolean logLoss) {
+      boolean logLoss,
+      List<Curve> stds) {
     XYChart chart =
         new XYChartBuilder()
             .width(WIDTH)
@@ -90,15 +99,37 @@ public final class Charts {
     chart.getStyler().setYAxisLogarithmic(logLoss);
     chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
     chart.getStyler().setMarkerSize(4);
-    for (Curve c : curves) {
+    for (int k = 0; k < curves.size(); k++) {
+      Curve c = curves.get(k);
       List<Double> xs = new ArrayList<>();
       List<Double> ys = new ArrayList<>();
-      for (Curve.Point p : c.points()) {
+      List<Double> band = new ArrayList<>();
+      List<Curve.Point> sd = stds == null ? null : stds.get(k).points();
+      for (int i = 0; i < c.points().size(); i++) {
+        Curve.Point p = c.points().get(i);
         double v = fy.applyAsDouble(p);
         if (Double.isFinite(v) && (!logLoss || v > 0)) {
           xs.add(fx.applyAsDouble(p));
           ys.add(v);
+          band.add(sd == null ? 0 : fy.applyAsDouble(sd.get(i)));
         }
+      }
+      if (sd != null && !xs.isEmpty()) {
+        // the band: the polygon mean + std forward, mean − std back (clipped above 0 for log axes)
+        List<Double> px = new ArrayList<>(xs);
+        List<Double> py = new ArrayList<>();
+        for (int i = 0; i < xs.size(); i++) {
+          py.add(ys.get(i) + band.get(i));
+        }
+        for (int i = xs.size() - 1; i >= 0; i--) {
+          px.add(xs.get(i));
+          double low = ys.get(i) - band.get(i);
+          py.add(logLoss ? Math.max(low, ys.get(i) * 1e-3) : low);
+        }
+        XYSeries area = chart.addSeries(c.optimizer() + " ± std", px, py);
+        area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
+        area.setMarker(SeriesMarkers.NONE);
+        area.setShowInLegend(false);
       }
       if (!xs.isEmpty()) {
         XYSeries s = chart.addSeries(c.optimizer(), xs, ys);

@@ -10,8 +10,10 @@ import java.nio.file.Path;
 import java.text.DecimalFormat;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.SplittableRandom;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.DelegatingProgressBarConsumer;
@@ -37,9 +39,6 @@ import org.tensorflow.types.TInt32;
  * tensorboard --logdir DIR/tensorboard}).
  */
 public final class Compare {
-  /** The accuracy whose first crossing the table reports (steps and seconds). */
-  public static final double TARGET_ACCURACY = 0.88;
-
   private static final int LOG_EVERY = 10;
   private static final int LOG_BAR_MILLIS = 10_000;
   private static final int EVAL_CHUNK = 1000;
@@ -48,18 +47,66 @@ public final class Compare {
   private final PrintStream out;
   private final boolean interactive;
 
-  /** The outcome of one optimizer's run. */
+  /** The outcome of one optimizer's run with one seed. */
   public record Result(
       OptimizerChoice choice,
       double learningRate,
+      long seed,
       Curve curve,
       double testAccuracy,
       double finalTrainLoss,
+      double validationLoss,
+      double validationAccuracy,
       double trainSeconds,
       double medianStepMillis,
       long stateBytes,
       long parameters,
       long steps) {}
+
+  /** One tuning trial: a learning rate on the short budget, judged on the validation split. */
+  public record Trial(
+      OptimizerChoice choice,
+      double factor,
+      double learningRate,
+      long steps,
+      double validationLoss,
+      double validationAccuracy) {}
+
+  /**
+   * One optimizer over its seeds: mean ± standard deviation of test accuracy and final training
+   * loss, and the time to target (validation accuracy) over the seeds that reached it.
+   */
+  public record Summary(
+      OptimizerChoice choice,
+      double learningRate,
+      List<Result> runs,
+      Stats testAccuracy,
+      Stats finalTrainLoss,
+      double target,
+      int reached,
+      Stats stepsToTarget,
+      Stats secondsToTarget) {
+    static Summary of(List<Result> runs, double target) {
+      List<Curve.Point> hits =
+          runs.stream().map(r -> r.curve().firstReaching(target)).filter(p -> p != null).toList();
+      return new Summary(
+          runs.get(0).choice(),
+          runs.get(0).learningRate(),
+          runs,
+          Stats.of(runs.stream().mapToDouble(Result::testAccuracy).toArray()),
+          Stats.of(runs.stream().mapToDouble(Result::finalTrainLoss).toArray()),
+          target,
+          hits.size(),
+          Stats.of(hits.stream().mapToDouble(Curve.Point::step).toArray()),
+          Stats.of(hits.stream().mapToDouble(Curve.Point::seconds).toArray()));
+    }
+  }
+
+  /** The seed that fixes which training images are held out for validation, in every run. */
+  static final long VALIDATION_SEED = 0x5eed;
+
+  private List<Summary> summaries = List.of();
+  private List<Trial> trials = List.of();
 
   public Compare(CompareOptions options, PrintStream out) {
     this.options = options;
@@ -91,32 +138,120 @@ public final class Compare {
     }
   }
 
-  /** Runs every chosen optimizer and writes the outputs; returns the results in run order. */
+  /** The per-optimizer summaries of the last {@link #run}. */
+  public List<Summary> summaries() {
+    return summaries;
+  }
+
+  /** The tuning trials of the last {@link #run} (empty without {@code --tune}). */
+  public List<Trial> trials() {
+    return trials;
+  }
+
+  /** Loads {@code --data} and runs the comparison on it. */
   public List<Result> run() throws IOException {
-    FashionMnist.Data data = FashionMnist.load(options.data());
-    FashionMnist.Split train = data.train().head(options.trainLimit());
+    return run(FashionMnist.load(options.data()));
+  }
+
+  /**
+   * Holds out the validation split, tunes if asked (validation only), runs every chosen optimizer
+   * with every seed and writes the outputs; returns the runs in order (optimizer, then seed). The
+   * test split's labels are read only for the final test accuracy of each run.
+   */
+  public List<Result> run(FashionMnist.Data data) throws IOException {
+    FashionMnist.Split all = data.train().head(options.trainLimit());
+    int heldOut = Math.min(options.validation(), all.count() / 5);
+    int[] order = permutation(all.count(), VALIDATION_SEED);
+    FashionMnist.Split validation =
+        all.select(Arrays.copyOfRange(order, all.count() - heldOut, all.count()));
+    FashionMnist.Split train = all.select(Arrays.copyOf(order, all.count() - heldOut));
+    if (train.count() < options.batchSize()) {
+      throw new IllegalArgumentException(
+          "after holding out "
+              + heldOut
+              + " validation images, "
+              + train.count()
+              + " training images are fewer than one batch");
+    }
     FashionMnist.Split test = data.test().head(options.testLimit());
     Files.createDirectories(options.out());
     out.printf(
         Locale.ROOT,
-        "Fashion-MNIST: %d training, %d test images; %s, batch %d, %d epoch(s), seed %d%s%n",
+        "Fashion-MNIST: %d training, %d validation, %d test images; %s, batch %d, %d epoch(s),"
+            + " %s schedule, seed%s %s%s%n",
         train.count(),
+        validation.count(),
         test.count(),
         options.model().name().toLowerCase(Locale.ROOT),
         options.batchSize(),
         options.epochs(),
-        options.seed(),
+        options.schedule().name().toLowerCase(Locale.ROOT).replace('_', '-'),
+        options.seeds() > 1 ? "s" : "",
+        options.seeds() > 1
+            ? options.seed() + ".." + (options.seed() + options.seeds() - 1)
+            : Long.toString(options.seed()),
         options.xla() ? ", XLA" : "");
-    List<Result> results = new ArrayList<>();
+    Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
     for (OptimizerChoice choice : options.optimizers()) {
-      results.add(train(choice, train, test));
+      rates.put(choice, options.learningRate(choice));
     }
+    if (options.tune()) {
+      rates = tune(train, validation);
+    }
+    long totalSteps = (long) (train.count() / options.batchSize()) * options.epochs();
+    List<Result> results = new ArrayList<>();
+    Map<OptimizerChoice, List<Result>> byChoice = new EnumMap<>(OptimizerChoice.class);
+    for (OptimizerChoice choice : options.optimizers()) {
+      for (int k = 0; k < options.seeds(); k++) {
+        long seed = options.seed() + k;
+        String run = options.seeds() > 1 ? choice.flag() + "/seed-" + seed : choice.flag();
+        Path logDir = options.out().resolve("tensorboard").resolve(run);
+        Result r =
+            train(
+                choice,
+                rates.get(choice),
+                seed,
+                totalSteps,
+                train,
+                validation,
+                test,
+                logDir,
+                options.seeds() > 1 ? "seed " + seed : null);
+        results.add(r);
+        byChoice.computeIfAbsent(choice, c -> new ArrayList<>()).add(r);
+      }
+    }
+    double target = options.target();
+    if (Double.isNaN(target)) {
+      target =
+          byChoice.containsKey(OptimizerChoice.ADAM)
+              ? Stats.of(
+                      byChoice.get(OptimizerChoice.ADAM).stream()
+                          .mapToDouble(Result::validationAccuracy)
+                          .toArray())
+                  .mean()
+              : CompareOptions.TARGET_FALLBACK;
+    }
+    List<Summary> sums = new ArrayList<>();
+    for (List<Result> runs : byChoice.values()) {
+      sums.add(Summary.of(runs, target));
+    }
+    sums.sort(java.util.Comparator.comparingInt(s -> options.optimizers().indexOf(s.choice())));
+    summaries = List.copyOf(sums);
     writeCsv(results, options.out().resolve("curves.csv"));
+    List<Curve> means = new ArrayList<>();
+    List<Curve> stds = new ArrayList<>();
+    for (Summary s : summaries) {
+      List<Curve> curves = s.runs().stream().map(Result::curve).toList();
+      means.add(Curve.combine(s.choice().displayName(), curves, false));
+      stds.add(Curve.combine(s.choice().displayName(), curves, true));
+    }
     Charts.write(
-        results.stream().map(Result::curve).toList(),
+        means,
+        options.seeds() > 1 ? stds : null,
         "Fashion-MNIST " + options.model().name(),
         options.out().resolve("compare.png"));
-    String table = table(results);
+    String table = table(summaries);
     Files.writeString(options.out().resolve("summary.md"), table);
     out.println();
     out.print(table);
@@ -127,47 +262,183 @@ public final class Compare {
             + options.out().resolve("compare.png")
             + ", "
             + options.out().resolve("summary.md")
+            + (options.tune()
+                ? ", "
+                    + options.out().resolve("tuning.csv")
+                    + ", "
+                    + options.out().resolve("tuning.md")
+                : "")
             + " and "
             + options.out().resolve("tensorboard")
             + "/");
     return results;
   }
 
-  private Result train(OptimizerChoice choice, FashionMnist.Split train, FashionMnist.Split test)
+  /**
+   * The learning-rate sweep: for each optimizer, its rate times each of {@code --tune-factors},
+   * trained for {@code --tune-steps} steps (seed {@code --seed}, the run's schedule over those
+   * steps) and judged by the validation loss at the end; the test split is not passed in at all.
+   * Writes tuning.csv and tuning.md; returns the chosen rate of each optimizer.
+   */
+  Map<OptimizerChoice, Double> tune(FashionMnist.Split train, FashionMnist.Split validation)
       throws IOException {
-    double lr = options.learningRate(choice);
+    out.printf(
+        Locale.ROOT,
+        "%nTuning: each optimizer's rate times %s, %d steps each, chosen by validation loss%n",
+        options.tuneFactors(),
+        options.tuneSteps());
+    Map<OptimizerChoice, Double> chosen = new EnumMap<>(OptimizerChoice.class);
+    List<Trial> all = new ArrayList<>();
+    for (OptimizerChoice choice : options.optimizers()) {
+      List<Trial> mine = new ArrayList<>();
+      for (double factor : options.tuneFactors()) {
+        double lr = options.learningRate(choice) * factor;
+        Result r =
+            train(
+                choice,
+                lr,
+                options.seed(),
+                options.tuneSteps(),
+                train,
+                validation,
+                null,
+                null,
+                "tune");
+        mine.add(
+            new Trial(choice, factor, lr, r.steps(), r.validationLoss(), r.validationAccuracy()));
+      }
+      Trial best = mine.get(choose(mine));
+      chosen.put(choice, best.learningRate());
+      out.printf(
+          Locale.ROOT, "%s: chose learning rate %s%n", choice.displayName(), best.learningRate());
+      all.addAll(mine);
+    }
+    trials = List.copyOf(all);
+    try (PrintWriter w =
+        new PrintWriter(Files.newBufferedWriter(options.out().resolve("tuning.csv")))) {
+      w.println("optimizer,factor,learning_rate,steps,validation_loss,validation_accuracy,chosen");
+      for (Trial t : trials) {
+        w.printf(
+            Locale.ROOT,
+            "%s,%s,%s,%d,%.6f,%.4f,%s%n",
+            t.choice().flag(),
+            t.factor(),
+            t.learningRate(),
+            t.steps(),
+            t.validationLoss(),
+            t.validationAccuracy(),
+            chosen.get(t.choice()) == t.learningRate());
+      }
+    }
+    String table = tuningTable(trials, chosen);
+    Files.writeString(options.out().resolve("tuning.md"), table);
+    out.println();
+    out.print(table);
+    StringBuilder flag = new StringBuilder("--lr ");
+    for (Map.Entry<OptimizerChoice, Double> e : chosen.entrySet()) {
+      flag.append(flag.length() > 5 ? "," : "")
+          .append(e.getKey().flag())
+          .append('=')
+          .append(e.getValue());
+    }
+    out.println("chosen rates as a flag: " + flag);
+    return chosen;
+  }
+
+  /** The index of the trial with the lowest validation loss (a non-finite loss never wins). */
+  static int choose(List<Trial> trials) {
+    int best = -1;
+    for (int i = 0; i < trials.size(); i++) {
+      double loss = trials.get(i).validationLoss();
+      if (Double.isFinite(loss) && (best < 0 || loss < trials.get(best).validationLoss())) {
+        best = i;
+      }
+    }
+    return best < 0 ? 0 : best;
+  }
+
+  static String tuningTable(List<Trial> trials, Map<OptimizerChoice, Double> chosen) {
+    StringBuilder b = new StringBuilder();
+    b.append(
+        String.format(
+            Locale.ROOT,
+            "| %-12s | %10s | %8s | %10s | %8s | %6s |%n",
+            "optimizer",
+            "lr",
+            "× rate",
+            "val loss",
+            "val acc",
+            "chosen"));
+    b.append("|--------------|------------|----------|------------|----------|--------|\n");
+    for (Trial t : trials) {
+      b.append(
+          String.format(
+              Locale.ROOT,
+              "| %-12s | %10.3g | %8s | %10.4f | %7.2f%% | %6s |%n",
+              t.choice().displayName(),
+              t.learningRate(),
+              t.factor(),
+              t.validationLoss(),
+              100 * t.validationAccuracy(),
+              chosen.get(t.choice()) == t.learningRate() ? "yes" : ""));
+    }
+    return b.toString();
+  }
+
+  /**
+   * One run: {@code totalSteps} steps of {@code choice} at peak rate {@code lr} under the run's
+   * schedule, evaluating on {@code validation} every {@code --eval-every} steps and at the end. The
+   * test accuracy is computed at the end only, and only when {@code test} is not null (tuning
+   * passes null); {@code logDir} null: no TensorBoard log.
+   */
+  private Result train(
+      OptimizerChoice choice,
+      double lr,
+      long seed,
+      long totalSteps,
+      FashionMnist.Split train,
+      FashionMnist.Split validation,
+      FashionMnist.Split test,
+      Path logDir,
+      String label)
+      throws IOException {
     Curve curve = new Curve(choice.displayName());
-    Path logDir = options.out().resolve("tensorboard").resolve(choice.flag());
-    deleteEventFiles(logDir);
-    Files.createDirectories(logDir);
+    if (logDir != null) {
+      deleteEventFiles(logDir);
+      Files.createDirectories(logDir);
+    }
     try (Graph graph = new Graph();
-        TensorBoardLog board = new TensorBoardLog(logDir)) {
-      Model model =
-          new Model(graph, options.model(), options.batchSize(), options.hidden(), options.seed());
-      GuardedOptimizer optimizer = choice.build(graph, model.layers(), lr, options.tuning());
+        TensorBoardLog board = logDir == null ? null : new TensorBoardLog(logDir)) {
+      Model model = new Model(graph, options.model(), options.batchSize(), options.hidden(), seed);
+      GuardedOptimizer optimizer =
+          choice.build(
+              graph, model.layers(), options.schedule().of(lr, totalSteps), options.tuning());
       Op step = optimizer.minimize(model.loss());
       long stateBytes = StateMemory.bytes(optimizer);
       try (Session session = new Session(graph, sessionConfig(options.xla()))) {
         session.initialize();
         int stepsPerEpoch = train.count() / options.batchSize();
-        long totalSteps = (long) stepsPerEpoch * options.epochs();
+        int epochs = (int) ((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
         double seconds = 0;
         double lossSum = 0;
         int lossCount = 0;
         double lastLoss = Double.NaN;
         double[] stepMillis = new double[(int) totalSteps];
+        double[] lastEval = {Double.NaN, Double.NaN};
         long done = 0;
         out.printf(
             Locale.ROOT,
-            "%n%s (learning rate %s, %d parameters, optimizer state %s)%n",
+            "%n%s (learning rate %s%s, %d parameters, optimizer state %s)%n",
             choice.displayName(),
             lr,
+            label == null ? "" : ", " + label,
             model.parameterCount(),
             human(stateBytes));
-        for (int epoch = 1; epoch <= options.epochs(); epoch++) {
-          int[] order = permutation(train.count(), options.seed() * 1_000_003L + epoch);
-          try (ProgressBar progress = progressBar(epoch, stepsPerEpoch)) {
-            for (int s = 0; s < stepsPerEpoch; s++) {
+        for (int epoch = 1; epoch <= epochs; epoch++) {
+          int[] order = permutation(train.count(), seed * 1_000_003L + epoch);
+          int steps = (int) Math.min(stepsPerEpoch, totalSteps - done);
+          try (ProgressBar progress = progressBar(epoch, epochs, steps)) {
+            for (int s = 0; s < steps; s++) {
               long t0 = System.nanoTime();
               float loss;
               try (TFloat32 x = images(train, order, s * options.batchSize(), options.batchSize());
@@ -193,11 +464,17 @@ public final class Compare {
               boolean evaluate = done % options.evalEvery() == 0 || done == totalSteps;
               if (done % LOG_EVERY == 0 || evaluate) {
                 lastLoss = lossSum / lossCount;
-                board.scalar("train/loss", done, (float) lastLoss);
+                if (board != null) {
+                  board.scalar("train/loss", done, (float) lastLoss);
+                }
                 double accuracy = Double.NaN;
                 if (evaluate) {
-                  accuracy = accuracy(session, model, test);
-                  board.scalar("test/accuracy", done, (float) accuracy);
+                  lastEval = evaluate(session, model, validation);
+                  accuracy = lastEval[1];
+                  if (board != null) {
+                    board.scalar("validation/loss", done, (float) lastEval[0]);
+                    board.scalar("validation/accuracy", done, (float) accuracy);
+                  }
                 }
                 curve.add(new Curve.Point(done, seconds, lastLoss, accuracy));
                 lossSum = 0;
@@ -211,19 +488,26 @@ public final class Compare {
         double[] sorted = stepMillis.clone();
         Arrays.sort(sorted);
         double median = sorted[sorted.length / 2];
-        double finalAccuracy = curve.points().get(curve.points().size() - 1).testAccuracy();
+        double testAccuracy = test == null ? Double.NaN : evaluate(session, model, test)[1];
         out.printf(
             Locale.ROOT,
-            "%s: test accuracy %.2f%%, %.1f s of training%n",
+            "%s: validation loss %.4f, accuracy %.2f%%%s, %.1f s of training%n",
             choice.displayName(),
-            100 * finalAccuracy,
+            lastEval[0],
+            100 * lastEval[1],
+            test == null
+                ? ""
+                : String.format(Locale.ROOT, "; test accuracy %.2f%%", 100 * testAccuracy),
             seconds);
         return new Result(
             choice,
             lr,
+            seed,
             curve,
-            finalAccuracy,
+            testAccuracy,
             lastLoss,
+            lastEval[0],
+            lastEval[1],
             seconds,
             median,
             stateBytes,
@@ -254,29 +538,39 @@ public final class Compare {
     return xla ? Xla.sessionConfig() : ConfigProto.getDefaultInstance();
   }
 
-  private double accuracy(Session session, Model model, FashionMnist.Split test) {
-    int[] identity = new int[test.count()];
+  /** Mean cross-entropy and accuracy on {@code split} (its labels are read once each). */
+  private double[] evaluate(Session session, Model model, FashionMnist.Split split) {
+    int[] identity = new int[split.count()];
     Arrays.setAll(identity, i -> i);
     long correct = 0;
-    for (int start = 0; start < test.count(); start += EVAL_CHUNK) {
-      int n = Math.min(EVAL_CHUNK, test.count() - start);
-      try (TFloat32 x = images(test, identity, start, n);
-          TInt32 predicted =
-              (TInt32)
+    double loss = 0;
+    for (int start = 0; start < split.count(); start += EVAL_CHUNK) {
+      int n = Math.min(EVAL_CHUNK, split.count() - start);
+      try (TFloat32 x = images(split, identity, start, n);
+          TFloat32 logp =
+              (TFloat32)
                   session
                       .runner()
                       .feed(model.evalImages(), x)
-                      .fetch(model.evalPredictions())
+                      .fetch(model.evalLogProbabilities())
                       .run()
                       .get(0)) {
         for (int i = 0; i < n; i++) {
-          if (predicted.getInt(i) == (test.labels()[start + i] & 0xff)) {
+          int label = split.label(start + i);
+          int best = 0;
+          for (int c = 1; c < FashionMnist.CLASSES; c++) {
+            if (logp.getFloat(i, c) > logp.getFloat(i, best)) {
+              best = c;
+            }
+          }
+          if (best == label) {
             correct++;
           }
+          loss -= logp.getFloat(i, label);
         }
       }
     }
-    return (double) correct / test.count();
+    return new double[] {loss / split.count(), (double) correct / split.count()};
   }
 
   private TFloat32 images(FashionMnist.Split split, int[] order, int start, int n) {
@@ -297,7 +591,7 @@ public final class Compare {
   private static TInt32 labels(FashionMnist.Split split, int[] order, int start, int n) {
     int[] values = new int[n];
     for (int i = 0; i < n; i++) {
-      values[i] = split.labels()[order[start + i]] & 0xff;
+      values[i] = split.label(order[start + i]);
     }
     return TInt32.tensorOf(Shape.of(n), DataBuffers.of(values, true, false));
   }
@@ -320,78 +614,98 @@ public final class Compare {
 
   private static void writeCsv(List<Result> results, Path file) throws IOException {
     try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(file))) {
-      w.println("optimizer,step,seconds,train_loss,test_accuracy");
+      w.println("optimizer,seed,step,seconds,train_loss,validation_accuracy");
       for (Result r : results) {
         for (Curve.Point p : r.curve().points()) {
           w.printf(
               Locale.ROOT,
-              "%s,%d,%.4f,%.6f,%s%n",
+              "%s,%d,%d,%.4f,%.6f,%s%n",
               r.choice().flag(),
+              r.seed(),
               p.step(),
               p.seconds(),
               p.trainLoss(),
-              Double.isNaN(p.testAccuracy())
-                  ? ""
-                  : String.format(Locale.ROOT, "%.4f", p.testAccuracy()));
+              Double.isNaN(p.accuracy()) ? "" : String.format(Locale.ROOT, "%.4f", p.accuracy()));
         }
       }
     }
   }
 
-  /** The final comparison as a Markdown table. */
-  static String table(List<Result> results) {
+  /** The final comparison as a Markdown table, one row per optimizer (mean ± std over seeds). */
+  static String table(List<Summary> summaries) {
     double adamStep =
-        results.stream()
-            .filter(r -> r.choice() == OptimizerChoice.ADAM)
-            .mapToDouble(Result::medianStepMillis)
+        summaries.stream()
+            .filter(s -> s.choice() == OptimizerChoice.ADAM)
+            .mapToDouble(s -> medianStep(s.runs()))
             .findFirst()
             .orElse(Double.NaN);
+    double target = summaries.isEmpty() ? Double.NaN : summaries.get(0).target();
     StringBuilder b = new StringBuilder();
     b.append(
         String.format(
             Locale.ROOT,
-            "| %-12s | %6s | %9s | %10s | %8s | %8s | %7s | %13s | %12s |%n",
+            "| %-12s | %8s | %15s | %15s | %8s | %8s | %7s | %10s | %22s |%n",
             "optimizer",
             "lr",
-            "test acc",
+            "test acc %",
             "train loss",
             "wall s",
             "ms/step",
             "vs Adam",
             "state",
-            "88% at"));
-    int[] widths = {14, 8, 11, 12, 10, 10, 9, 15, 14};
+            "to target: steps / s"));
+    int[] widths = {14, 10, 17, 17, 10, 10, 9, 12, 24};
     for (int w : widths) {
       b.append('|').append("-".repeat(w));
     }
     b.append("|\n");
-    for (Result r : results) {
-      Curve.Point reached = r.curve().firstReaching(TARGET_ACCURACY);
+    for (Summary s : summaries) {
+      int n = s.runs().size();
       String at =
-          reached == null
+          s.reached() == 0
               ? "not reached"
-              : String.format(Locale.ROOT, "%d / %.0f s", reached.step(), reached.seconds());
+              : String.format(
+                      Locale.ROOT,
+                      "%s / %s",
+                      s.stepsToTarget().format("%.0f"),
+                      s.secondsToTarget().format("%.1f"))
+                  + (n > 1 ? String.format(Locale.ROOT, " (%d/%d)", s.reached(), n) : "");
+      double step = medianStep(s.runs());
       b.append(
           String.format(
               Locale.ROOT,
-              "| %-12s | %6s | %8.2f%% | %10.4f | %8.1f | %8.2f | %6.2fx | %13s | %12s |%n",
-              r.choice().displayName(),
-              r.learningRate(),
-              100 * r.testAccuracy(),
-              r.finalTrainLoss(),
-              r.trainSeconds(),
-              r.medianStepMillis(),
-              r.medianStepMillis() / adamStep,
-              human(r.stateBytes()),
+              "| %-12s | %8.3g | %15s | %15s | %8.1f | %8.2f | %6.2fx | %10s | %22s |%n",
+              s.choice().displayName(),
+              s.learningRate(),
+              new Stats(
+                      100 * s.testAccuracy().mean(),
+                      100 * s.testAccuracy().std(),
+                      s.testAccuracy().n())
+                  .format("%.2f"),
+              s.finalTrainLoss().format("%.4f"),
+              Stats.of(s.runs().stream().mapToDouble(Result::trainSeconds).toArray()).mean(),
+              step,
+              step / adamStep,
+              human(s.runs().get(0).stateBytes()),
               at));
     }
     b.append(
-        "\n"
-            + "ms/step: median step time; vs Adam: its ratio to Adam's in this run; state: bytes of"
-            + " slot and\n"
-            + "hyperparameter variables; 88% at: first evaluation (step / training seconds) at ≥"
-            + " 88% test accuracy.\n");
+        String.format(
+            Locale.ROOT,
+            "%ntest acc, train loss: mean ± standard deviation over seeds (final training loss:"
+                + " mean of the last\n"
+                + "logged steps); ms/step: median step time; vs Adam: its ratio to Adam's; state:"
+                + " bytes of slot and\n"
+                + "hyperparameter variables; to target: first evaluation (step / training seconds)"
+                + " at validation\n"
+                + "accuracy ≥ %.2f%%, mean over the seeds that reached it (reached/seeds).%n",
+            100 * target));
     return b.toString();
+  }
+
+  private static double medianStep(List<Result> runs) {
+    double[] v = runs.stream().mapToDouble(Result::medianStepMillis).sorted().toArray();
+    return v[v.length / 2];
   }
 
   static String human(long bytes) {
@@ -419,9 +733,9 @@ public final class Compare {
     };
   }
 
-  private ProgressBar progressBar(int epoch, int steps) {
+  private ProgressBar progressBar(int epoch, int epochs, int steps) {
     return new ProgressBarBuilder()
-        .setTaskName(String.format(Locale.ROOT, "  epoch %d/%d", epoch, options.epochs()))
+        .setTaskName(String.format(Locale.ROOT, "  epoch %d/%d", epoch, epochs))
         .setInitialMax(steps)
         .setStyle(ProgressBarStyle.ASCII)
         .setUnit(" steps", 1)

@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import dev.fisheropt.ops.Schedule;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -37,7 +38,38 @@ public record CompareOptions(
     boolean xla,
     Path data,
     Path out,
-    boolean help) {
+    boolean help,
+    int validation,
+    boolean tune,
+    int tuneSteps,
+    List<Double> tuneFactors,
+    int seeds,
+    double target,
+    LearningRates schedule) {
+
+  /** How the learning rate moves over a run. */
+  public enum LearningRates {
+    /**
+     * Linear warmup over the first {@link #WARMUP_FRACTION} of the run's steps, then cosine decay
+     * to {@link #FINAL_FRACTION} of the peak at the last step.
+     */
+    WARMUP_COSINE,
+    /** The peak rate throughout. */
+    CONSTANT;
+
+    public static final double WARMUP_FRACTION = 0.05;
+    public static final double FINAL_FRACTION = 0.1;
+
+    /** The schedule of a run of {@code totalSteps} steps peaking at {@code peak}. */
+    public Schedule of(double peak, long totalSteps) {
+      if (this == CONSTANT) {
+        return Schedule.constant(peak);
+      }
+      long warmup = Math.round(WARMUP_FRACTION * totalSteps);
+      return Schedule.warmupCosine(
+          peak, Math.min(warmup, totalSteps - 1), Math.max(totalSteps, 1), FINAL_FRACTION * peak);
+    }
+  }
 
   public static final int EPOCHS_DEFAULT = 1;
   public static final int BATCH_DEFAULT = 128;
@@ -45,6 +77,12 @@ public record CompareOptions(
   public static final int EVAL_EVERY_DEFAULT = 50;
   public static final long SEED_DEFAULT = 1;
   public static final Path OUT_DEFAULT = Path.of("compare-out");
+  public static final int VALIDATION_DEFAULT = 5000;
+  public static final int TUNE_STEPS_DEFAULT = 150;
+  public static final List<Double> TUNE_FACTORS_DEFAULT = List.of(0.25, 0.5, 1.0, 2.0, 4.0);
+
+  /** The fallback target (validation accuracy) when Adam is not in the run. */
+  public static final double TARGET_FALLBACK = 0.88;
 
   /** The learning rate {@code choice} trains with. */
   public double learningRate(OptimizerChoice choice) {
@@ -82,6 +120,16 @@ public record CompareOptions(
             throw new CommandLine.TypeConversionException(e.getMessage());
           }
         });
+    line.registerConverter(
+        LearningRates.class,
+        name ->
+            switch (name.toLowerCase(Locale.ROOT)) {
+              case "warmup-cosine" -> LearningRates.WARMUP_COSINE;
+              case "constant" -> LearningRates.CONSTANT;
+              default ->
+                  throw new CommandLine.TypeConversionException(
+                      "expected warmup-cosine or constant, got '" + name + "'");
+            });
     line.registerConverter(
         Model.Architecture.class,
         name ->
@@ -178,6 +226,60 @@ public record CompareOptions(
         description = "evaluate every N steps, and at the end (default: ${DEFAULT-VALUE})")
     int evalEvery = EVAL_EVERY_DEFAULT;
 
+    @Option(
+        names = "--validation",
+        paramLabel = "N",
+        description =
+            "hold out N training images (at most a fifth of them) for validation: evaluations,"
+                + " tuning and the time to target use them; the test set only reports"
+                + " (default: ${DEFAULT-VALUE})")
+    int validation = VALIDATION_DEFAULT;
+
+    @Option(
+        names = "--schedule",
+        paramLabel = "warmup-cosine|constant",
+        description =
+            "learning-rate schedule of every optimizer: warmup over 5% of the steps, cosine decay"
+                + " to 10% of the peak at the end (default), or constant")
+    LearningRates schedule = LearningRates.WARMUP_COSINE;
+
+    @Option(
+        names = "--tune",
+        description =
+            "first sweep each optimizer's learning rate (its rate times each --tune-factors) on"
+                + " --tune-steps steps, choose by validation loss, then run with the chosen"
+                + " rates; writes tuning.csv and tuning.md")
+    boolean tune;
+
+    @Option(
+        names = "--tune-steps",
+        paramLabel = "N",
+        description = "steps of each tuning trial (default: ${DEFAULT-VALUE})")
+    int tuneSteps = TUNE_STEPS_DEFAULT;
+
+    @Option(
+        names = "--tune-factors",
+        paramLabel = "LIST",
+        split = ",",
+        description = "multiples of each rate to try (default: 0.25,0.5,1,2,4)")
+    List<Double> tuneFactors = new ArrayList<>(TUNE_FACTORS_DEFAULT);
+
+    @Option(
+        names = "--seeds",
+        paramLabel = "N",
+        description =
+            "runs per optimizer, seeds --seed, --seed+1, ... (initial weights and batch order);"
+                + " the table gives mean ± standard deviation (default: ${DEFAULT-VALUE})")
+    int seeds = 1;
+
+    @Option(
+        names = "--target",
+        paramLabel = "ACC",
+        description =
+            "validation accuracy whose first crossing is the time to target (default: Adam's mean"
+                + " final validation accuracy in this run; 0.88 without Adam)")
+    double target = Double.NaN;
+
     @Option(names = "--xla", description = "compile the training step with XLA (global JIT)")
     boolean xla;
 
@@ -253,6 +355,20 @@ public record CompareOptions(
       positive("--test-limit", testLimit);
       positive("--fismo-interval", fismoInterval);
       positive("--eval-every", evalEvery);
+      positive("--validation", validation);
+      positive("--tune-steps", tuneSteps);
+      positive("--seeds", seeds);
+      if (tuneFactors.isEmpty()) {
+        throw error("--tune-factors names no factor");
+      }
+      for (double f : tuneFactors) {
+        if (!(f > 0) || Double.isInfinite(f)) {
+          throw error("--tune-factors must be positive and finite, got " + f);
+        }
+      }
+      if (!Double.isNaN(target) && !(target > 0 && target <= 1)) {
+        throw error("--target must be an accuracy in (0, 1], got " + target);
+      }
       if (trainLimit < batch) {
         throw error(
             "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
@@ -272,7 +388,14 @@ public record CompareOptions(
           xla,
           data,
           out,
-          help);
+          help,
+          validation,
+          tune,
+          tuneSteps,
+          List.copyOf(tuneFactors),
+          seeds,
+          target,
+          schedule);
     }
   }
 }

@@ -5,12 +5,12 @@ import java.util.List;
 
 /**
  * What one optimizer's run produced: training loss (mean over the steps since the previous point)
- * and test accuracy where it was evaluated, each against step and training seconds (evaluation time
- * excluded).
+ * and validation accuracy where it was evaluated, each against step and training seconds
+ * (evaluation time excluded).
  */
 public final class Curve {
-  /** One logged point; {@code testAccuracy} is NaN where the test set was not evaluated. */
-  public record Point(long step, double seconds, double trainLoss, double testAccuracy) {}
+  /** One logged point; {@code accuracy} (validation) is NaN where it was not evaluated. */
+  public record Point(long step, double seconds, double trainLoss, double accuracy) {}
 
   private final String optimizer;
   private final List<Point> points = new ArrayList<>();
@@ -31,8 +31,28 @@ public final class Curve {
     return List.copyOf(points);
   }
 
-  /** The first evaluated point whose test accuracy reaches {@code accuracy}, or null. */
+  /** The first evaluated point whose validation accuracy reaches {@code accuracy}, or null. */
   public Point firstReaching(double accuracy) {
-    return points.stream().filter(p -> p.testAccuracy() >= accuracy).findFirst().orElse(null);
+    return points.stream().filter(p -> p.accuracy() >= accuracy).findFirst().orElse(null);
+  }
+
+  /**
+   * The point-by-point mean (or, with {@code std}, the sample standard deviation) of runs logged at
+   * the same steps; the step is the first curve's.
+   */
+  public static Curve combine(String optimizer, List<Curve> runs, boolean std) {
+    Curve c = new Curve(optimizer);
+    int n = runs.stream().mapToInt(r -> r.points.size()).min().orElse(0);
+    for (int i = 0; i < n; i++) {
+      int k = i;
+      List<Point> at = runs.stream().map(r -> r.points.get(k)).toList();
+      c.add(
+          new Point(
+              at.get(0).step(),
+              Stats.of(at.stream().mapToDouble(Point::seconds).toArray()).pick(std),
+              Stats.of(at.stream().mapToDouble(Point::trainLoss).toArray()).pick(std),
+              Stats.of(at.stream().mapToDouble(Point::accuracy).toArray()).pick(std)));
+    }
+    return c;
   }
 }

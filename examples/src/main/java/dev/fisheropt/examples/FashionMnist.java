@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Fashion-MNIST (Xiao, Rasul, Vollgraf, 2017): 60,000 training and 10,000 test images of 28×28
@@ -37,15 +38,82 @@ public final class FashionMnist {
 
   /**
    * One split: {@code images} holds count×784 unsigned bytes row-major, {@code labels} count class
-   * ids.
+   * ids. Every read of a label through {@link #label} or {@link #labels} is counted ({@link
+   * #labelReads}), and a {@link #sealed} copy throws on any label read: {@code compare} uses both
+   * to show that the test labels play no part in choosing anything.
    */
-  public record Split(byte[] images, byte[] labels, int count) {
+  public static final class Split {
+    private final byte[] images;
+    private final byte[] labels;
+    private final int count;
+    private final boolean sealed;
+    private final AtomicLong labelReads = new AtomicLong();
+
+    public Split(byte[] images, byte[] labels, int count) {
+      this(images, labels, count, false);
+    }
+
+    private Split(byte[] images, byte[] labels, int count, boolean sealed) {
+      this.images = images;
+      this.labels = labels;
+      this.count = count;
+      this.sealed = sealed;
+    }
+
+    public byte[] images() {
+      return images;
+    }
+
+    public int count() {
+      return count;
+    }
+
+    /** The class id of example {@code i} (one counted label read). */
+    public int label(int i) {
+      check(1);
+      return labels[i] & 0xff;
+    }
+
+    /** A copy of all labels (count label reads). */
+    public byte[] labels() {
+      check(count);
+      return labels.clone();
+    }
+
+    /** How many labels have been read so far. */
+    public long labelReads() {
+      return labelReads.get();
+    }
+
+    /** The same images and labels, but any label read throws {@link IllegalStateException}. */
+    public Split sealed() {
+      return new Split(images, labels, count, true);
+    }
+
+    private void check(int reads) {
+      if (sealed) {
+        throw new IllegalStateException("the labels of this split are sealed");
+      }
+      labelReads.addAndGet(reads);
+    }
+
     /** The first {@code n} examples (all when n ≥ count). */
     public Split head(int n) {
       if (n >= count) {
         return this;
       }
-      return new Split(Arrays.copyOf(images, n * PIXELS), Arrays.copyOf(labels, n), n);
+      return new Split(Arrays.copyOf(images, n * PIXELS), Arrays.copyOf(labels, n), n, sealed);
+    }
+
+    /** The examples at {@code indices}, in that order. */
+    public Split select(int[] indices) {
+      byte[] x = new byte[indices.length * PIXELS];
+      byte[] y = new byte[indices.length];
+      for (int i = 0; i < indices.length; i++) {
+        System.arraycopy(images, indices[i] * PIXELS, x, i * PIXELS, PIXELS);
+        y[i] = labels[indices[i]];
+      }
+      return new Split(x, y, indices.length, sealed);
     }
   }
 

@@ -47,6 +47,7 @@ public final class Model {
   private final Placeholder<TFloat32> evalImages;
   private final Operand<TFloat32> loss;
   private final Operand<TInt32> evalPredictions;
+  private final Operand<TFloat32> evalLogProbabilities;
   private final long parameterCount;
 
   /**
@@ -89,6 +90,7 @@ public final class Model {
         tf.withName("predictions")
             .dtypes
             .cast(tf.math.argMax(evalLogits, tf.constant(1)), TInt32.class);
+    evalLogProbabilities = tf.withName("log_probabilities").nn.logSoftmax(evalLogits);
     long count = 0;
     for (Variable<TFloat32> v : parameters) {
       count += v.shape().size();
@@ -199,6 +201,11 @@ public final class Model {
 
   public Placeholder<TFloat32> evalImages() {
     return evalImages;
+  }
+
+  /** log softmax of the logits of every evaluation image, [n, 10]. */
+  public Operand<TFloat32> evalLogProbabilities() {
+    return evalLogProbabilities;
   }
 
   /** Predicted class of every evaluation image. */

@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.AdaFisher;
 import dev.fisheropt.optimizers.AdaFisherW;
 import dev.fisheropt.optimizers.ElementwiseOptimizer;
@@ -26,7 +27,7 @@ public enum OptimizerChoice {
   ADAM("adam", 2e-3, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return ElementwiseOptimizer.builder(Fallback.adam())
           .name("Adam")
           .learningRate(learningRate)
@@ -38,9 +39,9 @@ public enum OptimizerChoice {
   MOMENTUM("momentum", 0.05, false) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return ElementwiseOptimizer.builder(
-              Fallback.momentum(learningRate, Fallback.MOMENTUM_DEFAULT))
+              Fallback.momentum(learningRate.peakValue(), Fallback.MOMENTUM_DEFAULT))
           .name("Momentum")
           .learningRate(learningRate)
           .build(graph);
@@ -49,14 +50,14 @@ public enum OptimizerChoice {
   MUON("muon", Muon.LEARNING_RATE_DEFAULT, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return Muon.builder().name("Muon").learningRate(learningRate).build(graph);
     }
   },
   FISMO("fismo", Fismo.LEARNING_RATE_DEFAULT, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return Fismo.builder()
           .name("Fismo")
           .learningRate(learningRate)
@@ -70,7 +71,7 @@ public enum OptimizerChoice {
   ADAFISHER("adafisher", Tuning.ADAFISHER_LEARNING_RATE, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return AdaFisher.builder()
           .name("AdaFisher")
           .layers(layers)
@@ -82,7 +83,7 @@ public enum OptimizerChoice {
   ADAFISHERW("adafisherw", Tuning.ADAFISHER_LEARNING_RATE, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return AdaFisherW.builder()
           .name("AdaFisherW")
           .layers(layers)
@@ -99,7 +100,7 @@ public enum OptimizerChoice {
   FROG("frog", Frog.LEARNING_RATE_DEFAULT, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, double learningRate, Tuning tuning) {
+        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
       return Frog.builder().name("Frog").layers(layers).learningRate(learningRate).build(graph);
     }
   };
@@ -137,9 +138,12 @@ public enum OptimizerChoice {
     this.inDefaultSet = inDefaultSet;
   }
 
-  /** Builds the optimizer (its name scope is {@link #displayName()}) in {@code graph}. */
+  /**
+   * Builds the optimizer (its name scope is {@link #displayName()}) in {@code graph} with the
+   * learning-rate schedule {@code learningRate} ({@link Schedule#constant} for a fixed rate).
+   */
   public abstract GuardedOptimizer build(
-      Graph graph, LayerCollection layers, double learningRate, Tuning tuning);
+      Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning);
 
   /**
    * The name used on the command line: adam, momentum, muon, fismo, adafisher, adafisherw, frog.

@@ -87,6 +87,44 @@ class CompareOptionsTest {
   }
 
   @Test
+  void protocolFlags() {
+    CompareOptions d = CompareOptions.parse();
+    assertEquals(CompareOptions.LearningRates.WARMUP_COSINE, d.schedule());
+    assertEquals(1, d.seeds());
+    assertEquals(CompareOptions.VALIDATION_DEFAULT, d.validation());
+    assertTrue(Double.isNaN(d.target()));
+    CompareOptions o =
+        CompareOptions.parse(
+            "--tune",
+            "--tune-steps",
+            "20",
+            "--tune-factors",
+            "0.5,2",
+            "--seeds",
+            "3",
+            "--target",
+            "0.85",
+            "--schedule",
+            "constant",
+            "--validation",
+            "1000");
+    assertTrue(o.tune());
+    assertEquals(20, o.tuneSteps());
+    assertEquals(List.of(0.5, 2.0), o.tuneFactors());
+    assertEquals(3, o.seeds());
+    assertEquals(0.85, o.target());
+    assertEquals(CompareOptions.LearningRates.CONSTANT, o.schedule());
+    assertEquals(1000, o.validation());
+    assertTrue(error("--seeds", "0").contains("--seeds must be a positive integer"));
+    assertTrue(error("--target", "1.5").contains("--target must be an accuracy"));
+    assertTrue(error("--tune-factors", "0.5,-1").contains("must be positive"));
+    assertTrue(error("--schedule", "step").contains("expected warmup-cosine or constant"));
+    assertEquals(
+        0.1 * 2e-3, CompareOptions.LearningRates.WARMUP_COSINE.of(2e-3, 100).valueAt(100), 1e-12);
+    assertEquals(2e-3, CompareOptions.LearningRates.WARMUP_COSINE.of(2e-3, 100).valueAt(4), 1e-12);
+  }
+
+  @Test
   void helpIsAFlagAndTheUsageListsEveryFlagWithItsDefault() {
     assertTrue(CompareOptions.parse("--help").help());
     assertTrue(CompareOptions.parse("-h").help());

@@ -57,7 +57,9 @@ class CompareSmokeTest {
             "--eval-every",
             "8",
             "--fismo-interval",
-            "3");
+            "3",
+            "--validation",
+            "64");
     results = new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
     printed = text.toString(StandardCharsets.UTF_8);
   }
@@ -66,7 +68,8 @@ class CompareSmokeTest {
   void trainsEachOptimizerOnTheSameStepsAndPrintsTheTable() {
     assertEquals(2, results.size());
     for (Compare.Result r : results) {
-      assertEquals(32, r.steps());
+      // 512 − 64 held out = 448 training images: 14 batches of 32 per epoch
+      assertEquals(28, r.steps());
       assertTrue(
           r.testAccuracy() > 0.5,
           r.choice() + " should learn the synthetic bands, got " + r.testAccuracy());
@@ -75,42 +78,44 @@ class CompareSmokeTest {
     assertTrue(printed.contains("| Adam "), printed);
     assertTrue(printed.contains("| FISMO "), printed);
     assertTrue(printed.contains("epoch 2/2 100% ["), printed);
-    assertTrue(printed.contains("] 16/16 steps"), printed);
+    assertTrue(printed.contains("] 14/14 steps"), printed);
+    assertTrue(printed.contains("448 training, 64 validation, 200 test images"), printed);
   }
 
   @Test
   void stateMemoryCountsSlotsAndHyperparameters() {
     Compare.Result adam = results.get(0);
-    // Adam keeps m and v (float32) for every parameter, plus 4 float64 hyperparameters.
-    assertEquals(2 * 4 * adam.parameters() + 4 * 8, adam.stateBytes());
+    // Adam keeps m and v (float32) for every parameter, plus 3 float64 hyperparameters (β₁, β₂, ε:
+    // under the default warmup-cosine schedule the rate is computed from the step, not stored).
+    assertEquals(2 * 4 * adam.parameters() + 3 * 8, adam.stateBytes());
   }
 
   @Test
   void csvHasOneRowPerLoggedPointWithAccuracyAtEvaluations() throws IOException {
     List<String> lines = Files.readAllLines(dir.resolve("out/curves.csv"));
-    assertEquals("optimizer,step,seconds,train_loss,test_accuracy", lines.get(0));
+    assertEquals("optimizer,seed,step,seconds,train_loss,validation_accuracy", lines.get(0));
     Map<String, List<String[]>> byOptimizer = new HashMap<>();
     for (String line : lines.subList(1, lines.size())) {
       String[] cells = line.split(",", -1);
-      assertEquals(5, cells.length, line);
+      assertEquals(6, cells.length, line);
       byOptimizer.computeIfAbsent(cells[0], k -> new ArrayList<>()).add(cells);
     }
     assertEquals(List.of("adam", "fismo"), byOptimizer.keySet().stream().sorted().toList());
     for (List<String[]> rows : byOptimizer.values()) {
-      // logged every 10 steps and at every evaluation (8, 16, 24, 32): 8, 10, 16, 20, 24, 30, 32
+      // logged every 10 steps and at every evaluation (8, 16, 24, 28): 8, 10, 16, 20, 24, 28
       assertEquals(
-          List.of(8L, 10L, 16L, 20L, 24L, 30L, 32L),
-          rows.stream().map(r -> Long.parseLong(r[1])).toList());
+          List.of(8L, 10L, 16L, 20L, 24L, 28L),
+          rows.stream().map(r -> Long.parseLong(r[2])).toList());
       double previousSeconds = 0;
       for (String[] r : rows) {
-        double seconds = Double.parseDouble(r[2]);
+        double seconds = Double.parseDouble(r[3]);
         assertTrue(seconds > previousSeconds);
         previousSeconds = seconds;
-        assertTrue(Double.parseDouble(r[3]) > 0);
-        boolean evaluated = Long.parseLong(r[1]) % 8 == 0;
-        assertEquals(evaluated, !r[4].isEmpty(), String.join(",", r));
+        assertTrue(Double.parseDouble(r[4]) > 0);
+        boolean evaluated = Long.parseLong(r[2]) % 8 == 0 || Long.parseLong(r[2]) == 28;
+        assertEquals(evaluated, !r[5].isEmpty(), String.join(",", r));
         if (evaluated) {
-          double accuracy = Double.parseDouble(r[4]);
+          double accuracy = Double.parseDouble(r[5]);
           assertTrue(accuracy >= 0 && accuracy <= 1);
         }
       }
@@ -158,8 +163,9 @@ class CompareSmokeTest {
           stepsByTag.computeIfAbsent(v.getTag(), k -> new ArrayList<>()).add(e.getStep());
         }
       }
-      assertEquals(List.of(8L, 16L, 24L, 32L), stepsByTag.get("test/accuracy"));
-      assertEquals(List.of(8L, 10L, 16L, 20L, 24L, 30L, 32L), stepsByTag.get("train/loss"));
+      assertEquals(List.of(8L, 16L, 24L, 28L), stepsByTag.get("validation/accuracy"));
+      assertEquals(List.of(8L, 16L, 24L, 28L), stepsByTag.get("validation/loss"));
+      assertEquals(List.of(8L, 10L, 16L, 20L, 24L, 28L), stepsByTag.get("train/loss"));
     }
   }
 

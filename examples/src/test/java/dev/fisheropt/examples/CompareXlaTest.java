@@ -23,7 +23,11 @@ class CompareXlaTest {
         Model model = new Model(graph, Model.Architecture.CNN, 8, 0, 1);
         Op step =
             OptimizerChoice.ADAM
-                .build(graph, model.layers(), 1e-3, OptimizerChoice.Tuning.defaults())
+                .build(
+                    graph,
+                    model.layers(),
+                    dev.fisheropt.ops.Schedule.constant(1e-3),
+                    OptimizerChoice.Tuning.defaults())
                 .minimize(model.loss());
         try (Session session = new Session(graph, Compare.sessionConfig(xla));
             TFloat32 x = TFloat32.tensorOf(Shape.of(8, 28, 28, 1));

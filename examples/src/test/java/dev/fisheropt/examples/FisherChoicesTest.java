@@ -67,13 +67,19 @@ class FisherChoicesTest {
             "--epochs",
             Integer.toString(epochs),
             "--eval-every",
-            "16");
+            "16",
+            "--validation",
+            "64",
+            // the constant rate these checks were calibrated with (the warmup spends steps)
+            "--schedule",
+            "constant");
     List<Compare.Result> results =
         new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
     String printed = text.toString(StandardCharsets.UTF_8);
     assertEquals(optimizers.split(",").length, results.size());
     for (Compare.Result r : results) {
-      assertEquals(16L * epochs, r.steps());
+      // 512 − 64 held out = 448 training images: 14 batches of 32 per epoch
+      assertEquals(14L * epochs, r.steps());
       assertTrue(
           r.testAccuracy() > 0.5,
           r.choice()
