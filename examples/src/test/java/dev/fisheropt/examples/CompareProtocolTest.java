@@ -94,8 +94,8 @@ class CompareProtocolTest {
     FashionMnist.Split train = data().train();
     FashionMnist.Split sealedTest = data().test().sealed();
     assertThrows(IllegalStateException.class, () -> sealedTest.label(0));
-    // tune() is given no test split; with the whole run, the sealed test split is read only at
-    // the very end, after tuning, so the error names the final report, not the sweep
+    // tune() takes no test split at all: it cannot read a test label (the label count in the test
+    // above checks the whole run)
     Files.createDirectories(dir.resolve("out"));
     var chosen = c.tune(train.head(256), train.select(new int[] {256, 257, 258, 259}));
     assertEquals(1, chosen.size());
