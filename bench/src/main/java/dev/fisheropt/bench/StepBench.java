@@ -4,6 +4,7 @@ import dev.fisheropt.examples.FashionMnist;
 import dev.fisheropt.examples.Model;
 import dev.fisheropt.examples.OptimizerChoice;
 import dev.fisheropt.examples.StateMemory;
+import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
@@ -145,7 +146,11 @@ public final class StepBench {
           (g, layers) ->
               entry
                   .choice()
-                  .build(g, layers, entry.choice().defaultLearningRate(), entry.tuning()));
+                  .build(
+                      g,
+                      layers,
+                      Schedule.constant(entry.choice().defaultLearningRate()),
+                      entry.tuning()));
     }
 
     /** A trainer whose optimizer {@code factory} builds from the graph and the model's layers. */

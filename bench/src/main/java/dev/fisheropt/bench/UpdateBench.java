@@ -4,6 +4,7 @@ import dev.fisheropt.examples.OptimizerChoice;
 import dev.fisheropt.examples.StateMemory;
 import dev.fisheropt.ops.KroneckerFactors;
 import dev.fisheropt.ops.NewtonSchulz;
+import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
@@ -68,7 +69,11 @@ final class UpdateBench {
       }
       GuardedOptimizer optimizer =
           e.choice()
-              .build(graph, new LayerCollection(), e.choice().defaultLearningRate(), e.tuning());
+              .build(
+                  graph,
+                  new LayerCollection(),
+                  Schedule.constant(e.choice().defaultLearningRate()),
+                  e.tuning());
       update = optimizer.applyGradients(pairs, "update");
       stateBytes = StateMemory.bytes(optimizer);
       parameters = count;
