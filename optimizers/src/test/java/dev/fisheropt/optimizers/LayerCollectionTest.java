@@ -95,10 +95,11 @@ class LayerCollectionTest {
             new LayerCollection()
                 .registerFullyConnected(variable("k", 6, 4, 1), null, tensor(8, 6), tensor(8, 4)));
     assertRejected(
-        "inputs must have rank 2, got shape [8, 2, 3]",
+        "inputs must have rank 2 or 3, got shape [8, 2, 3, 1]",
         () ->
             new LayerCollection()
-                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 2, 3), tensor(8, 4)));
+                .registerFullyConnected(
+                    variable("k", 6, 4), null, tensor(8, 2, 3, 1), tensor(8, 4)));
     assertRejected(
         "inputs must have rank 4, got shape [8, 18]",
         () ->

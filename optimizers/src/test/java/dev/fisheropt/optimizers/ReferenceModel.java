@@ -12,13 +12,16 @@ import org.tensorflow.Session;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.nn.Conv2d;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
- * The two reference problems as TF-Java graphs with variables named as in the reference files: mlp
- * {@code x → Dense(6→8) → tanh → Dense(8→4) → CE} and cnn {@code x → Conv2D(3→5, 3×3, SAME) → relu
- * → global mean pool → Dense(5→4) → CE}.
+ * The reference problems as TF-Java graphs with variables named as in the reference files: mlp
+ * {@code x → Dense(6→8) → tanh → Dense(8→4) → CE}, cnn {@code x → Conv2D(3→5, 3×3, SAME) → relu →
+ * global mean pool → Dense(5→4) → CE} and tfm {@code x[B,T,6] → Dense(6→8) at every position →
+ * LayerNorm(8) → tanh → Dense(8→4) at every position → mean over time → CE}.
  */
 final class ReferenceModel<T extends TFloating> {
   final Graph graph;
@@ -26,7 +29,15 @@ final class ReferenceModel<T extends TFloating> {
   final Map<String, Variable<T>> params = new LinkedHashMap<>();
   final Operand<T> input;
   final Operand<T> preactivations1;
+
+  /** tfm only: the layer norm's output (null otherwise). */
+  final Operand<T> normalized;
+
   final Operand<T> hidden;
+
+  /** The last dense layer's output: the logits, or for tfm the per-position logits. */
+  final Operand<T> preactivations2;
+
   final Operand<T> logits;
   final Operand<T> loss;
 
@@ -40,6 +51,7 @@ final class ReferenceModel<T extends TFloating> {
       params.put(e.getKey(), tf.withSubScope(parts[0]).withName(parts[1]).variable(init));
     }
     input = Tensors.constant(tf, type, ref.input.shape(), ref.input.data());
+    Operand<T> norm = null;
     if (ref.problem.equals("mlp")) {
       preactivations1 =
           tf.math.add(
@@ -48,6 +60,23 @@ final class ReferenceModel<T extends TFloating> {
       logits =
           tf.math.add(
               tf.linalg.matMul(hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
+      preactivations2 = logits;
+    } else if (ref.problem.equals("tfm")) {
+      preactivations1 =
+          tf.math.add(
+              sequenceMatMul(tf, input, params.get("dense1/kernel")), params.get("dense1/bias"));
+      norm =
+          layerNorm(
+              tf,
+              preactivations1,
+              params.get("ln/gamma"),
+              params.get("ln/beta"),
+              ref.layerNormEpsilon);
+      hidden = tf.math.tanh(norm);
+      preactivations2 =
+          tf.math.add(
+              sequenceMatMul(tf, hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
+      logits = tf.math.mean(preactivations2, tf.constant(1));
     } else {
       Operand<T> conv =
           tf.nn.conv2d(
@@ -61,8 +90,29 @@ final class ReferenceModel<T extends TFloating> {
       logits =
           tf.math.add(
               tf.linalg.matMul(hidden, params.get("dense/kernel")), params.get("dense/bias"));
+      preactivations2 = logits;
     }
+    normalized = norm;
     loss = SoftmaxCrossEntropy.mean(tf, logits, tf.constant(ref.labels), ref.numClasses);
+  }
+
+  /** X·W over the last axis of X [B, T, in]: a reshape to [B·T, in], a matmul and back. */
+  static <T extends TFloating> Operand<T> sequenceMatMul(Ops tf, Operand<T> x, Operand<T> kernel) {
+    long[] xs = x.shape().asArray();
+    long out = kernel.shape().size(1);
+    Operand<T> rows = tf.reshape(x, tf.constant(new long[] {-1, xs[2]}));
+    return tf.reshape(tf.linalg.matMul(rows, kernel), tf.constant(new long[] {xs[0], xs[1], out}));
+  }
+
+  /** γ ⊙ (h − mean) / √(var + ε) + β over the last axis (biased variance, as PyTorch's). */
+  static <T extends TFloating> Operand<T> layerNorm(
+      Ops tf, Operand<T> h, Operand<T> gamma, Operand<T> beta, double epsilon) {
+    Operand<TInt32> last = tf.constant(-1);
+    Operand<T> centered = tf.math.sub(h, tf.math.mean(h, last, Mean.keepDims(true)));
+    Operand<T> variance = tf.math.mean(tf.math.square(centered), last, Mean.keepDims(true));
+    Operand<T> normalized =
+        tf.math.mul(centered, tf.math.rsqrt(tf.math.add(variance, tf.constant(h.type(), epsilon))));
+    return tf.math.add(tf.math.mul(normalized, gamma), beta);
   }
 
   /**
@@ -86,7 +136,14 @@ final class ReferenceModel<T extends TFloating> {
   /** Every layer of the problem, registered for the layer-wise optimizers. */
   LayerCollection layers() {
     LayerCollection layers = new LayerCollection();
-    if (params.containsKey("dense1/kernel")) {
+    if (params.containsKey("ln/gamma")) {
+      layers.registerFullyConnected(
+          params.get("dense1/kernel"), params.get("dense1/bias"), input, preactivations1);
+      layers.registerLayerNorm(
+          params.get("ln/gamma"), params.get("ln/beta"), preactivations1, normalized);
+      layers.registerFullyConnected(
+          params.get("dense2/kernel"), params.get("dense2/bias"), hidden, preactivations2);
+    } else if (params.containsKey("dense1/kernel")) {
       layers.registerFullyConnected(
           params.get("dense1/kernel"), params.get("dense1/bias"), input, preactivations1);
       layers.registerFullyConnected(
