@@ -3,6 +3,7 @@ package dev.fisheropt.optimizers;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.Tensors;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,6 +39,12 @@ final class ReferenceModel<T extends TFloating> {
   /** The last dense layer's output: the logits, or for tfm the per-position logits. */
   final Operand<T> preactivations2;
 
+  /**
+   * tfm only: each dense layer's inputs and pre-activations flattened to [B·T, features] rows (the
+   * rank-3 tensors are reshapes of these), for registering the same layers as rank-2 ones.
+   */
+  final List<Operand<T>> rows = new ArrayList<>();
+
   final Operand<T> logits;
   final Operand<T> loss;
 
@@ -63,8 +70,7 @@ final class ReferenceModel<T extends TFloating> {
       preactivations2 = logits;
     } else if (ref.problem.equals("tfm")) {
       preactivations1 =
-          tf.math.add(
-              sequenceMatMul(tf, input, params.get("dense1/kernel")), params.get("dense1/bias"));
+          sequenceDense(tf, input, params.get("dense1/kernel"), params.get("dense1/bias"), rows);
       norm =
           layerNorm(
               tf,
@@ -74,8 +80,7 @@ final class ReferenceModel<T extends TFloating> {
               ref.layerNormEpsilon);
       hidden = tf.math.tanh(norm);
       preactivations2 =
-          tf.math.add(
-              sequenceMatMul(tf, hidden, params.get("dense2/kernel")), params.get("dense2/bias"));
+          sequenceDense(tf, hidden, params.get("dense2/kernel"), params.get("dense2/bias"), rows);
       logits = tf.math.mean(preactivations2, tf.constant(1));
     } else {
       Operand<T> conv =
@@ -98,10 +103,25 @@ final class ReferenceModel<T extends TFloating> {
 
   /** X·W over the last axis of X [B, T, in]: a reshape to [B·T, in], a matmul and back. */
   static <T extends TFloating> Operand<T> sequenceMatMul(Ops tf, Operand<T> x, Operand<T> kernel) {
+    return sequenceDense(tf, x, kernel, null, new ArrayList<>());
+  }
+
+  /**
+   * X·W (+ b) over the last axis of X [B, T, in], as [B·T, in] rows reshaped back to [B, T, out];
+   * the rows and their pre-activations are appended to {@code rows}.
+   */
+  static <T extends TFloating> Operand<T> sequenceDense(
+      Ops tf, Operand<T> x, Operand<T> kernel, Operand<T> bias, List<Operand<T>> rows) {
     long[] xs = x.shape().asArray();
     long out = kernel.shape().size(1);
-    Operand<T> rows = tf.reshape(x, tf.constant(new long[] {-1, xs[2]}));
-    return tf.reshape(tf.linalg.matMul(rows, kernel), tf.constant(new long[] {xs[0], xs[1], out}));
+    Operand<T> in = tf.reshape(x, tf.constant(new long[] {-1, xs[2]}));
+    Operand<T> z = tf.linalg.matMul(in, kernel);
+    if (bias != null) {
+      z = tf.math.add(z, bias);
+    }
+    rows.add(in);
+    rows.add(z);
+    return tf.reshape(z, tf.constant(new long[] {xs[0], xs[1], out}));
   }
 
   /** γ ⊙ (h − mean) / √(var + ε) + β over the last axis (biased variance, as PyTorch's). */
@@ -131,6 +151,20 @@ final class ReferenceModel<T extends TFloating> {
           Tensors.fetch(session, params.get(e.getKey())),
           e.getValue().data());
     }
+  }
+
+  /**
+   * The tfm problem's layers with its dense layers registered on their flattened [B·T, features]
+   * rows instead of the [B, T, features] tensors.
+   */
+  LayerCollection layersOnRows() {
+    return new LayerCollection()
+        .registerFullyConnected(
+            params.get("dense1/kernel"), params.get("dense1/bias"), rows.get(0), rows.get(1))
+        .registerLayerNorm(
+            params.get("ln/gamma"), params.get("ln/beta"), preactivations1, normalized)
+        .registerFullyConnected(
+            params.get("dense2/kernel"), params.get("dense2/bias"), rows.get(2), rows.get(3));
   }
 
   /** Every layer of the problem, registered for the layer-wise optimizers. */
