@@ -21,7 +21,8 @@ public final class KroneckerDiagonals {
 
   /**
    * Ĥ_D of a fully-connected layer before normalisation: the mean of x² over the rows of its inputs
-   * x [rows, fan-in] — every axis but the last — followed by a 1 for the bias when it has one.
+   * x [rows, fan-in] or [batch, time, fan-in] — every axis but the last, so every position is a row
+   * — followed by a 1 for the bias when it has one.
    */
   public static <T extends TFloating> Operand<T> denseInputs(
       Ops tf, Operand<T> x, boolean withBias) {
@@ -86,10 +87,56 @@ public final class KroneckerDiagonals {
   }
 
   /**
-   * Ŝ_D before normalisation: the mean of dZ² over every axis but the last (batch and positions).
+   * Ŝ_D of a fully-connected or conv layer before normalisation: the mean of dZ² over every axis
+   * but the last (batch and positions).
    */
   public static <T extends TFloating> Operand<T> outputs(Ops tf, Operand<T> dz) {
     return tf.math.mean(tf.math.square(dz), allButLast(tf, dz.shape().numDimensions()));
+  }
+
+  /**
+   * Ĥ_D of a layer norm before normalisation, as the authors' code builds it: two entries, the
+   * first for the scale γ, the second for the shift β. With x the norm's inputs [B, d₁, d₂, ...]
+   * summed over every axis but axis 1 and divided by (d₂·d₃·…)² (1 for rank 2), giving u [d₁],
+   *
+   * <pre>
+   *   Ĥ_D = [Σ u², d₁] / B²
+   * </pre>
+   *
+   * (for [batch, time, features] inputs: u per time step, summed over batch and features; for
+   * [batch, features] inputs: u per feature).
+   */
+  public static <T extends TFloating> Operand<T> layerNormInputs(Ops tf, Operand<T> x) {
+    Class<T> type = x.type();
+    int rank = x.shape().numDimensions();
+    int[] axes = new int[rank - 1];
+    axes[0] = 0;
+    for (int i = 1; i < axes.length; i++) {
+      axes[i] = i + 1;
+    }
+    Operand<T> shape = tf.dtypes.cast(tf.shape(x), type);
+    Operand<T> batch = tf.gather(shape, tf.constant(0), tf.constant(0));
+    Operand<T> kept = tf.gather(shape, tf.constant(1), tf.constant(0));
+    Operand<T> normalized =
+        rank == 2
+            ? tf.constant(type, 1.0)
+            : tf.reduceProd(
+                tf.slice(shape, tf.constant(new int[] {2}), tf.constant(new int[] {rank - 2})),
+                tf.constant(0));
+    Operand<T> u = tf.math.div(tf.reduceSum(x, tf.constant(axes)), tf.math.square(normalized));
+    Operand<T> h = tf.stack(List.of(tf.reduceSum(tf.math.square(u), tf.constant(0)), kept));
+    return tf.math.div(h, tf.math.square(batch));
+  }
+
+  /**
+   * Ŝ_D of a layer norm before normalisation, as the authors' code builds it: the square of the sum
+   * of dY over every axis but the last (not a sum of squares), divided by the batch size B.
+   */
+  public static <T extends TFloating> Operand<T> layerNormOutputs(Ops tf, Operand<T> dy) {
+    Operand<T> batch =
+        tf.dtypes.cast(tf.gather(tf.shape(dy), tf.constant(0), tf.constant(0)), dy.type());
+    return tf.math.div(
+        tf.math.square(tf.reduceSum(dy, allButLast(tf, dy.shape().numDimensions()))), batch);
   }
 
   /**

@@ -72,6 +72,48 @@ class KroneckerDiagonalsTest {
   }
 
   @Test
+  void denseInputsOnSequencesCountEveryPositionAsARow() {
+    // [2, 2, 2]: two samples, two positions, two features.
+    double[][][] x = {{{1, 2}, {3, 4}}, {{-1, 0}, {2, -2}}};
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
+      Ops tf = Ops.create(graph);
+      double[] h = fetch(session, KroneckerDiagonals.denseInputs(tf, tf.constant(x), true));
+      assertArrayEquals(
+          new double[] {(1 + 9 + 1 + 4) / 4.0, (4 + 16 + 0 + 4) / 4.0, 1.0}, h, 1e-15);
+    }
+  }
+
+  @Test
+  void layerNormInputsSumOverEveryAxisButTheSecond() {
+    // [2, 3, 2]: B = 2, T = 3, C = 2. Per time step u_t = Σ_{b,c} h / C².
+    double[][][] h = {{{1, 2}, {3, 4}, {0, -1}}, {{-1, 0}, {2, -2}, {5, 1}}};
+    double[] u = {(1 + 2 - 1 + 0) / 4.0, (3 + 4 + 2 - 2) / 4.0, (0 - 1 + 5 + 1) / 4.0};
+    double[][] flat = {{1, 2, 3}, {-1, 4, 0}};
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
+      Ops tf = Ops.create(graph);
+      double[] sequence = fetch(session, KroneckerDiagonals.layerNormInputs(tf, tf.constant(h)));
+      assertArrayEquals(
+          new double[] {(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]) / 4, 3 / 4.0}, sequence, 1e-15);
+      // Rank 2 [B, C]: axis 1 is the features, u_c = Σ_b h (no further division).
+      double[] features = fetch(session, KroneckerDiagonals.layerNormInputs(tf, tf.constant(flat)));
+      assertArrayEquals(new double[] {(0 + 36 + 9) / 4.0, 3 / 4.0}, features, 1e-15);
+    }
+  }
+
+  @Test
+  void layerNormOutputsAreTheSquaredSumOverTheBatchSize() {
+    double[][][] dy = {{{1, 2}, {3, 4}}, {{-1, 0}, {2, -2}}};
+    try (Graph graph = new Graph();
+        Session session = new Session(graph)) {
+      Ops tf = Ops.create(graph);
+      double[] s = fetch(session, KroneckerDiagonals.layerNormOutputs(tf, tf.constant(dy)));
+      assertArrayEquals(new double[] {5 * 5 / 2.0, 4 * 4 / 2.0}, s, 1e-15);
+    }
+  }
+
+  @Test
   void blendWeighsTheRunningFactorAndTheNormalisedStatistic() {
     try (Graph graph = new Graph();
         Session session = new Session(graph)) {

@@ -31,7 +31,12 @@ import org.tensorflow.types.family.TFloating;
  *   g ← g + κθ,   m ← βm + (1−β)g,   θ ← θ − η·(m / (1 − βᵗ)) / F̃
  * </pre>
  *
- * There is no square root: F̃ itself is the curvature estimate. This follows the authors' code
+ * Dense layers on [batch, time, features] count every position as a row (N = batch·time). A
+ * registered layer norm follows the authors' code: H_D has two entries, [Σ_t u_t², T] / B² with u_t
+ * the norm's input summed over batch and features per time step and divided by C², and S_D = (Σ
+ * dY)² / B per feature; its scale divides by H_D[0]·S_D + λ, its shift by H_D[1]·S_D + λ.
+ *
+ * <p>There is no square root: F̃ itself is the curvature estimate. This follows the authors' code
  * exactly, including its absolute Min-Max guard and conv scaling; {@link AdaFisherW} decouples the
  * weight decay instead.
  *

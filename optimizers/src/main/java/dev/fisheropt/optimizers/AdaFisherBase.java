@@ -22,12 +22,19 @@ import org.tensorflow.types.family.TFloating;
  * <pre>
  *   Ĥ_D = Σ h² / N     (h: layer inputs, or zero-padded conv patches divided further by kh·kw·cin,
  *                       with a ones feature appended when the layer has a bias)
- *   Ŝ_D = Σ s² / N     (s = dLoss/dZ of the mean loss; N = batch, or batch·positions for conv)
+ *   Ŝ_D = Σ s² / N     (s = dLoss/dZ of the mean loss; N = batch, or batch·positions for conv
+ *                       and for dense layers on [batch, time, features] inputs)
  *   H_D ← γ₁·H_D + γ₂·MinMax(Ĥ_D),  S_D ← γ₁·S_D + γ₂·MinMax(Ŝ_D)
  *   MinMax(v) = (v − min v) / (max v − min v + 1e-6)  after +inf → 1, −inf → 0
  * </pre>
  *
- * and every step, for every trained parameter θ with gradient g and slot {@code exp_avg} m:
+ * A registered layer norm (scale and shift [c]) follows the authors' code instead: H_D has two
+ * entries, the scale's and the shift's, from {@link KroneckerDiagonals#layerNormInputs}, and S_D
+ * [c] is the square of the summed output gradient over the batch size ({@link
+ * KroneckerDiagonals#layerNormOutputs}); the scale divides by H_D[0]·S_D + λ, the shift by
+ * H_D[1]·S_D + λ.
+ *
+ * <p>Every step, for every trained parameter θ with gradient g and slot {@code exp_avg} m:
  *
  * <pre>
  *   F̃ = H_D ⊗ S_D + λ  (the kernel's rows and the bias entry; F̃ = 1 for unregistered parameters)
@@ -122,7 +129,9 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     long fanOut = kernelShape[rank - 1];
     long fanIn = kernel.shape().size() / fanOut;
     boolean hasBias = layer.bias() != null;
-    long hLength = fanIn + (hasBias ? 1 : 0);
+    // A layer norm's H_D always has two entries, γ's and β's (fanIn is 1 for its γ [c]).
+    boolean norm = layer.kind() == LayerCollection.Kind.LAYER_NORM;
+    long hLength = norm ? 2 : fanIn + (hasBias ? 1 : 0);
     Variable<T> hD =
         step.slot(
             kernel,
@@ -135,8 +144,7 @@ abstract class AdaFisherBase extends GuardedOptimizer {
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> z = (Operand<T>) layer.preactivations();
     // Between refreshes the statistics (for a conv layer a filter gradient over its whole input)
-    // are
-    // not computed at all.
+    // are not computed at all.
     GraphFunctions.Values factors =
         GraphFunctions.every(
             tf,
@@ -163,7 +171,7 @@ abstract class AdaFisherBase extends GuardedOptimizer {
                     KroneckerDiagonals.blend(
                         fn,
                         in.get(4),
-                        KroneckerDiagonals.outputs(fn, in.get(2)),
+                        outputStatistics(fn, layer, in.get(2)),
                         in.get(5),
                         in.get(6))),
             (fn, in) -> in.subList(3, 5));
@@ -203,17 +211,28 @@ abstract class AdaFisherBase extends GuardedOptimizer {
   static <T extends TFloating> Operand<T> inputStatistics(
       Ops tf, LayerCollection.Layer layer, Operand<T> x, Operand<T> z) {
     boolean withBias = layer.bias() != null;
-    return layer.kind() == LayerCollection.Kind.FULLY_CONNECTED
-        ? KroneckerDiagonals.denseInputs(tf, x, withBias)
-        : KroneckerDiagonals.conv2dInputs(
-            tf,
-            x,
-            z,
-            layer.kernel().shape().asArray(),
-            layer.strides(),
-            layer.padding(),
-            layer.dilations(),
-            withBias);
+    return switch (layer.kind()) {
+      case FULLY_CONNECTED -> KroneckerDiagonals.denseInputs(tf, x, withBias);
+      case LAYER_NORM -> KroneckerDiagonals.layerNormInputs(tf, x);
+      case CONV2D ->
+          KroneckerDiagonals.conv2dInputs(
+              tf,
+              x,
+              z,
+              layer.kernel().shape().asArray(),
+              layer.strides(),
+              layer.padding(),
+              layer.dilations(),
+              withBias);
+    };
+  }
+
+  /** Ŝ_D before normalisation, from the gradient of the layer's pre-activations (or outputs). */
+  static <T extends TFloating> Operand<T> outputStatistics(
+      Ops tf, LayerCollection.Layer layer, Operand<T> dz) {
+    return layer.kind() == LayerCollection.Kind.LAYER_NORM
+        ? KroneckerDiagonals.layerNormOutputs(tf, dz)
+        : KroneckerDiagonals.outputs(tf, dz);
   }
 
   /** Settings AdaFisher and AdaFisherW share; every setter validates its value at once. */

@@ -19,7 +19,8 @@ import org.tensorflow.types.family.TFloating;
  * {@link LayerCollection}.
  *
  * <p>For a registered kernel W, seen as [D, n] (D inputs or kh·kw·cin patch entries, n outputs),
- * with gradient G, one step is:
+ * with gradient G, one step is (a dense layer on [B, T, F] inputs counts every position as a row:
+ * its inputs and Y are flattened to B·T rows, the sample drawn from them, Y still B·∂L/∂Z):
  *
  * <pre>
  *   M ← βM + G
@@ -38,9 +39,9 @@ import org.tensorflow.types.family.TFloating;
  * layer's convolution followed by its filter gradient ({@link RowFisher}), without forming patches.
  * ε = 1e-10 guards the CG denominators, the trace and the normalisation, as the authors' code does.
  *
- * <p>Every other parameter (biases, unregistered layers) takes SGD with momentum at η·{@code
- * otherLearningRateRatio}, with the weight decay added into the momentum buffer as the authors'
- * code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
+ * <p>Every other parameter (biases, layer norms, unregistered layers) takes SGD with momentum at
+ * η·{@code otherLearningRateRatio}, with the weight decay added into the momentum buffer as the
+ * authors' code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
  *
  * <p>The sample of rows is a uniformly random subset chosen by integer hash keys of {@link
  * Builder#seed}, the layer and the step count, so runs are reproducible, with or without XLA. Slot:
@@ -96,10 +97,18 @@ public final class Frog extends GuardedOptimizer {
     return new Builder();
   }
 
-  /** The pre-activations of every registered layer, whose gradients give the row weights. */
+  /** The pre-activations of every preconditioned layer, whose gradients give the row weights. */
   @Override
   protected List<Operand<?>> auxiliaryGradientTargets() {
-    return layers.layers().stream().<Operand<?>>map(LayerCollection.Layer::preactivations).toList();
+    return layers.layers().stream()
+        .filter(Frog::preconditioned)
+        .<Operand<?>>map(LayerCollection.Layer::preactivations)
+        .toList();
+  }
+
+  /** FROG preconditions kernels of fully-connected and conv layers; layer norms take the rule. */
+  private static boolean preconditioned(LayerCollection.Layer layer) {
+    return layer.kind() != LayerCollection.Kind.LAYER_NORM;
   }
 
   @Override
@@ -111,7 +120,7 @@ public final class Frog extends GuardedOptimizer {
     LayerCollection.Layer layer =
         layers
             .layerOf(variable)
-            .filter(l -> l.kernel().op().name().equals(variable.op().name()))
+            .filter(l -> preconditioned(l) && l.kernel().op().name().equals(variable.op().name()))
             .orElse(null);
     if (layer == null) {
       others.update(
@@ -142,13 +151,22 @@ public final class Frog extends GuardedOptimizer {
     MatrixView view = MatrixView.of(kernel.shape());
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> dz = step.gradientOf((Operand<T>) layer.preactivations());
-    Operand<TInt32> batch = rowCount(tf, dz);
-    Operand<T> y = tf.math.mul(tf.dtypes.cast(batch, type), dz);
+    // Y is the per-sample loss gradient: the mean loss's gradient times the batch size B.
+    Operand<T> y = tf.math.mul(tf.dtypes.cast(rowCount(tf, dz), type), dz);
     long staticBatch = dz.shape().isUnknown() ? -1 : dz.shape().size(0);
+    if (layer.kind() == LayerCollection.Kind.FULLY_CONNECTED && x.shape().numDimensions() == 3) {
+      // A dense layer on [B, T, F]: every position is a row, [B·T, F] for the sample and operators.
+      long[] k = kernel.shape().asArray();
+      x = tf.reshape(x, tf.constant(new long[] {-1, k[0]}));
+      y = tf.reshape(y, tf.constant(new long[] {-1, k[1]}));
+      long t = dz.shape().size(1);
+      staticBatch = staticBatch < 0 || t < 0 ? -1 : staticBatch * t;
+    }
+    Operand<TInt32> rowTotal = rowCount(tf, y);
     if (staticBatch < 0 || sampleSize < staticBatch) {
       long layerSeed = RowSample.stream(seed, layers.layers().indexOf(layer));
       Operand<TInt32> rows =
-          RowSample.indices(tf, layerSeed, step.completedSteps(), batch, sampleSize);
+          RowSample.indices(tf, layerSeed, step.completedSteps(), rowTotal, sampleSize);
       x = tf.gather(x, rows, tf.constant(0));
       y = tf.gather(y, rows, tf.constant(0));
     }

@@ -20,20 +20,28 @@ import org.tensorflow.op.core.Variable;
  * which tensors belong to which parameters).
  *
  * <p>Shapes follow TensorFlow: a fully-connected layer computes Z = X·W (+ b) with W [in, out], X
- * [batch, in], Z [batch, out]; a conv layer computes Z = conv2d(X, W) (+ b) in NHWC with W [kh, kw,
- * cin, cout]. Every registration is checked against the static shapes it can see and rejected with
- * an {@link IllegalArgumentException} that says what does not match.
+ * [batch, in] or [batch, time, in] (the matmul over the last axis, every position a row of the
+ * statistics), Z [batch, out] or [batch, time, out]; a conv layer computes Z = conv2d(X, W) (+ b)
+ * in NHWC with W [kh, kw, cin, cout]; a layer norm computes Y = γ ⊙ normalize(X) + β over the last
+ * axis of X [batch, ..., c] with γ, β [c]. Every registration is checked against the static shapes
+ * it can see and rejected with an {@link IllegalArgumentException} that says what does not match.
  */
 public final class LayerCollection {
   /** The kind of a registered layer. */
   public enum Kind {
     FULLY_CONNECTED,
-    CONV2D
+    CONV2D,
+    /**
+     * A layer norm over the last axis: {@link Layer#kernel} is its scale γ, {@link Layer#bias} its
+     * shift β (or null), {@link Layer#preactivations} its output γ ⊙ normalize(X) + β.
+     */
+    LAYER_NORM
   }
 
   /**
-   * One registered layer. For {@link Kind#FULLY_CONNECTED} the strides, padding and dilations are
-   * null.
+   * One registered layer. For {@link Kind#FULLY_CONNECTED} and {@link Kind#LAYER_NORM} the strides,
+   * padding and dilations are null; for a layer norm the kernel is the scale γ, the bias the shift
+   * β and the pre-activations the norm's output.
    */
   public record Layer(
       Kind kind,
@@ -71,25 +79,89 @@ public final class LayerCollection {
   private final Map<String, Layer> byVariable = new HashMap<>();
 
   /**
-   * Registers Z = X·W (+ b).
+   * Registers Z = X·W (+ b), on rank-2 inputs or on rank-3 inputs with the matmul over the last
+   * axis (a dense layer applied at every position of a sequence, every position one row of the
+   * layer's statistics).
    *
    * @param kernel W [in, out]
    * @param bias b [out], or null
-   * @param inputs X [batch, in]
-   * @param preactivations Z [batch, out], the tensor the activation function is applied to
+   * @param inputs X [batch, in] or [batch, time, in]
+   * @param preactivations Z [batch, out] or [batch, time, out], the tensor the activation function
+   *     is applied to
    */
   public LayerCollection registerFullyConnected(
       Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations) {
     String what = "fully-connected layer '" + nameOf(kernel) + "'";
     Shape k = requireRank(what + " kernel", kernel, 2);
-    Shape x = requireRank(what + " inputs", inputs, 2);
-    Shape z = requireRank(what + " preactivations", preactivations, 2);
-    requireEqual(what + ": inputs feature size", x.size(1), "kernel rows", k.size(0));
-    requireEqual(what + ": preactivations feature size", z.size(1), "kernel columns", k.size(1));
+    Shape x = requireRank(what + " inputs", inputs, 2, 3);
+    Shape z = requireRank(what + " preactivations", preactivations, 2, 3);
+    int rank = x.numDimensions();
+    if (z.numDimensions() != rank) {
+      throw new IllegalArgumentException(
+          what
+              + ": preactivations have rank "
+              + z.numDimensions()
+              + " but inputs have rank "
+              + rank
+              + " (got shapes "
+              + z
+              + " and "
+              + x
+              + ")");
+    }
+    requireEqual(what + ": inputs feature size", x.size(rank - 1), "kernel rows", k.size(0));
+    requireEqual(
+        what + ": preactivations feature size", z.size(rank - 1), "kernel columns", k.size(1));
     requireEqual(what + ": preactivations batch size", z.size(0), "inputs batch size", x.size(0));
+    if (rank == 3) {
+      requireEqual(what + ": preactivations time steps", z.size(1), "inputs time steps", x.size(1));
+    }
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(1));
     return add(
         new Layer(Kind.FULLY_CONNECTED, kernel, bias, inputs, preactivations, null, null, null));
+  }
+
+  /**
+   * Registers a layer norm Y = γ ⊙ (X − mean) / √(var + ε) + β over the last axis of X (the mean
+   * and variance per position). AdaFisher preconditions γ and β with the diagonal Fisher of the
+   * authors' code, built from X and the gradient of Y; FROG, FISMO and Muon send them to their
+   * fallback.
+   *
+   * @param gamma γ [c], the scale
+   * @param beta β [c], the shift, or null
+   * @param inputs X [batch, ..., c], what the norm normalizes (rank 2 or more)
+   * @param outputs Y, shaped like X
+   */
+  public LayerCollection registerLayerNorm(
+      Variable<?> gamma, Variable<?> beta, Operand<?> inputs, Operand<?> outputs) {
+    if (gamma == null) {
+      throw new IllegalArgumentException("layer norm gamma must not be null");
+    }
+    String what = "layer norm '" + gamma.op().name() + "'";
+    Shape g = requireRank(what + " gamma", gamma, 1);
+    Shape x = requireAtLeastRank(what + " inputs", inputs, 2);
+    Shape y = requireAtLeastRank(what + " outputs", outputs, 2);
+    if (y.numDimensions() != x.numDimensions()) {
+      throw new IllegalArgumentException(
+          what + ": outputs shape " + y + " has another rank than inputs shape " + x);
+    }
+    for (int axis = 0; axis < x.numDimensions(); axis++) {
+      requireEqual(
+          what + ": outputs size on axis " + axis, y.size(axis), "inputs size", x.size(axis));
+    }
+    requireEqual(
+        what + ": inputs feature size (last axis)",
+        x.size(x.numDimensions() - 1),
+        "gamma length",
+        g.size(0));
+    if (beta != null) {
+      Shape b = requireRank(what + " beta", beta, 1);
+      requireEqual(what + ": beta length", b.size(0), "gamma length", g.size(0));
+      requireSameType(what + " beta", beta, gamma, "gamma");
+    }
+    requireSameType(what + " inputs", inputs, gamma, "gamma");
+    requireSameType(what + " outputs", outputs, gamma, "gamma");
+    return add(new Layer(Kind.LAYER_NORM, gamma, beta, inputs, outputs, null, null, null));
   }
 
   /** Registers Z = conv2d(X, W) (+ b), NHWC, without dilation. */
@@ -279,12 +351,30 @@ public final class LayerCollection {
   }
 
   private static Shape requireRank(String what, Operand<?> operand, int rank) {
+    return requireRank(what, operand, rank, rank);
+  }
+
+  /** The static shape of {@code operand}, whose rank must lie in [lowest, highest]. */
+  private static Shape requireRank(String what, Operand<?> operand, int lowest, int highest) {
     if (operand == null) {
       throw new IllegalArgumentException(what + " must not be null");
     }
     Shape s = operand.shape();
-    if (s.isUnknown() || s.numDimensions() != rank) {
-      throw new IllegalArgumentException(what + " must have rank " + rank + ", got shape " + s);
+    if (s.isUnknown() || s.numDimensions() < lowest || s.numDimensions() > highest) {
+      String ranks = lowest == highest ? "rank " + lowest : "rank " + lowest + " or " + highest;
+      throw new IllegalArgumentException(what + " must have " + ranks + ", got shape " + s);
+    }
+    return s;
+  }
+
+  private static Shape requireAtLeastRank(String what, Operand<?> operand, int lowest) {
+    if (operand == null) {
+      throw new IllegalArgumentException(what + " must not be null");
+    }
+    Shape s = operand.shape();
+    if (s.isUnknown() || s.numDimensions() < lowest) {
+      throw new IllegalArgumentException(
+          what + " must have rank " + lowest + " or more, got shape " + s);
     }
     return s;
   }
@@ -297,13 +387,20 @@ public final class LayerCollection {
   }
 
   private static void requireSameType(String what, Operand<?> operand, Operand<?> kernel) {
-    if (operand.type() != kernel.type()) {
+    requireSameType(what, operand, kernel, "kernel");
+  }
+
+  private static void requireSameType(
+      String what, Operand<?> operand, Operand<?> reference, String referenceName) {
+    if (operand.type() != reference.type()) {
       throw new IllegalArgumentException(
           what
               + " has dtype "
               + operand.asOutput().dataType()
-              + " but the kernel has "
-              + kernel.asOutput().dataType());
+              + " but the "
+              + referenceName
+              + " has "
+              + reference.asOutput().dataType());
     }
   }
 

@@ -8,11 +8,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.Session;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
@@ -23,7 +25,8 @@ import org.tensorflow.types.TFloat64;
  * The layer statistics AdaFisher normalises: for a conv layer Ĥ_D is the mean square of every
  * zero-padded im2col patch feature (in the kernel's (kh, kw, cin) order, divided further by
  * kh·kw·cin, bias entry 1/(kh·kw·cin)) and Ŝ_D the mean square of dLoss/dZ over batch and
- * positions; both are Min-Max normalised with an absolute 1e-6 before entering the factors.
+ * positions; both are Min-Max normalised with an absolute 1e-6 before entering the factors. Dense
+ * layers on [batch, time, features] and layer norms are checked against plain Java as well.
  */
 class AdaFisherStatisticsTest {
   private static final int BATCH = 2;
@@ -133,6 +136,147 @@ class AdaFisherStatisticsTest {
             minMax(expectedS));
       }
     }
+  }
+
+  /**
+   * A dense layer on [batch, time, features] counts every position as a row (Ĥ_D the mean of x²
+   * over batch and time, bias entry 1; Ŝ_D the mean of dZ² likewise); a layer norm after it gets
+   * the authors' two-entry Ĥ_D = [Σ_t (Σ_{b,c} h / C²)², T] / B² and Ŝ_D = (Σ_{b,t} dY)² / B. After
+   * one refresh with weights (0, 1) the factors are their Min-Max values, and γ and β move by η·g /
+   * F̃ with F̃ = H_D[0]·S_D + λ and H_D[1]·S_D + λ.
+   */
+  @Test
+  void sequenceDenseAndLayerNormStatisticsEqualPlainJava() {
+    int b = 2;
+    int t = 3;
+    int f = 4;
+    int c = 3;
+    Random random = new Random(11);
+    double[] x = RandomArrays.gaussian(random, b * t * f);
+    double[] kernelInit = RandomArrays.gaussian(random, f * c);
+    double[] gammaInit = {1.2, 0.7, -0.4};
+    double[] betaInit = {0.1, -0.3, 0.5};
+    double[] upstream = RandomArrays.gaussian(random, b * t * c);
+    double learningRate = 0.01;
+    double damping = 1e-3;
+    try (Graph graph = new Graph()) {
+      Ops tf = Ops.create(graph);
+      Operand<TFloat64> input = Tensors.constant(tf, TFloat64.class, new long[] {b, t, f}, x);
+      Variable<TFloat64> kernel =
+          tf.withName("kernel")
+              .variable(
+                  Tensors.constant(
+                      tf.withInitScope(), TFloat64.class, new long[] {f, c}, kernelInit));
+      Variable<TFloat64> bias =
+          tf.withName("bias")
+              .variable(
+                  tf.withInitScope()
+                      .zeros(tf.withInitScope().constant(new long[] {c}), TFloat64.class));
+      Variable<TFloat64> gamma =
+          tf.withName("gamma")
+              .variable(
+                  Tensors.constant(tf.withInitScope(), TFloat64.class, new long[] {c}, gammaInit));
+      Variable<TFloat64> beta =
+          tf.withName("beta")
+              .variable(
+                  Tensors.constant(tf.withInitScope(), TFloat64.class, new long[] {c}, betaInit));
+      Operand<TFloat64> z = tf.math.add(ReferenceModel.sequenceMatMul(tf, input, kernel), bias);
+      Operand<TFloat64> y = ReferenceModel.layerNorm(tf, z, gamma, beta, 1e-5);
+      // With loss = Σ y·U the gradient dLoss/dY is exactly U.
+      Operand<TFloat64> u = Tensors.constant(tf, TFloat64.class, new long[] {b, t, c}, upstream);
+      Operand<TFloat64> loss = tf.reduceSum(tf.math.mul(y, u), tf.constant(new int[] {0, 1, 2}));
+      LayerCollection layers =
+          new LayerCollection()
+              .registerFullyConnected(kernel, bias, input, z)
+              .registerLayerNorm(gamma, beta, z, y);
+      Output<?>[] grads =
+          graph.addGradients(
+              loss.asOutput(), new Output<?>[] {z.asOutput(), gamma.asOutput(), beta.asOutput()});
+      AdaFisher adaFisher =
+          AdaFisher.builder()
+              .layers(layers)
+              .learningRate(learningRate)
+              .damping(damping)
+              .factorEma(0, 1)
+              .fisherInterval(1)
+              .build(graph);
+      var step = adaFisher.minimize(loss);
+      try (Session session = new Session(graph)) {
+        session.initialize();
+        double[] zValues = Tensors.fetch(session, z);
+        double[] dz = Tensors.fetch(session, grads[0]);
+        double[] gGamma = Tensors.fetch(session, grads[1]);
+        double[] gBeta = Tensors.fetch(session, grads[2]);
+
+        double[] denseH = new double[f + 1];
+        for (int i = 0; i < x.length; i++) {
+          denseH[i % f] += x[i] * x[i] / (b * t);
+        }
+        denseH[f] = 1;
+        double[] denseS = new double[c];
+        for (int i = 0; i < dz.length; i++) {
+          denseS[i % c] += dz[i] * dz[i] / (b * t);
+        }
+        double[] perStep = new double[t];
+        for (int i = 0; i < zValues.length; i++) {
+          perStep[(i / c) % t] += zValues[i] / ((double) c * c);
+        }
+        double sumOfSquares = 0;
+        for (double v : perStep) {
+          sumOfSquares += v * v;
+        }
+        double[] normH = {sumOfSquares / ((double) b * b), (double) t / ((double) b * b)};
+        double[] summed = new double[c];
+        for (int i = 0; i < upstream.length; i++) {
+          summed[i % c] += upstream[i];
+        }
+        double[] normS = new double[c];
+        for (int j = 0; j < c; j++) {
+          normS[j] = summed[j] * summed[j] / b;
+        }
+        LayerCollection.Layer dense = layers.layers().get(0);
+        LayerCollection.Layer norm = layers.layers().get(1);
+        Close.assertClose(
+            1e-13,
+            "dense Ĥ_D",
+            Tensors.fetch(session, AdaFisherBase.inputStatistics(tf, dense, input, z)),
+            denseH);
+        Close.assertClose(
+            1e-13,
+            "layer norm Ĥ_D",
+            Tensors.fetch(session, AdaFisherBase.inputStatistics(tf, norm, z, y)),
+            normH);
+        Close.assertClose(
+            1e-13,
+            "layer norm Ŝ_D",
+            Tensors.fetch(session, AdaFisherBase.outputStatistics(tf, norm, u)),
+            normS);
+
+        session.run(step);
+        double[] hDense = minMax(denseH);
+        double[] sDense = minMax(denseS);
+        double[] hNorm = minMax(normH);
+        double[] sNorm = minMax(normS);
+        Close.assertClose(1e-12, "dense H_D", slot(session, adaFisher, kernel, "H_D"), hDense);
+        Close.assertClose(1e-12, "dense S_D", slot(session, adaFisher, kernel, "S_D"), sDense);
+        Close.assertClose(1e-12, "layer norm H_D", slot(session, adaFisher, gamma, "H_D"), hNorm);
+        Close.assertClose(1e-12, "layer norm S_D", slot(session, adaFisher, gamma, "S_D"), sNorm);
+        // Step 1: the bias-corrected momentum is g itself.
+        double[] gammaAfter = new double[c];
+        double[] betaAfter = new double[c];
+        for (int j = 0; j < c; j++) {
+          gammaAfter[j] = gammaInit[j] - learningRate * gGamma[j] / (hNorm[0] * sNorm[j] + damping);
+          betaAfter[j] = betaInit[j] - learningRate * gBeta[j] / (hNorm[1] * sNorm[j] + damping);
+        }
+        Close.assertClose(1e-12, "gamma after one step", Tensors.fetch(session, gamma), gammaAfter);
+        Close.assertClose(1e-12, "beta after one step", Tensors.fetch(session, beta), betaAfter);
+      }
+    }
+  }
+
+  private static double[] slot(
+      Session session, GuardedOptimizer optimizer, Variable<?> variable, String name) {
+    return Tensors.fetch(session, optimizer.getSlot(variable.asOutput(), name).orElseThrow());
   }
 
   private static double[] im2colInputStatistics(

@@ -95,10 +95,11 @@ class LayerCollectionTest {
             new LayerCollection()
                 .registerFullyConnected(variable("k", 6, 4, 1), null, tensor(8, 6), tensor(8, 4)));
     assertRejected(
-        "inputs must have rank 2, got shape [8, 2, 3]",
+        "inputs must have rank 2 or 3, got shape [8, 2, 3, 1]",
         () ->
             new LayerCollection()
-                .registerFullyConnected(variable("k", 6, 4), null, tensor(8, 2, 3), tensor(8, 4)));
+                .registerFullyConnected(
+                    variable("k", 6, 4), null, tensor(8, 2, 3, 1), tensor(8, 4)));
     assertRejected(
         "inputs must have rank 4, got shape [8, 18]",
         () ->
@@ -303,5 +304,106 @@ class LayerCollectionTest {
                 variable("other/kernel", 6, 4), bias, tensor(8, 6), tensor(8, 4)));
     assertEquals(1, layers.layers().size());
     assertTrue(layers.layerOf(variable("other/kernel2", 6, 4)).isEmpty());
+  }
+
+  @Test
+  void denseLayersOnSequencesAndLayerNormsAreRegistered() {
+    Variable<TFloat32> kernel = variable("dense/kernel", 6, 8);
+    Variable<TFloat32> bias = variable("dense/bias", 8);
+    Variable<TFloat32> gamma = variable("ln/gamma", 8);
+    Variable<TFloat32> beta = variable("ln/beta", 8);
+    Variable<TFloat32> scaleOnly = variable("ln2/gamma", 8);
+    Operand<TFloat32> z = tensor(-1, 5, 8);
+    LayerCollection layers =
+        new LayerCollection()
+            .registerFullyConnected(kernel, bias, tensor(-1, 5, 6), z)
+            .registerLayerNorm(gamma, beta, z, tensor(-1, 5, 8))
+            .registerLayerNorm(scaleOnly, null, tensor(4, 8), tensor(4, 8));
+    assertEquals(3, layers.layers().size());
+    LayerCollection.Layer norm = layers.layerOf(beta).orElseThrow();
+    assertSame(norm, layers.layerOf(gamma).orElseThrow());
+    assertEquals(LayerCollection.Kind.LAYER_NORM, norm.kind());
+    assertEquals("ln/gamma", norm.name());
+    assertSame(z, norm.inputs());
+    assertEquals(LayerCollection.Kind.FULLY_CONNECTED, layers.layerOf(kernel).orElseThrow().kind());
+  }
+
+  @Test
+  void sequenceDenseMismatchesAreNamed() {
+    assertRejected(
+        "fully-connected layer 'k1': preactivations have rank 2 but inputs have rank 3",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(variable("k1", 6, 4), null, tensor(8, 5, 6), tensor(8, 4)));
+    assertRejected(
+        "fully-connected layer 'k2': preactivations time steps is 4 but inputs time steps is 5",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(
+                    variable("k2", 6, 4), null, tensor(8, 5, 6), tensor(8, 4, 4)));
+    assertRejected(
+        "fully-connected layer 'k3': inputs feature size is 7 but kernel rows is 6",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(
+                    variable("k3", 6, 4), null, tensor(8, 5, 7), tensor(8, 5, 4)));
+    assertRejected(
+        "fully-connected layer 'k4': preactivations feature size is 3 but kernel columns is 4",
+        () ->
+            new LayerCollection()
+                .registerFullyConnected(
+                    variable("k4", 6, 4), null, tensor(8, 5, 6), tensor(8, 5, 3)));
+  }
+
+  @Test
+  void layerNormMismatchesAreNamed() {
+    assertRejected(
+        "layer norm 'ln/gamma' gamma must have rank 1, got shape [8, 1]",
+        () ->
+            new LayerCollection()
+                .registerLayerNorm(variable("ln/gamma", 8, 1), null, tensor(4, 8), tensor(4, 8)));
+    assertRejected(
+        "layer norm 'g2': inputs feature size (last axis) is 6 but gamma length is 8",
+        () ->
+            new LayerCollection()
+                .registerLayerNorm(variable("g2", 8), null, tensor(4, 5, 6), tensor(4, 5, 6)));
+    assertRejected(
+        "layer norm 'g3': beta length is 7 but gamma length is 8",
+        () ->
+            new LayerCollection()
+                .registerLayerNorm(
+                    variable("g3", 8), variable("b", 7), tensor(4, 5, 8), tensor(4, 5, 8)));
+    assertRejected(
+        "layer norm 'g4': outputs size on axis 1 is 4 but inputs size is 5",
+        () ->
+            new LayerCollection()
+                .registerLayerNorm(variable("g4", 8), null, tensor(4, 5, 8), tensor(4, 4, 8)));
+    assertRejected(
+        "layer norm 'g5': outputs shape [4, 8] has another rank than inputs shape [4, 5, 8]",
+        () ->
+            new LayerCollection()
+                .registerLayerNorm(variable("g5", 8), null, tensor(4, 5, 8), tensor(4, 8)));
+    assertRejected(
+        "layer norm 'g6' inputs must have rank 2 or more, got shape [8]",
+        () ->
+            new LayerCollection().registerLayerNorm(variable("g6", 8), null, tensor(8), tensor(8)));
+    assertRejected(
+        "layer norm 'g7' outputs must not be null",
+        () -> new LayerCollection().registerLayerNorm(variable("g7", 8), null, tensor(4, 8), null));
+    assertRejected(
+        "layer norm gamma must not be null",
+        () -> new LayerCollection().registerLayerNorm(null, null, tensor(4, 8), tensor(4, 8)));
+    Operand<TFloat64> doubles = tf.placeholder(TFloat64.class, Placeholder.shape(Shape.of(4, 8)));
+    assertRejected(
+        "layer norm 'g9' outputs has dtype DT_DOUBLE but the gamma has DT_FLOAT",
+        () ->
+            new LayerCollection()
+                .registerLayerNorm(variable("g9", 8), null, tensor(4, 8), doubles));
+    Variable<TFloat32> gamma = variable("norm/gamma", 8);
+    LayerCollection layers =
+        new LayerCollection().registerLayerNorm(gamma, null, tensor(4, 8), tensor(4, 8));
+    assertRejected(
+        "variable 'norm/gamma' is already registered with layer 'norm/gamma'",
+        () -> layers.registerLayerNorm(gamma, null, tensor(4, 8), tensor(4, 8)));
   }
 }

@@ -28,6 +28,10 @@ final class Reference {
   final Tensor input;
   final int[] labels;
   final int numClasses;
+
+  /** The layer norm's ε (tfm), NaN where the problem has none. */
+  final double layerNormEpsilon;
+
   final Map<String, Tensor> initialParams = new LinkedHashMap<>();
   final List<String> paramOrder = new ArrayList<>();
   final List<Step> trajectory = new ArrayList<>();
@@ -42,6 +46,8 @@ final class Reference {
       labels[i] = p.get("labels").get(i).asInt();
     }
     numClasses = p.get("num_classes").asInt();
+    layerNormEpsilon =
+        p.has("layernorm_epsilon") ? p.get("layernorm_epsilon").asDouble() : Double.NaN;
     for (JsonNode param : p.get("initial_params")) {
       initialParams.put(param.get("name").asText(), tensor(param));
     }
