@@ -10,8 +10,9 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * The row-wise Fisher operators of FROG as {@link ColumnOperator}s: for every output column j of a
- * layer, A_j = Σ_i Λ_ij x_i x_iᵀ + τI over the rows x_i of the layer's input, applied to all
- * columns at once without forming any A_j.
+ * layer, A_j = Σ_i Λ_ij x_i x_iᵀ + τ_jI over the rows x_i of the layer's input, applied to all
+ * columns at once without forming any A_j. The damping is one τ for every column or a [1, m] row of
+ * them.
  *
  * <p>Fully-connected, with X [r, d] and V [d, m]: A(V) = Xᵀ(Λ ⊙ (XV)) + τV. Conv2d, with V the
  * kernel [kh, kw, cin, cout] seen as [kh·kw·cin, cout]: the rows are the receptive-field patches of
@@ -45,7 +46,7 @@ public final class RowFisher {
    *
    * @param x the layer's inputs [r, d]
    * @param lambda the row weights Λ [r, m]
-   * @param tau the damping τ, a scalar
+   * @param tau the damping τ: a scalar, or a [1, m] row with one τ_j per column
    */
   public static <T extends TFloating> ColumnOperator<T> fullyConnected(
       Operand<T> x, Operand<T> lambda, Operand<T> tau) {
@@ -65,7 +66,7 @@ public final class RowFisher {
    *
    * @param x the layer's inputs [r, h, w, cin] (NHWC)
    * @param lambda the weights Λ [r, h', w', cout], one per sample, output position and channel
-   * @param tau the damping τ, a scalar
+   * @param tau the damping τ: a scalar, or a [1, m] row with one τ_j per column
    * @param kernelShape {kh, kw, cin, cout}
    * @param strides {1, sh, sw, 1}
    * @param padding "SAME" or "VALID"

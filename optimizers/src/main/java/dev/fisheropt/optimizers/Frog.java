@@ -10,6 +10,7 @@ import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.ReduceSum;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
@@ -26,7 +27,9 @@ import org.tensorflow.types.family.TFloating;
  *   M ← βM + G
  *   from r rows i of the batch (all of them when r ≥ batch): Y = B·∂L/∂Z  (B the batch size)
  *   Λ̂_ij = (Y_ij²/r) / (Σ_i' Y_i'j² ‖x_i'‖² / (rD) + ε)
- *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τI)⁻¹ M_j   (k CG steps from 0, all columns at once)
+ *   a_j = #{i : Λ̂_ij ‖x_i‖² &gt; 0}                active sampled rows of column j
+ *   τ_j = τ, or max(τ, 1) when a_j &lt; min(k, D)
+ *   Z_j ≈ (Σ_i Λ̂_ij x_i x_iᵀ + τ_jI)⁻¹ M_j    (k CG steps, all columns at once)
  *   Z_j ← Z_j / √(⟨Z_j, M_j⟩ + ε)
  *   W ← (1 − ηρ)W − ηZ
  * </pre>
@@ -38,6 +41,21 @@ import org.tensorflow.types.family.TFloating;
  * receptive-field patches of every sample and output position, and the operator is applied as the
  * layer's convolution followed by its filter gradient ({@link RowFisher}), without forming patches.
  * ε = 1e-10 guards the CG denominators, the trace and the normalisation, as the authors' code does.
+ *
+ * <p>Under-sampled columns (our addition; the authors' code has τ_j = τ throughout). A column's
+ * sampled Fisher is Σ over its a_j active rows (a ReLU unit inactive in most of the sample has few)
+ * plus τI, so it has at most a_j + 1 distinct eigenvalues and is τ on every direction the active
+ * rows do not span. With a_j &lt; min(k, D) the k CG steps solve it exactly, the part of M_j
+ * outside the active rows' span (the gradient of unsampled rows, old momentum) is divided by τ, and
+ * the normalisation turns that into a step of about η/√τ (1000η at τ = 1e-6). For such a column τ_j
+ * is raised to max(τ, 1): 1 is the mean diagonal the normalisation of Λ̂ gives every column's
+ * sampled Fisher, so the directions the sample did not see are given the column's average curvature
+ * instead of none. Every eigenvalue is then ≥ 1 and CG keeps ⟨Z_j, M_j⟩ = Z_jᵀA_jZ_j ≥ ‖Z_j‖², so
+ * the column moves by at most η; a column with no active row moves by η along M_j/‖M_j‖. The rule
+ * does not depend on τ, and every column with a_j ≥ min(k, D) is solved exactly as before, so the
+ * authors' trajectories are unchanged wherever no column is under-sampled (the conv reference
+ * problems have far more active rows per column than k). A column with a_j just at or above k still
+ * sees the damping partly: its step grows towards η/√τ as a_j falls to k ({@code docs/frog.md}).
  *
  * <p>Every other parameter (biases, layer norms, unregistered layers) takes SGD with momentum at
  * η·{@code otherLearningRateRatio}, with the weight decay added into the momentum buffer as the
@@ -181,12 +199,14 @@ public final class Frog extends GuardedOptimizer {
                 tf, x, kernelShape, layer.strides(), layer.padding(), layer.dilations())
             : tf.reduceSum(tf.math.square(x), tf.constant(1), ReduceSum.keepDims(true));
     int[] rowAxes = conv ? new int[] {0, 1, 2} : new int[] {0};
+    Operand<T> contributions = tf.math.mul(y2, rowNorms);
     Operand<T> trace =
         tf.math.div(
-            tf.reduceSum(tf.math.mul(y2, rowNorms), tf.constant(rowAxes)),
+            tf.reduceSum(contributions, tf.constant(rowAxes)),
             tf.constant(type, (double) view.rows()));
     Operand<T> lambda = tf.math.div(y2, tf.math.add(trace, guard));
-    Operand<T> tau = step.hyperparameter("damping", type);
+    Operand<T> tau =
+        columnDamping(tf, contributions, rowAxes, view, step.hyperparameter("damping", type));
     ColumnOperator<T> fisher =
         conv
             ? RowFisher.conv2d(
@@ -201,6 +221,29 @@ public final class Frog extends GuardedOptimizer {
     Operand<T> norm =
         tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.mul(solution, rhs), tf.constant(0)), guard));
     return view.toParameter(tf, tf.math.div(solution, norm));
+  }
+
+  /**
+   * The damping of every column as a [1, n] row: τ, or max(τ, 1) for a column with fewer than
+   * min(k, D) active sampled rows, rows whose term Λ̂_ij x_i x_iᵀ is non-zero (Y_ij² ‖x_i‖² &gt;
+   * 0). Such a column's sampled Fisher has at most that many distinct eigenvalues besides τ, so k
+   * CG steps solve it exactly and divide every component of M_j outside the active rows by τ; the
+   * normalised step would then move the column by about η/√τ. With the damping raised to 1 (the
+   * mean diagonal that the normalisation of Λ̂ gives every column), those components keep their
+   * size instead and the column moves by at most η. Every other column keeps τ, bit for bit.
+   */
+  private <T extends TFloating> Operand<T> columnDamping(
+      Ops tf, Operand<T> contributions, int[] rowAxes, MatrixView view, Operand<T> tau) {
+    Class<T> type = tau.type();
+    Operand<TInt32> active =
+        tf.reduceSum(
+            tf.dtypes.cast(tf.math.greater(contributions, tf.constant(type, 0.0)), TInt32.class),
+            tf.constant(rowAxes));
+    Operand<TBool> underSampled =
+        tf.math.less(active, tf.constant((int) Math.min(cgIterations, view.rows())));
+    Operand<T> raised = tf.math.maximum(tau, tf.constant(type, 1.0));
+    return tf.reshape(
+        tf.select(underSampled, raised, tau), tf.constant(new long[] {1, view.cols()}));
   }
 
   private static Operand<TInt32> rowCount(Ops tf, Operand<?> t) {

@@ -26,7 +26,9 @@ import org.tensorflow.types.TFloat64;
 /**
  * On a fully-connected layer, FROG with as many CG steps as the layer has inputs is the exact
  * row-wise Fisher solve, checked against the D×D systems built and solved in plain Java; with a
- * sample smaller than the batch it is the exact solve on one subset of r rows.
+ * sample smaller than the batch it is the exact solve on one subset of r rows. With r = 3 rows,
+ * fewer than min(k, D) = 5, every column is under-sampled and is solved with its damping raised
+ * from τ to 1.
  */
 class FrogDenseSolveTest {
   private static final int BATCH = 6;
@@ -108,8 +110,10 @@ class FrogDenseSolveTest {
         }
         trace += y2[s] * norm2 / IN;
       }
+      int active = 0;
       double[][] a = new double[IN][IN];
       for (int s = 0; s < r; s++) {
+        active += y2[s] > 0 ? 1 : 0;
         double lambda = y2[s] / (trace + GUARD);
         for (int k = 0; k < IN; k++) {
           for (int l = 0; l < IN; l++) {
@@ -117,9 +121,11 @@ class FrogDenseSolveTest {
           }
         }
       }
+      // Fewer active rows than min(k, D) = IN (k = D here): the column's damping is raised to 1.
+      double damping = active < IN ? Math.max(TAU, 1.0) : TAU;
       double[] gj = new double[IN];
       for (int k = 0; k < IN; k++) {
-        a[k][k] += TAU;
+        a[k][k] += damping;
         gj[k] = g[k * OUT + j];
       }
       double[] zj = DenseMatrices.solve(a, gj);
