@@ -22,7 +22,7 @@ class CompareOptionsTest {
     assertEquals(CompareOptions.EPOCHS_DEFAULT, o.epochs());
     assertEquals(CompareOptions.BATCH_DEFAULT, o.batchSize());
     assertEquals(FashionMnist.DEBIAN_DIRECTORY, o.data());
-    assertEquals(2e-3, o.learningRate(OptimizerChoice.ADAM));
+    assertEquals(OptimizerChoice.ADAM.defaultLearningRate(), o.learningRate(OptimizerChoice.ADAM));
     assertEquals(OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT, o.tuning().fismoInterval());
   }
 
@@ -149,7 +149,7 @@ class CompareOptionsTest {
       assertTrue(usage.contains(flag), flag + " missing from\n" + usage);
     }
     assertTrue(usage.contains("from: adam,momentum,muon,fismo,adafisher,adafisherw,"), usage);
-    assertTrue(usage.contains("adam=0.002"), usage);
+    assertTrue(usage.contains("adam=" + OptimizerChoice.ADAM.defaultLearningRate()), usage);
     assertTrue(usage.contains("(default: 128)"), usage);
   }
 }

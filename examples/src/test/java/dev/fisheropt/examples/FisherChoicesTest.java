@@ -70,9 +70,11 @@ class FisherChoicesTest {
             "16",
             "--validation",
             "64",
-            // the constant rate these checks were calibrated with (the warmup spends steps)
+            // the constant rates these checks were calibrated with (the warmup spends steps)
             "--schedule",
-            "constant");
+            "constant",
+            "--lr",
+            "adafisher=5e-4,adafisherw=5e-4,frog=1e-3");
     List<Compare.Result> results =
         new Compare(options, new PrintStream(text, true, StandardCharsets.UTF_8)).run();
     String printed = text.toString(StandardCharsets.UTF_8);
