@@ -112,7 +112,7 @@ public final class StepBench {
     Trainer(Entry entry, Model.Architecture architecture, int width, int batch) {
       this.entry = entry;
       model = new Model(graph, architecture, batch, width, 1);
-      GuardedOptimizer optimizer = entry.choice().build(graph, model.layers(), entry.choice().defaultLearningRate(), entry.tuning());
+      GuardedOptimizer optimizer = entry.choice().build(graph, entry.choice().layersOf(model), entry.choice().defaultLearningRate(), entry.tuning());
       step = optimizer.minimize(model.loss());
       stateBytes = StateMemory.bytes(optimizer);
       session = new Session(graph);

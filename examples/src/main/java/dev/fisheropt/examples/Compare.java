@@ -109,7 +109,7 @@ public final class Compare {
     try (Graph graph = new Graph();
         TensorBoardLog board = new TensorBoardLog(logDir)) {
       Model model = new Model(graph, options.model(), options.batchSize(), options.hidden(), options.seed());
-      GuardedOptimizer optimizer = choice.build(graph, model.layers(), lr, options.tuning());
+      GuardedOptimizer optimizer = choice.build(graph, choice.layersOf(model), lr, options.tuning());
       Op step = optimizer.minimize(model.loss());
       long stateBytes = StateMemory.bytes(optimizer);
       try (Session session = new Session(graph, config(options.xla()))) {

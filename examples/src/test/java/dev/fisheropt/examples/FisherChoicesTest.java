@@ -3,6 +3,7 @@ package dev.fisheropt.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.optimizers.LayerCollection;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -12,11 +13,12 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.Graph;
 
 /**
  * AdaFisher, AdaFisherW and FROG are choices of {@code compare}, run by default, and each trains the
- * CNN through the model's {@link dev.fisheropt.optimizers.LayerCollection} (every conv and dense
- * layer registered) on a small synthetic Fashion-MNIST-shaped set.
+ * CNN through a {@link dev.fisheropt.optimizers.LayerCollection} of the model (AdaFisher every conv
+ * and dense layer, FROG all but the classifier head) on a small synthetic Fashion-MNIST-shaped set.
  */
 class FisherChoicesTest {
   @TempDir
@@ -28,6 +30,24 @@ class FisherChoicesTest {
         OptimizerChoice.ADAFISHERW, OptimizerChoice.FROG), OptimizerChoice.defaults());
     assertEquals(OptimizerChoice.FROG, OptimizerChoice.parse("FROG"));
     assertEquals("AdaFisherW", OptimizerChoice.parse("adafisherw").displayName());
+  }
+
+  @Test
+  void frogLeavesTheClassifierHeadOutAdaFisherDoesNot() {
+    for (Model.Architecture architecture : Model.Architecture.values()) {
+      try (Graph graph = new Graph()) {
+        Model model = new Model(graph, architecture, 8, 16, 1);
+        List<String> all = names(OptimizerChoice.ADAFISHER.layersOf(model));
+        List<String> frog = names(OptimizerChoice.FROG.layersOf(model));
+        String head = architecture == Model.Architecture.CNN ? "dense2/kernel" : "dense3/kernel";
+        assertEquals(head, all.get(all.size() - 1), architecture + ": " + all);
+        assertEquals(all.subList(0, all.size() - 1), frog, architecture.toString());
+      }
+    }
+  }
+
+  private static List<String> names(LayerCollection layers) {
+    return layers.layers().stream().map(LayerCollection.Layer::name).toList();
   }
 
   @Test
