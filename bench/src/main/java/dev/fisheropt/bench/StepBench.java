@@ -162,7 +162,7 @@ public final class StepBench {
         BiFunction<Graph, LayerCollection, GuardedOptimizer> factory) {
       this.entry = entry;
       model = new Model(graph, architecture, batch, width, 1);
-      GuardedOptimizer optimizer = factory.apply(graph, model.layers());
+      GuardedOptimizer optimizer = factory.apply(graph, entry.choice().layersOf(model));
       step = optimizer.minimize(model.loss());
       stateBytes = StateMemory.bytes(optimizer);
       session = new Session(graph);

@@ -412,7 +412,10 @@ public final class Compare {
       Model model = new Model(graph, options.model(), options.batchSize(), options.hidden(), seed);
       GuardedOptimizer optimizer =
           choice.build(
-              graph, model.layers(), options.schedule().of(lr, totalSteps), options.tuning());
+              graph,
+              choice.layersOf(model),
+              options.schedule().of(lr, totalSteps),
+              options.tuning());
       Op step = optimizer.minimize(model.loss());
       long stateBytes = StateMemory.bytes(optimizer);
       try (Session session = new Session(graph, sessionConfig(options.xla()))) {

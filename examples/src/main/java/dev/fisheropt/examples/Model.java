@@ -18,8 +18,9 @@ import org.tensorflow.types.TInt32;
 /**
  * The classifiers of the comparison, float32, built in one graph with two inputs that share the
  * variables: a training batch of static size (the loss the optimizer minimizes; every layer
- * registered in {@link #layers()} with its inputs and pre-activations, as AdaFisher and FROG need)
- * and an evaluation batch of any size.
+ * registered in {@link #layers()} with its inputs and pre-activations, as AdaFisher needs, and
+ * every layer but the classifier head in {@link #hiddenLayers()}, as FROG gets) and an evaluation
+ * batch of any size.
  *
  * <ul>
  *   <li>{@link Architecture#CNN}: conv 3×3×16 → ReLU → max-pool 2 → conv 3×3×32 → ReLU → max-pool 2
@@ -41,6 +42,7 @@ public final class Model {
   private final Ops tf;
   private final SplittableRandom random;
   private final LayerCollection layers = new LayerCollection();
+  private final LayerCollection hiddenLayers = new LayerCollection();
   private final List<Variable<TFloat32>> parameters = new ArrayList<>();
   private final Placeholder<TFloat32> trainImages;
   private final Placeholder<TInt32> trainLabels;
@@ -103,13 +105,13 @@ public final class Model {
     h = pool(pool(tf.nn.relu(b.conv("conv2", h, 3, 16, 32))));
     h = tf.reshape(h, tf.constant(new long[] {x.shape().size(0), 4 * 4 * 32}));
     h = tf.nn.relu(b.dense("dense1", h, 512, 128));
-    return b.dense("dense2", h, 128, FashionMnist.CLASSES);
+    return b.head("dense2", h, 128, FashionMnist.CLASSES);
   }
 
   private Operand<TFloat32> mlp(Builder b, Operand<TFloat32> x, int hidden) {
     Operand<TFloat32> h = tf.nn.relu(b.dense("dense1", x, FashionMnist.PIXELS, hidden));
     h = tf.nn.relu(b.dense("dense2", h, hidden, hidden));
-    return b.dense("dense3", h, hidden, FashionMnist.CLASSES);
+    return b.head("dense3", h, hidden, FashionMnist.CLASSES);
   }
 
   private Operand<TFloat32> pool(Operand<TFloat32> x) {
@@ -127,11 +129,24 @@ public final class Model {
     }
 
     Operand<TFloat32> dense(String name, Operand<TFloat32> x, int in, int out) {
+      return dense(name, x, in, out, false);
+    }
+
+    /** The classifier head: a dense layer registered in {@link #layers()} only. */
+    Operand<TFloat32> head(String name, Operand<TFloat32> x, int in, int out) {
+      return dense(name, x, in, out, true);
+    }
+
+    private Operand<TFloat32> dense(
+        String name, Operand<TFloat32> x, int in, int out, boolean head) {
       Variable<TFloat32> kernel = parameter(name, "kernel", Shape.of(in, out), in);
       Variable<TFloat32> bias = parameter(name, "bias", Shape.of(out), 0);
       Operand<TFloat32> z = tf.nn.biasAdd(tf.linalg.matMul(x, kernel), bias);
       if (training) {
         layers.registerFullyConnected(kernel, bias, x, z);
+        if (!head) {
+          hiddenLayers.registerFullyConnected(kernel, bias, x, z);
+        }
       }
       return z;
     }
@@ -144,6 +159,7 @@ public final class Model {
           tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME"), bias);
       if (training) {
         layers.registerConv2d(kernel, bias, new long[] {1, 1, 1, 1}, "SAME", x, z);
+        hiddenLayers.registerConv2d(kernel, bias, new long[] {1, 1, 1, 1}, "SAME", x, z);
       }
       return z;
     }
@@ -174,8 +190,14 @@ public final class Model {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
   }
 
+  /** Every conv and dense layer, the classifier head included. */
   public LayerCollection layers() {
     return layers;
+  }
+
+  /** Every conv and dense layer but the classifier head (the last dense layer). */
+  public LayerCollection hiddenLayers() {
+    return hiddenLayers;
   }
 
   public List<Variable<TFloat32>> parameters() {

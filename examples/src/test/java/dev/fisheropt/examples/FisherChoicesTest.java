@@ -13,11 +13,12 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.Graph;
 
 /**
  * AdaFisher, AdaFisherW and FROG are choices of {@code compare}, run by default, and each trains
- * the CNN through the model's {@link LayerCollection} (every conv and dense layer registered) on a
- * small synthetic Fashion-MNIST-shaped set.
+ * the CNN through a {@link LayerCollection} of the model (AdaFisher every conv and dense layer,
+ * FROG all but the classifier head) on a small synthetic Fashion-MNIST-shaped set.
  */
 class FisherChoicesTest {
   @TempDir Path dir;
@@ -35,6 +36,24 @@ class FisherChoicesTest {
         OptimizerChoice.defaults());
     assertEquals(OptimizerChoice.FROG, OptimizerChoice.parse("FROG"));
     assertEquals("AdaFisherW", OptimizerChoice.parse("adafisherw").displayName());
+  }
+
+  @Test
+  void frogLeavesTheClassifierHeadOutAdaFisherDoesNot() {
+    for (Model.Architecture architecture : Model.Architecture.values()) {
+      try (Graph graph = new Graph()) {
+        Model model = new Model(graph, architecture, 8, 16, 1);
+        List<String> all = names(OptimizerChoice.ADAFISHER.layersOf(model));
+        List<String> frog = names(OptimizerChoice.FROG.layersOf(model));
+        String head = architecture == Model.Architecture.CNN ? "dense2/kernel" : "dense3/kernel";
+        assertEquals(head, all.get(all.size() - 1), architecture + ": " + all);
+        assertEquals(all.subList(0, all.size() - 1), frog, architecture.toString());
+      }
+    }
+  }
+
+  private static List<String> names(LayerCollection layers) {
+    return layers.layers().stream().map(LayerCollection.Layer::name).toList();
   }
 
   @Test

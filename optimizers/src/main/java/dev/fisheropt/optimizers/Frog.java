@@ -51,8 +51,8 @@ import org.tensorflow.types.family.TFloating;
  * is raised to max(τ, 1): 1 is the mean diagonal the normalisation of Λ̂ gives every column's
  * sampled Fisher, so the directions the sample did not see are given the column's average curvature
  * instead of none. Every eigenvalue is then ≥ 1 and CG keeps ⟨Z_j, M_j⟩ = Z_jᵀA_jZ_j ≥ ‖Z_j‖², so
- * the column moves by at most η; a column with no active row moves by η along M_j/‖M_j‖. The rule
- * does not depend on τ, and every column with a_j ≥ min(k, D) is solved exactly as before, so the
+ * the column moves by at most η; a column with no active row moves by η along M_j. The rule does
+ * not depend on τ, and every column with a_j ≥ min(k, D) is solved exactly as before, so the
  * authors' trajectories are unchanged wherever no column is under-sampled (the conv reference
  * problems have far more active rows per column than k). A column with a_j just at or above k still
  * sees the damping partly: its step grows towards η/√τ as a_j falls to k ({@code docs/frog.md}).
