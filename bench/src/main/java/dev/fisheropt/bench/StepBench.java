@@ -52,8 +52,8 @@ public final class StepBench {
           new Entry("Adam", OptimizerChoice.ADAM, OptimizerChoice.Tuning.defaults()),
           new Entry("SGD+momentum", OptimizerChoice.MOMENTUM, OptimizerChoice.Tuning.defaults()),
           new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
-          new Entry("FISMO k=1", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(1)),
-          new Entry("FISMO k=10", OptimizerChoice.FISMO, new OptimizerChoice.Tuning(10)),
+          new Entry("FISMO k=1", OptimizerChoice.FISMO, OptimizerChoice.Tuning.fismoEvery(1)),
+          new Entry("FISMO k=10", OptimizerChoice.FISMO, OptimizerChoice.Tuning.fismoEvery(10)),
           new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
           new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
           new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()));

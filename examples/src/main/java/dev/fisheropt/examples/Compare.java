@@ -677,7 +677,7 @@ public final class Compare {
       b.append(
           String.format(
               Locale.ROOT,
-              "| %-12s | %8.3g | %15s | %15s | %8.1f | %8.2f | %6.2fx | %10s | %22s |%n",
+              "| %-12s | %8.3g | %15s | %15s | %8.1f | %8.2f | %7s | %10s | %22s |%n",
               s.choice().displayName(),
               s.learningRate(),
               new Stats(
@@ -688,7 +688,7 @@ public final class Compare {
               s.finalTrainLoss().format("%.4f"),
               Stats.of(s.runs().stream().mapToDouble(Result::trainSeconds).toArray()).mean(),
               step,
-              step / adamStep,
+              Double.isNaN(adamStep) ? "–" : String.format(Locale.ROOT, "%.2fx", step / adamStep),
               human(s.runs().get(0).stateBytes()),
               at));
     }

@@ -1,6 +1,7 @@
 package dev.fisheropt.examples;
 
 import dev.fisheropt.ops.Schedule;
+import dev.fisheropt.optimizers.AdaFisher;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -221,6 +222,23 @@ public record CompareOptions(
     int fismoInterval = OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT;
 
     @Option(
+        names = "--adafisher-interval",
+        paramLabel = "K",
+        description =
+            "AdaFisher(W) refresh their factors every K steps (default: ${DEFAULT-VALUE})")
+    int adaFisherInterval = OptimizerChoice.Tuning.ADAFISHER_INTERVAL;
+
+    @Option(
+        names = "--adafisher-ema",
+        paramLabel = "OLD,NEW",
+        split = ",",
+        description =
+            "AdaFisher(W) factor refresh D ← OLD·D + NEW·MinMax(D̂) (default: the authors'"
+                + " 0.08,0.008)")
+    List<Double> adaFisherEma =
+        List.of(AdaFisher.FACTOR_EMA_OLD_DEFAULT, AdaFisher.FACTOR_EMA_NEW_DEFAULT);
+
+    @Option(
         names = "--eval-every",
         paramLabel = "N",
         description = "evaluate every N steps, and at the end (default: ${DEFAULT-VALUE})")
@@ -354,6 +372,10 @@ public record CompareOptions(
       positive("--train-limit", trainLimit);
       positive("--test-limit", testLimit);
       positive("--fismo-interval", fismoInterval);
+      positive("--adafisher-interval", adaFisherInterval);
+      if (adaFisherEma.size() != 2 || adaFisherEma.stream().anyMatch(w -> !(w >= 0 && w <= 1))) {
+        throw error("--adafisher-ema takes two weights in [0, 1], OLD,NEW; got " + adaFisherEma);
+      }
       positive("--eval-every", evalEvery);
       positive("--validation", validation);
       positive("--tune-steps", tuneSteps);
@@ -383,7 +405,8 @@ public record CompareOptions(
           testLimit,
           seed,
           Map.copyOf(rates),
-          new OptimizerChoice.Tuning(fismoInterval),
+          new OptimizerChoice.Tuning(
+              fismoInterval, adaFisherInterval, adaFisherEma.get(0), adaFisherEma.get(1)),
           evalEvery,
           xla,
           data,

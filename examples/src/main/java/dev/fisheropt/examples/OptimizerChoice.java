@@ -73,7 +73,8 @@ public enum OptimizerChoice {
           .name("AdaFisher")
           .layers(layers)
           .learningRate(learningRate)
-          .fisherInterval(Tuning.ADAFISHER_INTERVAL)
+          .fisherInterval(tuning.adaFisherInterval())
+          .factorEma(tuning.adaFisherEmaOld(), tuning.adaFisherEmaNew())
           .build(graph);
     }
   },
@@ -85,7 +86,8 @@ public enum OptimizerChoice {
           .name("AdaFisherW")
           .layers(layers)
           .learningRate(learningRate)
-          .fisherInterval(Tuning.ADAFISHER_INTERVAL)
+          .fisherInterval(tuning.adaFisherInterval())
+          .factorEma(tuning.adaFisherEmaOld(), tuning.adaFisherEmaNew())
           .weightDecay(Tuning.ADAFISHERW_WEIGHT_DECAY)
           .build(graph);
     }
@@ -109,11 +111,15 @@ public enum OptimizerChoice {
   /**
    * Settings beyond the learning rate. {@code fismoInterval}: FISMO recomputes its factors and
    * their eigendecompositions every k steps; 10 by default in {@code compare}, where every step
-   * would make the eigendecompositions dominate (see docs/benchmarks.md). AdaFisher(W) refresh
-   * their diagonal factors every {@link #ADAFISHER_INTERVAL} steps: a refresh costs O(B·(m+n)) per
-   * layer, so a short interval is cheap and keeps the factors current within a one-epoch run.
+   * would make the eigendecompositions dominate (see docs/benchmarks.md). {@code
+   * adaFisherInterval}: AdaFisher(W) refresh their diagonal factors every k steps ({@link
+   * #ADAFISHER_INTERVAL} by default: a refresh costs O(B·(m+n)) per layer, so a short interval is
+   * cheap and keeps the factors current within a one-epoch run). {@code adaFisherEmaOld}, {@code
+   * adaFisherEmaNew}: the refresh D ← old·D + new·MinMax(D̂), the authors' 0.08, 0.008 by default
+   * (docs/adafisher.md compares them with the paper's form).
    */
-  public record Tuning(int fismoInterval) {
+  public record Tuning(
+      int fismoInterval, int adaFisherInterval, double adaFisherEmaOld, double adaFisherEmaNew) {
     public static final int FISMO_INTERVAL_DEFAULT = 10;
     public static final int ADAFISHER_INTERVAL = 10;
     public static final double ADAFISHER_LEARNING_RATE = 1e-3;
@@ -125,7 +131,17 @@ public enum OptimizerChoice {
     public static final double ADAFISHERW_WEIGHT_DECAY = 1e-2;
 
     public static Tuning defaults() {
-      return new Tuning(FISMO_INTERVAL_DEFAULT);
+      return new Tuning(
+          FISMO_INTERVAL_DEFAULT,
+          ADAFISHER_INTERVAL,
+          AdaFisher.FACTOR_EMA_OLD_DEFAULT,
+          AdaFisher.FACTOR_EMA_NEW_DEFAULT);
+    }
+
+    /** The defaults with FISMO's preconditioner recomputed every {@code k} steps. */
+    public static Tuning fismoEvery(int k) {
+      Tuning d = defaults();
+      return new Tuning(k, d.adaFisherInterval(), d.adaFisherEmaOld(), d.adaFisherEmaNew());
     }
   }
 

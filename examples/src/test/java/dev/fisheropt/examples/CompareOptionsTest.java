@@ -62,6 +62,23 @@ class CompareOptionsTest {
   }
 
   @Test
+  void adaFisherRefreshFlagsReachTheTuning() {
+    OptimizerChoice.Tuning defaults = CompareOptions.parse().tuning();
+    assertEquals(OptimizerChoice.Tuning.ADAFISHER_INTERVAL, defaults.adaFisherInterval());
+    assertEquals(0.08, defaults.adaFisherEmaOld());
+    assertEquals(0.008, defaults.adaFisherEmaNew());
+    OptimizerChoice.Tuning t =
+        CompareOptions.parse("--adafisher-interval", "100", "--adafisher-ema", "0.92,0.08")
+            .tuning();
+    assertEquals(100, t.adaFisherInterval());
+    assertEquals(0.92, t.adaFisherEmaOld());
+    assertEquals(0.08, t.adaFisherEmaNew());
+    assertTrue(error("--adafisher-ema", "0.9").contains("--adafisher-ema takes two weights"));
+    assertTrue(error("--adafisher-ema", "0.9,1.5").contains("--adafisher-ema takes two weights"));
+    assertTrue(error("--adafisher-interval", "0").contains("--adafisher-interval"));
+  }
+
+  @Test
   void badArgumentsAreRejectedNamingTheFlag() {
     assertTrue(error("--epoch", "3").contains("Unknown options: '--epoch'"));
     assertTrue(error("--epochs").contains("Missing required parameter for option '--epochs'"));
