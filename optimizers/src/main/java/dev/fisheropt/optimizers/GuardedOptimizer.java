@@ -391,28 +391,7 @@ public abstract class GuardedOptimizer extends Optimizer {
   }
 
   private Operand<TBool> allFinite(List<Output<?>> gradients) {
-    if (!skipNonFinite) {
-      return scoped.constant(true);
-    }
-    List<Operand<TBool>> checks = new ArrayList<>();
-    for (Output<?> g : gradients) {
-      if (TFloating.class.isAssignableFrom(g.type())) {
-        Operand<TBool> isFinite = scoped.math.isFinite(floating(g));
-        checks.add(
-            scoped.reduceAll(
-                isFinite,
-                scoped.range(scoped.constant(0), scoped.rank(isFinite), scoped.constant(1))));
-      }
-    }
-    if (checks.isEmpty()) {
-      return scoped.constant(true);
-    }
-    return scoped.reduceAll(scoped.stack(checks), scoped.constant(0));
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T extends TFloating> Operand<T> floating(Output<?> o) {
-    return (Operand<T>) o;
+    return skipNonFinite ? StepContext.allFinite(scoped, gradients) : scoped.constant(true);
   }
 
   /**

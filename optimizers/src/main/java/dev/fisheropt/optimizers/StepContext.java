@@ -199,12 +199,22 @@ public final class StepContext {
   }
 
   /** Whether every floating-point value this step would write is finite. */
-  @SuppressWarnings("unchecked")
   private Operand<TBool> resultsFinite() {
+    List<Operand<?>> values = new ArrayList<>();
+    writes.forEach(w -> values.add(w.value()));
+    return allFinite(tf, values);
+  }
+
+  /**
+   * Whether every entry of every floating-point tensor is finite (true when there is none): one
+   * reduction per tensor, then one over them. The guard's check of gradients and of results.
+   */
+  @SuppressWarnings("unchecked")
+  static Operand<TBool> allFinite(Ops tf, List<? extends Operand<?>> tensors) {
     List<Operand<TBool>> checks = new ArrayList<>();
-    for (Write<?> w : writes) {
-      if (TFloating.class.isAssignableFrom(w.value().type())) {
-        Operand<TBool> isFinite = tf.math.isFinite((Operand<TFloating>) w.value());
+    for (Operand<?> t : tensors) {
+      if (TFloating.class.isAssignableFrom(t.type())) {
+        Operand<TBool> isFinite = tf.math.isFinite((Operand<TFloating>) t);
         checks.add(
             tf.reduceAll(isFinite, tf.range(tf.constant(0), tf.rank(isFinite), tf.constant(1))));
       }
