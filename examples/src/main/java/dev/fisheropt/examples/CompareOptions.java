@@ -2,6 +2,7 @@ package dev.fisheropt.examples;
 
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.AdaFisher;
+import dev.fisheropt.optimizers.Polar;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -132,6 +133,16 @@ public record CompareOptions(
                       "expected warmup-cosine or constant, got '" + name + "'");
             });
     line.registerConverter(
+        Polar.class,
+        name ->
+            switch (name.toLowerCase(Locale.ROOT)) {
+              case "newton-schulz" -> Polar.NEWTON_SCHULZ;
+              case "polar-express" -> Polar.POLAR_EXPRESS;
+              default ->
+                  throw new CommandLine.TypeConversionException(
+                      "expected newton-schulz or polar-express, got '" + name + "'");
+            });
+    line.registerConverter(
         Model.Architecture.class,
         name ->
             switch (name.toLowerCase(Locale.ROOT)) {
@@ -220,6 +231,14 @@ public record CompareOptions(
         description =
             "FISMO recomputes its preconditioner every K steps (default: ${DEFAULT-VALUE})")
     int fismoInterval = OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT;
+
+    @Option(
+        names = "--polar",
+        paramLabel = "METHOD",
+        description =
+            "polar factor of Muon and FISMO: newton-schulz (Muon's quintic) or polar-express"
+                + " (per-step minimax quintics); default: newton-schulz")
+    Polar polar = Polar.NEWTON_SCHULZ;
 
     @Option(
         names = "--adafisher-interval",
@@ -406,7 +425,7 @@ public record CompareOptions(
           seed,
           Map.copyOf(rates),
           new OptimizerChoice.Tuning(
-              fismoInterval, adaFisherInterval, adaFisherEma.get(0), adaFisherEma.get(1)),
+              fismoInterval, adaFisherInterval, adaFisherEma.get(0), adaFisherEma.get(1), polar),
           evalEvery,
           xla,
           data,

@@ -10,6 +10,7 @@ import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
+import dev.fisheropt.optimizers.Polar;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -51,7 +52,11 @@ public enum OptimizerChoice {
     @Override
     public GuardedOptimizer build(
         Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
-      return Muon.builder().name("Muon").learningRate(learningRate).build(graph);
+      return Muon.builder()
+          .name("Muon")
+          .learningRate(learningRate)
+          .polar(tuning.polar())
+          .build(graph);
     }
   },
   FISMO("fismo", 0.04, true) {
@@ -62,6 +67,7 @@ public enum OptimizerChoice {
           .name("Fismo")
           .learningRate(learningRate)
           .preconditionerInterval(tuning.fismoInterval())
+          .polar(tuning.polar())
           .build(graph);
     }
   },
@@ -116,10 +122,15 @@ public enum OptimizerChoice {
    * #ADAFISHER_INTERVAL} by default: a refresh costs O(B·(m+n)) per layer, so a short interval is
    * cheap and keeps the factors current within a one-epoch run). {@code adaFisherEmaOld}, {@code
    * adaFisherEmaNew}: the refresh D ← old·D + new·MinMax(D̂), the authors' 0.08, 0.008 by default
-   * (docs/adafisher.md compares them with the paper's form).
+   * (docs/adafisher.md compares them with the paper's form). {@code polar}: how Muon and FISMO
+   * compute their polar factor ({@link Polar#NEWTON_SCHULZ} by default).
    */
   public record Tuning(
-      int fismoInterval, int adaFisherInterval, double adaFisherEmaOld, double adaFisherEmaNew) {
+      int fismoInterval,
+      int adaFisherInterval,
+      double adaFisherEmaOld,
+      double adaFisherEmaNew,
+      Polar polar) {
     public static final int FISMO_INTERVAL_DEFAULT = 10;
     public static final int ADAFISHER_INTERVAL = 10;
     public static final double ADAFISHER_LEARNING_RATE = 1e-3;
@@ -135,13 +146,15 @@ public enum OptimizerChoice {
           FISMO_INTERVAL_DEFAULT,
           ADAFISHER_INTERVAL,
           AdaFisher.FACTOR_EMA_OLD_DEFAULT,
-          AdaFisher.FACTOR_EMA_NEW_DEFAULT);
+          AdaFisher.FACTOR_EMA_NEW_DEFAULT,
+          Polar.NEWTON_SCHULZ);
     }
 
     /** The defaults with FISMO's preconditioner recomputed every {@code k} steps. */
     public static Tuning fismoEvery(int k) {
       Tuning d = defaults();
-      return new Tuning(k, d.adaFisherInterval(), d.adaFisherEmaOld(), d.adaFisherEmaNew());
+      return new Tuning(
+          k, d.adaFisherInterval(), d.adaFisherEmaOld(), d.adaFisherEmaNew(), d.polar());
     }
   }
 

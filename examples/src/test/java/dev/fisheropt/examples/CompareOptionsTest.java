@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fisheropt.optimizers.Polar;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -59,6 +60,14 @@ class CompareOptionsTest {
     assertTrue(o.xla());
     assertEquals(Path.of("/tmp/fm"), o.data());
     assertEquals(9, o.seed());
+  }
+
+  @Test
+  void polarFlagReachesMuonAndFismo() {
+    assertEquals(Polar.NEWTON_SCHULZ, CompareOptions.parse().tuning().polar());
+    assertEquals(
+        Polar.POLAR_EXPRESS, CompareOptions.parse("--polar", "polar-express").tuning().polar());
+    assertTrue(error("--polar", "svd").contains("expected newton-schulz or polar-express"));
   }
 
   @Test

@@ -53,6 +53,67 @@ class NewtonSchulzTest {
   }
 
   @Test
+  void scheduleLoopUsesOneRowPerIteration() {
+    double[][] m = RandomArrays.gaussian(11, 6, 9);
+    double[][] schedule = {{3, -3.2, 1.2}, {2.5, -2, 0.5}, {1.875, -1.25, 0.375}};
+    double[][] expected = DenseMatrices.newtonSchulz(m, schedule, 1.01);
+    double[][] actual =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m), schedule, 1.01));
+    assertTrue(DenseMatrices.maxAbsDifference(actual, expected) < 1e-13);
+    double[][] tall = DenseMatrices.transpose(m);
+    double[][] actualTall =
+        Tensors.evaluateMatrix(
+            tf ->
+                NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, tall), schedule, 1.01));
+    assertTrue(
+        DenseMatrices.maxAbsDifference(actualTall, DenseMatrices.transpose(expected)) < 1e-13);
+  }
+
+  @Test
+  void scheduleOfMuonsQuinticIsTheFixedIteration() {
+    double[][] m = RandomArrays.gaussian(12, 5, 8);
+    double[][] schedule = new double[5][];
+    for (int t = 0; t < 5; t++) {
+      schedule[t] =
+          new double[] {NewtonSchulz.A_DEFAULT, NewtonSchulz.B_DEFAULT, NewtonSchulz.C_DEFAULT};
+    }
+    double[][] fixed =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m)));
+    double[][] scheduled =
+        Tensors.evaluateMatrix(
+            tf -> NewtonSchulz.polar(tf, Tensors.constant(tf, TFloat64.class, m), schedule, 1));
+    assertEquals(0.0, DenseMatrices.maxAbsDifference(fixed, scheduled), 1e-15);
+  }
+
+  @Test
+  void rejectsMalformedSchedules() {
+    double[][] m = {{1, 2}, {3, 4}};
+    IllegalArgumentException empty =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Tensors.evaluateMatrix(
+                    tf ->
+                        NewtonSchulz.polar(
+                            tf, Tensors.constant(tf, TFloat64.class, m), new double[0][], 1)));
+    assertTrue(empty.getMessage().contains("empty"), empty.getMessage());
+    IllegalArgumentException row =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                Tensors.evaluateMatrix(
+                    tf ->
+                        NewtonSchulz.polar(
+                            tf,
+                            Tensors.constant(tf, TFloat64.class, m),
+                            new double[][] {{1, 0, 0}, {1, Double.NaN, 0}},
+                            1)));
+    assertTrue(row.getMessage().contains("row 1"), row.getMessage());
+  }
+
+  @Test
   void tallInputGivesTheTransposeOfTheWideResult() {
     double[][] m = RandomArrays.gaussian(3, 10, 4);
     double[][] tall =

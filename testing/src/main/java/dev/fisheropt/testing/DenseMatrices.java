@@ -212,27 +212,39 @@ public final class DenseMatrices {
    * 1e-7), on the wide orientation.
    */
   public static double[][] newtonSchulz(double[][] m, int steps, double a, double b, double c) {
+    double[][] schedule = new double[steps][];
+    for (int s = 0; s < steps; s++) {
+      schedule[s] = new double[] {a, b, c};
+    }
+    return newtonSchulz(m, schedule, 1);
+  }
+
+  /**
+   * The Newton–Schulz polar iteration with the coefficients (a, b, c) of row t at step t, from
+   * m/(safety·‖m‖_F + 1e-7), on the wide orientation.
+   */
+  public static double[][] newtonSchulz(double[][] m, double[][] coefficients, double safety) {
     boolean tall = m.length > m[0].length;
-    double norm = frobenius(m) + 1e-7;
+    double norm = safety * frobenius(m) + 1e-7;
     double[][] x = tall ? transpose(m) : copy(m);
     for (double[] row : x) {
       for (int j = 0; j < row.length; j++) {
         row[j] /= norm;
       }
     }
-    for (int s = 0; s < steps; s++) {
+    for (double[] abc : coefficients) {
       double[][] gram = multiply(x, transpose(x));
       double[][] gram2 = multiply(gram, gram);
       double[][] poly = new double[gram.length][gram.length];
       for (int i = 0; i < gram.length; i++) {
         for (int j = 0; j < gram.length; j++) {
-          poly[i][j] = b * gram[i][j] + c * gram2[i][j];
+          poly[i][j] = abc[1] * gram[i][j] + abc[2] * gram2[i][j];
         }
       }
       double[][] px = multiply(poly, x);
       for (int i = 0; i < x.length; i++) {
         for (int j = 0; j < x[0].length; j++) {
-          x[i][j] = a * x[i][j] + px[i][j];
+          x[i][j] = abc[0] * x[i][j] + px[i][j];
         }
       }
     }
