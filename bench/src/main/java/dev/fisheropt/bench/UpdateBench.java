@@ -24,7 +24,10 @@ import org.tensorflow.types.TFloat32;
  * The optimizer update alone at w = 1024: the parameters of the bench MLP and fixed gradients, both
  * variables, so a step is exactly the update (no forward, backward or feeding). Its time is set
  * against the time its FLOP count ({@link FlopModel#update}) needs at the MatMul rate measured in
- * the same run (1024×1024·1024×1024). Also times the pieces FISMO's refresh spends its time in.
+ * the same run (1024×1024·1024×1024), and against the roofline: max(FLOPs ÷ MatMul rate, bytes
+ * ({@link ByteModel}) ÷ memory bandwidth), the bandwidth measured in the same run as TensorFlow's
+ * Add of two 2²⁴-float vectors (STREAM's "add": reads two arrays, writes one). Also times the
+ * pieces FISMO's refresh and Muon's polar factor spend their time in, against the same roofline.
  *
  * <p>AdaFisher(W) and FROG read the layers' inputs and output gradients, so their update cannot run
  * without the model. For them the update is timed by difference, at batch {@link #IN_MODEL_BATCH}:
@@ -34,6 +37,41 @@ import org.tensorflow.types.TFloat32;
 final class UpdateBench {
   static final int WIDTH = 1024;
   static final int IN_MODEL_BATCH = 512;
+  static final int STREAM_LENGTH = 1 << 24;
+
+  /** This machine's limits as measured in the run: MatMul FLOP/s and Add bytes/s. */
+  record Roofline(double flopRate, double bandwidth) {
+    /** max(FLOPs ÷ rate, bytes ÷ bandwidth), seconds. */
+    double time(double flops, double bytes) {
+      return Math.max(flops / flopRate, bytes / bandwidth);
+    }
+
+    String bound(double flops, double bytes) {
+      return flops / flopRate >= bytes / bandwidth ? "FLOPs" : "memory";
+    }
+
+    /** "roofline ms | efficiency | bound by" for a measured time. */
+    String columns(double measured, double flops, double bytes) {
+      double roof = time(flops, bytes);
+      return String.format(
+          Locale.ROOT,
+          "%.2f | %.0f%% | %s",
+          1e3 * roof,
+          100 * roof / measured,
+          bound(flops, bytes));
+    }
+
+    void print(String piece, double measured, double flops, double bytes) {
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %.2f | %.3f | %.0f | %s |%n",
+          piece,
+          1e3 * measured,
+          flops / 1e9,
+          bytes / 1e6,
+          columns(measured, flops, bytes));
+    }
+  }
 
   static boolean needsModel(StepBench.Entry e) {
     return switch (e.choice()) {
@@ -129,7 +167,9 @@ final class UpdateBench {
       Op eigh = tf.linalg.selfAdjointEig(spd, SelfAdjointEig.computeV(true));
       Op spdOnly = spd;
       Op polar = NewtonSchulz.polar(tf, a);
-      Op gram = tf.linalg.matMul(a, a, MatMul.transposeB(true));
+      Operand<TFloat32> left = StepBench.variable(tf, STREAM_LENGTH, 1, 9);
+      Operand<TFloat32> right = StepBench.variable(tf, STREAM_LENGTH, 1, 10);
+      Op stream = tf.math.add(left, right);
       try (Session s = new Session(g)) {
         s.initialize();
         List<UpdateOnly> updates = new ArrayList<>();
@@ -153,12 +193,15 @@ final class UpdateBench {
         time(s, matmul, 5);
         time(s, eigh, 1);
         time(s, polar, 1);
+        time(s, stream, 2);
         double[] matmulTimes = new double[rounds];
+        double[] streamTimes = new double[rounds];
         double[] eighTimes = new double[rounds];
         double[] polarTimes = new double[rounds];
         double[][] updateTimes = new double[updates.size()][rounds];
         for (int r = 0; r < rounds; r++) {
           matmulTimes[r] = time(s, matmul, 10);
+          streamTimes[r] = time(s, stream, 5);
           eighTimes[r] = time(s, eigh, 2) - time(s, spdOnly, 2);
           polarTimes[r] = time(s, polar, 3);
           for (int k = 0; k < updates.size(); k++) {
@@ -176,36 +219,46 @@ final class UpdateBench {
             "MatMul 1024x1024x1024: %.2f ms, %.1f GFLOP/s%n",
             1e3 * StepBench.median(matmulTimes),
             rate / 1e9);
-        double polarFlops = FlopModel.newtonSchulz(WIDTH, WIDTH);
+        Roofline roof =
+            new Roofline(rate, 3 * ByteModel.FLOAT * STREAM_LENGTH / StepBench.median(streamTimes));
         System.out.printf(
             Locale.ROOT,
-            "Newton-Schulz 5 steps 1024x1024: %.1f ms (%.0f%% of MatMul rate)%n",
-            1e3 * StepBench.median(polarTimes),
-            100 * polarFlops / rate / StepBench.median(polarTimes));
-        System.out.printf(
-            Locale.ROOT,
-            "eigh 1024x1024 (SelfAdjointEigV2 with vectors): %.1f ms (%.0f%% of MatMul rate at"
-                + " 9n^3)%n",
-            1e3 * StepBench.median(eighTimes),
-            100 * 9.0 * WIDTH * WIDTH * WIDTH / rate / StepBench.median(eighTimes));
+            "Add of two 2^24-float vectors: %.2f ms, %.1f GB/s%n",
+            1e3 * StepBench.median(streamTimes),
+            roof.bandwidth() / 1e9);
         System.out.println();
         System.out.println(
-            "| optimizer | update ms (median) | update GFLOP (model) | time at MatMul rate ms |"
-                + " efficiency | state bytes / parameter |");
-        System.out.println("|---|---|---|---|---|---|");
+            "| piece | measured ms | GFLOP | MB | roofline ms | efficiency | bound by |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        roof.print(
+            "Newton-Schulz, 5 steps, 1024x1024",
+            StepBench.median(polarTimes),
+            FlopModel.newtonSchulz(WIDTH, WIDTH),
+            ByteModel.newtonSchulz(WIDTH, WIDTH));
+        roof.print(
+            "eigh 1024x1024 (SelfAdjointEigV2 with vectors, 9n^3)",
+            StepBench.median(eighTimes),
+            9.0 * WIDTH * WIDTH * WIDTH,
+            2 * ByteModel.FLOAT * WIDTH * WIDTH);
+        System.out.println();
+        System.out.println(
+            "| optimizer | update ms (median) | GFLOP (model) | MB (model) | roofline ms |"
+                + " efficiency | bound by | state bytes / parameter |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
         for (int i = 0; i < updates.size(); i++) {
           UpdateOnly u = updates.get(i);
           StepBench.Entry e = direct.get(i);
           double flops = FlopModel.update(e, WIDTH, IN_MODEL_BATCH);
+          double bytes = ByteModel.update(e, WIDTH, IN_MODEL_BATCH);
           double t = StepBench.median(updateTimes[i]);
           System.out.printf(
               Locale.ROOT,
-              "| %s | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n",
+              "| %s | %.2f | %.3f | %.0f | %s | %.2f |%n",
               e.label(),
               1e3 * t,
               flops / 1e9,
-              1e3 * flops / rate,
-              100 * flops / rate / t,
+              bytes / 1e6,
+              roof.columns(t, flops, bytes),
               (double) u.stateBytes / u.parameters);
         }
         if (!trainers.isEmpty()) {
@@ -218,10 +271,10 @@ final class UpdateBench {
               IN_MODEL_BATCH,
               1e3 * momentumUpdate);
           System.out.println(
-              "| optimizer | step ms (median) | SGD+momentum step ms (median) | update ms | update"
-                  + " GFLOP (model) | time at MatMul rate ms | efficiency | state bytes / parameter"
-                  + " |");
-          System.out.println("|---|---|---|---|---|---|---|---|");
+              "| optimizer | step ms (median) | SGD+momentum step ms (median) | update ms | GFLOP"
+                  + " (model) | MB (model) | roofline ms | efficiency | bound by | state bytes /"
+                  + " parameter |");
+          System.out.println("|---|---|---|---|---|---|---|---|---|---|");
           for (int i = 1; i < trainers.size(); i++) {
             StepBench.Trainer t = trainers.get(i);
             double[] differences = new double[rounds];
@@ -230,20 +283,21 @@ final class UpdateBench {
             }
             double update = StepBench.median(differences) + momentumUpdate;
             double flops = FlopModel.update(t.entry, WIDTH, IN_MODEL_BATCH);
+            double bytes = ByteModel.update(t.entry, WIDTH, IN_MODEL_BATCH);
             long parameters = 0;
             for (long[] k : FlopModel.kernels(WIDTH)) {
               parameters += k[0] * k[1];
             }
             System.out.printf(
                 Locale.ROOT,
-                "| %s | %.2f | %.2f | %.2f | %.3f | %.2f | %.0f%% | %.2f |%n",
+                "| %s | %.2f | %.2f | %.2f | %.3f | %.0f | %s | %.2f |%n",
                 t.entry.label(),
                 1e3 * StepBench.median(stepTimes[i]),
                 1e3 * StepBench.median(stepTimes[0]),
                 1e3 * update,
                 flops / 1e9,
-                1e3 * flops / rate,
-                100 * flops / rate / update,
+                bytes / 1e6,
+                roof.columns(update, flops, bytes),
                 (double) t.stateBytes / parameters);
           }
         }

@@ -1,0 +1,156 @@
+package dev.fisheropt.bench;
+
+import dev.fisheropt.ops.NewtonSchulz;
+import dev.fisheropt.optimizers.Frog;
+
+/**
+ * Bytes one update moves on the bench MLP (float32), the memory side of the roofline beside {@link
+ * FlopModel}.
+ *
+ * <p>Counting rule, the way TensorFlow's CPU executor runs a graph without XLA: every op reads each
+ * of its tensor inputs once and writes its output once, nothing is fused and nothing stays in cache
+ * between ops. An element-wise op over n floats with k tensor operands moves 4(k+1)n bytes (scalars
+ * are free); a MatMul [a, b]·[b, c] moves 4(ab + bc + ac); a reduction reads its input. Per
+ * parameter matrix W ∈ ℝ^{m×n}, P = mn:
+ *
+ * <ul>
+ *   <li>the guard, per gradient: IsFinite (reads 4, writes 1) and its reduction (1): 6P; per array
+ *       the step writes: IsFinite + reduction (6), Select between new and old (reads 9, writes 4)
+ *       and Assign (reads 4, writes 4): 27 bytes per entry;
+ *   <li>Adam: m' = β₁m + (1−β₁)g (28P), v' = β₂v + (1−β₂)g² (36P), the denominator √v'/c + ε (24P),
+ *       W − s·m'/den (32P), three guarded writes;
+ *   <li>SGD with momentum: b' = βb + g (20P), W − ηb' (20P), two guarded writes;
+ *   <li>Newton–Schulz on the wide orientation (a ≤ b): the normalisation (20ab, plus 16ab for the
+ *       two transposes of a tall matrix), then per step X Xᵀ, its square, the two scalings, their
+ *       sum, the product with X, aX and the sum: 36ab + 48a²;
+ *   <li>Muon: the momentum (28P), the Nesterov blend (28P), Newton–Schulz, the shape scaling of a
+ *       tall matrix (8P), the decoupled-decay step (40P), two guarded writes;
+ *   <li>FISMO every step: two whitening sandwiches A·G·B (each 16P + 4m² + 4n²), the momentum
+ *       (28P), Newton–Schulz, the step (40P), guarded writes of W, the momentum and the five factor
+ *       arrays (P, P^{-1/2}: m²; Q, Q⁻¹, Q^{-1/2}: n²), which the step rewrites even when it does
+ *       not refresh them; the refresh, every k steps: the two statistics G·X·Gᵀ (16P + 4m² + 4n²
+ *       each, counted once for both) and, per factor of side s, the EMA, damping and trace
+ *       normalisation (≈ 40s²), the eigendecomposition (reads and writes the matrix: 8s²) and two
+ *       roots V·diag·Vᵀ (20s² each): ≈ 96s² per factor;
+ *   <li>AdaFisher: the refresh reads the layer's inputs and output gradients and squares and
+ *       averages them (12B(m + n)) every k steps; every step the Kronecker diagonal F̃ = h sᵀ + λ
+ *       (12P), the momentum (28P), the bias-corrected division and the step (32P), two guarded
+ *       writes; AdaFisherW adds the decoupled decay (20P);
+ *   <li>FROG with r sampled rows and c CG iterations: the momentum (20P); the sample gathers and
+ *       row weights (≈ 20rm + 60rn); CG's start (zeros 4P, ⟨b, b⟩ 16P); per iteration the operator
+ *       X'(Λ ⊙ XV) + τV (28P + 8rm + 20rn) and the five column updates and dot products (92P); the
+ *       normalisation ⟨Z, M⟩ (24P), the step (28P), two guarded writes.
+ * </ul>
+ *
+ * Biases are left out, as in {@link FlopModel}.
+ */
+final class ByteModel {
+  static final double FLOAT = 4;
+  static final double GUARDED_WRITE = 27;
+  static final double GUARDED_GRADIENT = 6;
+
+  private ByteModel() {}
+
+  /** An element-wise op over {@code n} floats with {@code operands} tensor inputs. */
+  static double elementwise(int operands, double n) {
+    return FLOAT * (operands + 1) * n;
+  }
+
+  /** A MatMul [a, b]·[b, c]. */
+  static double matmul(double a, double b, double c) {
+    return FLOAT * (a * b + b * c + a * c);
+  }
+
+  static double adam(double p) {
+    double compute = 28 * p + 36 * p + 24 * p + 32 * p;
+    return compute + 3 * GUARDED_WRITE * p + GUARDED_GRADIENT * p;
+  }
+
+  static double momentum(double p) {
+    return 20 * p + 20 * p + 2 * GUARDED_WRITE * p + GUARDED_GRADIENT * p;
+  }
+
+  static double newtonSchulz(long m, long n) {
+    double a = Math.min(m, n);
+    double b = Math.max(m, n);
+    double normalise = 20 * a * b + (m > n ? 16 * a * b : 0);
+    return normalise + NewtonSchulz.STEPS_DEFAULT * (36 * a * b + 48 * a * a);
+  }
+
+  static double muon(long m, long n) {
+    double p = (double) m * n;
+    double tallScale = m > n ? 8 * p : 0;
+    return 28 * p
+        + 28 * p
+        + newtonSchulz(m, n)
+        + tallScale
+        + 40 * p
+        + 2 * GUARDED_WRITE * p
+        + GUARDED_GRADIENT * p;
+  }
+
+  static double fismo(long m, long n, int interval) {
+    double p = (double) m * n;
+    double mm = (double) m * m;
+    double nn = (double) n * n;
+    double sandwich = 16 * p + 4 * mm + 4 * nn;
+    double everyStep =
+        2 * sandwich
+            + 28 * p
+            + newtonSchulz(m, n)
+            + 40 * p
+            + GUARDED_WRITE * (2 * p + 2 * mm + 3 * nn)
+            + GUARDED_GRADIENT * p;
+    double refresh = 2 * (16 * p) + 4 * mm + 4 * nn + 96 * (mm + nn);
+    return everyStep + refresh / interval;
+  }
+
+  static double adaFisher(long m, long n, int batch, int interval, boolean decoupledDecay) {
+    double p = (double) m * n;
+    double refresh = 12.0 * batch * (m + n);
+    return refresh / interval
+        + 12 * p
+        + 28 * p
+        + 32 * p
+        + (decoupledDecay ? 20 * p : 0)
+        + 2 * GUARDED_WRITE * p
+        + GUARDED_GRADIENT * p;
+  }
+
+  static double frog(long m, long n, int batch, int cgIterations) {
+    double p = (double) m * n;
+    double r = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
+    double sample = 20 * r * m + 60 * r * n;
+    double iteration = 28 * p + 8 * r * m + 20 * r * n + 92 * p;
+    return 20 * p
+        + sample
+        + 4 * p
+        + 16 * p
+        + cgIterations * iteration
+        + 24 * p
+        + 28 * p
+        + 2 * GUARDED_WRITE * p
+        + GUARDED_GRADIENT * p;
+  }
+
+  /** Bytes of one update of the whole bench MLP at batch {@code batch}. */
+  static double update(StepBench.Entry e, int w, int batch) {
+    double bytes = 0;
+    for (long[] k : FlopModel.kernels(w)) {
+      long m = k[0];
+      long n = k[1];
+      double p = (double) m * n;
+      bytes +=
+          switch (e.choice()) {
+            case ADAM -> adam(p);
+            case MOMENTUM -> momentum(p);
+            case MUON -> muon(m, n);
+            case FISMO -> fismo(m, n, e.tuning().fismoInterval());
+            case ADAFISHER -> adaFisher(m, n, batch, e.tuning().adaFisherInterval(), false);
+            case ADAFISHERW -> adaFisher(m, n, batch, e.tuning().adaFisherInterval(), true);
+            case FROG -> frog(m, n, batch, Frog.CG_ITERATIONS_DEFAULT);
+          };
+    }
+    return bytes;
+  }
+}

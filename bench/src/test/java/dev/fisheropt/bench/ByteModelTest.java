@@ -1,0 +1,91 @@
+package dev.fisheropt.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** The byte model against op-by-op hand counts on small shapes. */
+class ByteModelTest {
+  private static double ew(int operands, double n) {
+    return ByteModel.elementwise(operands, n);
+  }
+
+  @Test
+  void countingRule() {
+    assertEquals(4 * 3 * 10, ew(2, 10));
+    assertEquals(4 * (2 * 3 + 3 * 5 + 2 * 5), ByteModel.matmul(2, 3, 5));
+  }
+
+  @Test
+  void newtonSchulzOnAWideAndATallTwoByThree() {
+    double normalise = ew(1, 6) + 4 * 6 + ew(1, 6); // square, its sum, division
+    double step =
+        ByteModel.matmul(2, 3, 2) // A = X Xᵀ
+            + ByteModel.matmul(2, 2, 2) // A²
+            + ew(1, 4) // bA
+            + ew(1, 4) // cA²
+            + ew(2, 4) // their sum
+            + ByteModel.matmul(2, 2, 3) // (bA + cA²) X
+            + ew(1, 6) // aX
+            + ew(2, 6); // the sum
+    assertEquals(normalise + 5 * step, ByteModel.newtonSchulz(2, 3));
+    double transposes = 2 * (4 * 6 + 4 * 6);
+    assertEquals(normalise + transposes + 5 * step, ByteModel.newtonSchulz(3, 2));
+  }
+
+  @Test
+  void adamOnSixParameters() {
+    double p = 6;
+    double m = ew(1, p) + ew(1, p) + ew(2, p); // β₁m, (1−β₁)g, sum
+    double v = ew(1, p) + ew(1, p) + ew(1, p) + ew(2, p); // g², β₂v, (1−β₂)g², sum
+    double denominator = ew(1, p) + ew(1, p) + ew(1, p); // √v', ÷ c, + ε
+    double step = ew(2, p) + ew(1, p) + ew(2, p); // m'/den, × s, W − …
+    // IsFinite reads 4 and writes 1 byte per entry, its reduction reads 1, Select reads 4 + 4 + 1
+    // and writes 4, Assign reads 4 and writes 4.
+    double guardedWrite = (4 + 1) * p + p + (9 + 4) * p + (4 + 4) * p;
+    assertEquals(27 * p, guardedWrite);
+    double gradientCheck = 5 * p + p;
+    assertEquals(m + v + denominator + step + 3 * guardedWrite + gradientCheck, ByteModel.adam(p));
+  }
+
+  @Test
+  void frogConjugateGradientIterationOnAFourByThreeKernelWithTwoRows() {
+    long m = 4;
+    long n = 3;
+    double p = m * n;
+    double r = 2;
+    double operator =
+        ByteModel.matmul(r, m, n) // X V
+            + ew(2, r * n) // Λ ⊙ XV
+            + ByteModel.matmul(m, r, n) // Xᵀ (…)
+            + ew(1, p) // τ V (τ a row: free)
+            + ew(2, p); // the sum
+    double dot = ew(2, p) + 4 * p; // product and column sum
+    double vectors =
+        dot // ⟨p, Ap⟩
+            + ew(1, p)
+            + ew(2, p) // x + αp
+            + ew(1, p)
+            + ew(2, p) // r − αAp
+            + dot // ⟨r', r'⟩
+            + ew(1, p)
+            + ew(2, p); // r' + βp
+    double perIteration = operator + vectors;
+    assertEquals(
+        perIteration,
+        ByteModel.frog(m, n, 2, 1) - ByteModel.frog(m, n, 2, 0),
+        1e-9,
+        "one CG iteration");
+  }
+
+  @Test
+  void frogsUpdateIsMemoryBoundAndMuonsIsNot() {
+    StepBench.Entry frog = StepBench.select("FROG").get(1);
+    StepBench.Entry muon = StepBench.select("Muon").get(1);
+    double frogIntensity = FlopModel.update(frog, 1024, 512) / ByteModel.update(frog, 1024, 512);
+    double muonIntensity = FlopModel.update(muon, 1024, 1024) / ByteModel.update(muon, 1024, 512);
+    assertTrue(frogIntensity < 1, "FROG FLOP per byte " + frogIntensity);
+    assertTrue(muonIntensity > 20, "Muon FLOP per byte " + muonIntensity);
+  }
+}
