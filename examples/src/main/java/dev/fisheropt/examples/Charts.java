@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,6 +20,18 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 public final class Charts {
   private static final int WIDTH = 640;
   private static final int HEIGHT = 420;
+
+  /** One color per line, its band drawn in the same color, translucent. */
+  private static final Color[] PALETTE = {
+    new Color(0xE69F00),
+    new Color(0x009E73),
+    new Color(0x0072B2),
+    new Color(0xCC79A7),
+    new Color(0x56B4E9),
+    new Color(0x000000),
+    new Color(0xD55E00),
+    new Color(0x999999)
+  };
 
   private Charts() {}
 
@@ -101,6 +114,7 @@ public final class Charts {
     chart.getStyler().setMarkerSize(4);
     for (int k = 0; k < curves.size(); k++) {
       Curve c = curves.get(k);
+      Color color = PALETTE[k % PALETTE.length];
       List<Double> xs = new ArrayList<>();
       List<Double> ys = new ArrayList<>();
       List<Double> band = new ArrayList<>();
@@ -115,7 +129,8 @@ public final class Charts {
         }
       }
       if (sd != null && !xs.isEmpty()) {
-        // the band: the polygon mean + std forward, mean − std back (clipped above 0 for log axes)
+        // The band: the polygon mean + std forward, mean − std back; on a log axis the lower edge
+        // stops at half the mean, since a loss band reaching zero cannot be drawn there.
         List<Double> px = new ArrayList<>(xs);
         List<Double> py = new ArrayList<>();
         for (int i = 0; i < xs.size(); i++) {
@@ -124,16 +139,20 @@ public final class Charts {
         for (int i = xs.size() - 1; i >= 0; i--) {
           px.add(xs.get(i));
           double low = ys.get(i) - band.get(i);
-          py.add(logLoss ? Math.max(low, ys.get(i) * 1e-3) : low);
+          py.add(logLoss ? Math.max(low, ys.get(i) * 0.5) : low);
         }
         XYSeries area = chart.addSeries(c.optimizer() + " ± std", px, py);
         area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
         area.setMarker(SeriesMarkers.NONE);
         area.setShowInLegend(false);
+        area.setFillColor(new Color(color.getRed(), color.getGreen(), color.getBlue(), 60));
+        area.setLineColor(new Color(color.getRed(), color.getGreen(), color.getBlue(), 0));
       }
       if (!xs.isEmpty()) {
         XYSeries s = chart.addSeries(c.optimizer(), xs, ys);
         s.setMarker(logLoss ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+        s.setLineColor(color);
+        s.setMarkerColor(color);
       }
     }
     if (!logLoss) {

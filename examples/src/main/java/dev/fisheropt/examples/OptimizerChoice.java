@@ -25,7 +25,7 @@ import org.tensorflow.Graph;
 public enum OptimizerChoice {
   // Default rates: chosen by the tuning run in docs/benchmarks.md (`--tune`, 150-step trials under
   // warmup + cosine, lowest validation loss, seed 1).
-  ADAM("adam", 8e-3, true) {
+  ADAM("adam", 0.016, true) {
     @Override
     public GuardedOptimizer build(
         Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
