@@ -36,8 +36,8 @@ public record Cluster(List<String> workers, int taskIndex) {
   public static final String JOB = "worker";
 
   /**
-   * Validates the description: at least one worker, each {@code host:port} with a port in
-   * 1…65535, no address twice, and a task index among them.
+   * Validates the description: at least one worker, each {@code host:port} with a port in 1…65535,
+   * no address twice, and a task index among them.
    *
    * @throws IllegalArgumentException naming what is wrong
    */
@@ -55,7 +55,12 @@ public record Cluster(List<String> workers, int taskIndex) {
     }
     if (taskIndex < 0 || taskIndex >= workers.size()) {
       throw new IllegalArgumentException(
-          "task index " + taskIndex + " is not among the " + workers.size() + " workers " + workers);
+          "task index "
+              + taskIndex
+              + " is not among the "
+              + workers.size()
+              + " workers "
+              + workers);
     }
   }
 
@@ -108,8 +113,7 @@ public record Cluster(List<String> workers, int taskIndex) {
     try {
       root = new ObjectMapper().readTree(json);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(
-          "not JSON: " + e.getOriginalMessage() + " in " + json, e);
+      throw new IllegalArgumentException("not JSON: " + e.getOriginalMessage() + " in " + json, e);
     }
     JsonNode list = root == null ? null : root.path("cluster").path(JOB);
     if (list == null || !list.isArray() || list.isEmpty()) {

@@ -150,13 +150,13 @@ public final class Collectives implements Replicas {
     if (cluster.isChief()) {
       Operation send =
           tf.scope()
-          .opBuilder("CollectiveBcastSendV2", "BroadcastSend")
-          .addInput(variable.asOutput())
-          .addInput(tf.constant(cluster.size()).asOutput())
-          .addInput(tf.constant(GROUP_KEY).asOutput())
-          .addInput(key.asOutput())
-          .setAttr("timeout_seconds", timeoutSeconds)
-          .build();
+              .opBuilder("CollectiveBcastSendV2", "BroadcastSend")
+              .addInput(variable.asOutput())
+              .addInput(tf.constant(cluster.size()).asOutput())
+              .addInput(tf.constant(GROUP_KEY).asOutput())
+              .addInput(key.asOutput())
+              .setAttr("timeout_seconds", timeoutSeconds)
+              .build();
       return tf.withControlDependencyOps(List.of(send)).noOp();
     }
     @SuppressWarnings("unchecked")

@@ -6,6 +6,7 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.tensorflow.Graph;
@@ -35,8 +36,8 @@ import org.tensorflow.proto.ServerDef;
  * target {@code grpc://host:port} with the C API's {@code TF_SetTarget} and wraps the native
  * session with TF-Java's package-private {@code Session(Graph, TF_Session)} by reflection (on the
  * module path this needs {@code --add-opens tensorflow/org.tensorflow=ALL-UNNAMED}). Such a session
- * does not run initializers by itself: call {@code session.initialize()}, then broadcast the chief's
- * values ({@link Collectives#broadcastVariables}).
+ * does not run initializers by itself: call {@code session.initialize()}, then broadcast the
+ * chief's values ({@link Collectives#broadcastVariables}).
  */
 public final class Worker {
   private final Cluster cluster;
@@ -50,8 +51,8 @@ public final class Worker {
   /**
    * Starts this task's server.
    *
-   * @throws IllegalStateException naming the address if its port is taken by another process, or
-   *     if TensorFlow refuses to start the server
+   * @throws IllegalStateException naming the address if its port is taken by another process, or if
+   *     TensorFlow refuses to start the server
    */
   public static Worker start(Cluster cluster) {
     requirePortFree(cluster);
@@ -118,6 +119,55 @@ public final class Worker {
     }
   }
 
+  /**
+   * Waits until every other task's server accepts connections. TensorFlow's master waits for a
+   * missing worker without a deadline when it creates a session, so a task that never started would
+   * hang the others there; this turns it into an error that names it.
+   *
+   * @throws IllegalStateException naming the first task that did not answer within {@code
+   *     timeoutSeconds}
+   */
+  public void awaitPeers(double timeoutSeconds) {
+    long deadline = System.nanoTime() + (long) (timeoutSeconds * 1e9);
+    for (int task = 0; task < cluster.size(); task++) {
+      if (task == cluster.taskIndex()) {
+        continue;
+      }
+      String address = cluster.workers().get(task);
+      int colon = address.lastIndexOf(':');
+      String host = address.substring(0, colon);
+      int port = Integer.parseInt(address.substring(colon + 1));
+      while (true) {
+        try (Socket socket = new Socket()) {
+          socket.connect(new InetSocketAddress(host, port), 1_000);
+          break;
+        } catch (IOException e) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException(
+                "task "
+                    + cluster.taskIndex()
+                    + ": task "
+                    + task
+                    + " at "
+                    + address
+                    + " did not start its server within "
+                    + timeoutSeconds
+                    + " s ("
+                    + e.getMessage()
+                    + ")",
+                e);
+          }
+          try {
+            Thread.sleep(100);
+          } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for task " + task, ie);
+          }
+        }
+      }
+    }
+  }
+
   /** The cluster this worker belongs to. */
   public Cluster cluster() {
     return cluster;
@@ -129,8 +179,8 @@ public final class Worker {
   }
 
   /**
-   * A session on this task's server for {@code graph}: its ops run on this task (the default
-   * device of a session on a worker's own master), collectives reach the other tasks.
+   * A session on this task's server for {@code graph}: its ops run on this task (the default device
+   * of a session on a worker's own master), collectives reach the other tasks.
    */
   public Session newSession(Graph graph) {
     return newSession(graph, sessionConfig());

@@ -8,11 +8,11 @@ import org.tensorflow.types.family.TNumber;
 /**
  * The replicas of a data-parallel job, as the optimizers see them: how many there are, which one
  * this graph is, and cross-replica reductions built as graph ops. {@link
- * GuardedOptimizer#minimize(Operand, Replicas)} builds a step that averages the gradients (and
- * the auxiliary gradients) through it, and each optimizer averages the curvature statistics it
- * computes from per-example data the same way, so every replica's parameters and state stay
- * identical (see {@code docs/distributed.md}). Every replica must build the same reductions in the
- * same order, and run them in the same steps.
+ * GuardedOptimizer#minimize(Operand, Replicas)} builds a step that averages the gradients (and the
+ * auxiliary gradients) through it, and each optimizer averages the curvature statistics it computes
+ * from per-example data the same way, so every replica's parameters and state stay identical (see
+ * {@code docs/distributed.md}). Every replica must build the same reductions in the same order, and
+ * run them in the same steps.
  *
  * <p>{@link #single()} is the one-process job (every reduction is the identity); {@code
  * dev.fisheropt.distributed.Collectives} implements it with TensorFlow's collective ops.

@@ -1,0 +1,73 @@
+package dev.fisheropt.distributed;
+
+import java.io.ObjectOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Session;
+
+/**
+ * One worker of the multi-process tests, started by {@link LocalCluster}: {@code ParallelWorker OUT
+ * STEPS CASE[,CASE…] [DIE_AFTER]} trains each {@link ParallelProblem.Case} for STEPS steps on this
+ * task's share of the batches, each replica starting from weights of its own seed (the broadcast
+ * must replace them), and writes every variable to {@code OUT/<case>-task<k>.state}. With
+ * DIE_AFTER, task 1 halts after that many steps of the first case, and the others report the
+ * collective's error and the seconds it took, and exit with 3.
+ */
+public final class ParallelWorker {
+  private ParallelWorker() {}
+
+  public static void main(String[] args) throws Exception {
+    Path out = Path.of(args[0]);
+    int steps = Integer.parseInt(args[1]);
+    List<ParallelProblem.Case> cases = new ArrayList<>();
+    for (String name : args[2].split(",")) {
+      cases.add(ParallelProblem.Case.valueOf(name));
+    }
+    int dieAfter = args.length > 3 ? Integer.parseInt(args[3]) : -1;
+    Cluster cluster = Cluster.fromEnvironment();
+    DataParallel job = DataParallel.start(cluster, dieAfter >= 0 ? 5f : 30f);
+    int task = cluster.taskIndex();
+    Session last = null;
+    List<ParallelProblem> problems = new ArrayList<>();
+    for (ParallelProblem.Case c : cases) {
+      ParallelProblem p = new ParallelProblem(c, job.collectives(), 7 + task);
+      problems.add(p);
+      Session s = job.newSession(p.graph);
+      job.initialize(s);
+      long start = System.nanoTime();
+      if (dieAfter >= 0) {
+        p.train(s, 0, dieAfter);
+        if (task == 1) {
+          System.out.println("task 1 halts after " + dieAfter + " steps");
+          Runtime.getRuntime().halt(1);
+        }
+        try {
+          p.train(s, dieAfter, steps - dieAfter);
+        } catch (RuntimeException e) {
+          System.out.printf(
+              "task %d: step failed after %.1f s: %s%n",
+              task, (System.nanoTime() - start) / 1e9, e.getMessage());
+          System.exit(3);
+        }
+      }
+      p.train(s, 0, steps);
+      System.out.printf(
+          "task %d %s: %d steps in %.2f s%n", task, c, steps, (System.nanoTime() - start) / 1e9);
+      Map<String, double[]> state = p.state(s);
+      try (ObjectOutputStream o =
+          new ObjectOutputStream(
+              Files.newOutputStream(out.resolve(c + "-task" + task + ".state")))) {
+        o.writeObject(state);
+      }
+      if (last != null) {
+        last.close();
+      }
+      last = s;
+    }
+    job.finish(last);
+    System.exit(0);
+  }
+}
