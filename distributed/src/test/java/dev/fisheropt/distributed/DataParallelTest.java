@@ -29,7 +29,7 @@ import org.tensorflow.Session;
  * collective timeout.
  */
 class DataParallelTest {
-  private static final int STEPS = 6;
+  private static final int STEPS = 4;
   private static final double TOLERANCE = 1e-6;
 
   @TempDir static Path out;
