@@ -98,7 +98,7 @@ class DataParallelTest {
   @Test
   void aWorkerThatDiesFailsTheOthersWithinTheTimeout() throws Exception {
     Launcher.Outcome o =
-        Launcher.run(2, ParallelWorker.class, List.of(out.toString(), "6", "MUON", "2"), 60);
+        Launcher.run(2, ParallelWorker.class, List.of(out.toString(), "6", "MUON", "die:2"), 60);
     assertNotEquals(0, o.exitCode(), o.output());
     Matcher m = Pattern.compile("task 0: step failed after ([0-9.]+) s: (.*)").matcher(o.output());
     assertTrue(m.find(), o.output());
@@ -107,6 +107,25 @@ class DataParallelTest {
     // The collective timeout is 5 s; the whole launch must end well before the 60 s deadline.
     assertTrue(seconds < 15, "took " + seconds + " s");
     assertTrue(o.seconds() < 50, "launch took " + o.seconds() + " s");
+  }
+
+  @Test
+  void workersStartedWithDifferentClusterDescriptionsRefuseToTrain() throws Exception {
+    Launcher.Outcome o =
+        Launcher.run(2, ParallelWorker.class, List.of(out.toString(), "2", "ADAM", "mismatch"), 60);
+    assertEquals(4, o.exitCode(), o.output());
+    for (int task = 0; task < 2; task++) {
+      assertTrue(
+          o.output()
+              .contains(
+                  "task "
+                      + task
+                      + " refused: task "
+                      + task
+                      + ": the workers were"
+                      + " started with different cluster descriptions"),
+          o.output());
+    }
   }
 
   private static Map<String, double[]> oneProcess(ParallelProblem.Case c) {

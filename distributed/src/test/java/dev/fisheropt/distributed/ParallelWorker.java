@@ -26,8 +26,14 @@ public final class ParallelWorker {
     for (String name : args[2].split(",")) {
       cases.add(ParallelProblem.Case.valueOf(name));
     }
-    int dieAfter = args.length > 3 ? Integer.parseInt(args[3]) : -1;
+    String mode = args.length > 3 ? args[3] : "";
+    int dieAfter = mode.startsWith("die:") ? Integer.parseInt(mode.substring(4)) : -1;
     Cluster cluster = Cluster.fromEnvironment();
+    if (mode.equals("mismatch") && cluster.taskIndex() == 1) {
+      List<String> workers = new ArrayList<>(cluster.workers());
+      workers.set(0, workers.get(0).replace("127.0.0.1", "localhost"));
+      cluster = Cluster.of(workers, 1);
+    }
     DataParallel job = DataParallel.start(cluster, dieAfter >= 0 ? 5f : 30f);
     int task = cluster.taskIndex();
     Session last = null;
@@ -36,7 +42,12 @@ public final class ParallelWorker {
       ParallelProblem p = new ParallelProblem(c, job.collectives(), 7 + task);
       problems.add(p);
       Session s = job.newSession(p.graph);
-      job.initialize(s);
+      try {
+        job.initialize(s);
+      } catch (IllegalStateException e) {
+        System.out.println("task " + task + " refused: " + e.getMessage());
+        System.exit(4);
+      }
       long start = System.nanoTime();
       if (dieAfter >= 0) {
         p.train(s, 0, dieAfter);
