@@ -88,9 +88,14 @@ public final class Worker {
         .build();
   }
 
-  /** The session config every task uses: task 0 leads the collective group. */
+  /**
+   * The session config every task uses: task 0 leads the collective group, and each session keeps
+   * its variables to itself (by default a server shares them by name among all its sessions, so a
+   * second model with a variable of the same name and another shape could not initialize).
+   */
   static ConfigProto sessionConfig() {
     return ConfigProto.newBuilder()
+        .setIsolateSessionState(true)
         .setExperimental(
             ConfigProto.Experimental.newBuilder().setCollectiveGroupLeader(Cluster.task(0)))
         .build();
