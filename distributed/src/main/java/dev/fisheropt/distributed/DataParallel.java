@@ -105,6 +105,34 @@ public final class DataParallel {
   }
 
   /**
+   * {@link #initialize(Session)}, but the chief first restores every variable from the checkpoint
+   * at {@code prefix} (as {@code Session.save} writes it, or the {@code variables/variables} of a
+   * {@code TrainingExport}); the broadcast then hands its values to the others. The graph may be
+   * built for any number of workers: the state (parameters, slots, counters) does not depend on it,
+   * only the step's collectives do.
+   */
+  public void initialize(Session session, String prefix) {
+    session.initialize();
+    checkSameCluster(session);
+    if (isChief()) {
+      session.restore(prefix);
+    }
+    session.run(broadcasts.computeIfAbsent(session.graph(), this::broadcastAll));
+  }
+
+  /**
+   * Writes every variable to the checkpoint at {@code prefix} on the chief, and nothing on the
+   * others (their state is the chief's, bit for bit). Returns whether this worker wrote.
+   */
+  public boolean save(Session session, String prefix) {
+    if (!isChief()) {
+      return false;
+    }
+    session.save(prefix);
+    return true;
+  }
+
+  /**
    * The last collective of the job: returns when every worker reached it, so no worker's exit takes
    * its server away while another still needs it.
    */

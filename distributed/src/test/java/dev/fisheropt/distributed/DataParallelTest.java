@@ -74,6 +74,29 @@ class DataParallelTest {
   }
 
   @Test
+  void aCheckpointOfTheChiefResumesInOneProcess() throws Exception {
+    assertEquals(0, training.exitCode(), training.output());
+    for (ParallelProblem.Case c : List.of(ParallelProblem.Case.FISMO, ParallelProblem.Case.FROG)) {
+      Path checkpoint = out.resolve(c + "-checkpoint");
+      assertTrue(Files.isDirectory(checkpoint), checkpoint + " missing");
+      Map<String, double[]> resumed;
+      try (ParallelProblem p = new ParallelProblem(c, Replicas.single(), 99);
+          Session s = new Session(p.graph)) {
+        s.initialize();
+        s.restore(checkpoint.resolve("ckpt").toString());
+        p.train(s, STEPS / 2, STEPS - STEPS / 2);
+        resumed = p.state(s);
+      }
+      Map<String, double[]> workers = read(c, 0);
+      assertEquals(workers.keySet(), resumed.keySet());
+      for (String name : workers.keySet()) {
+        double error = relativeError(resumed.get(name), workers.get(name));
+        assertTrue(error <= TOLERANCE, c + ": " + name + " relative error " + error);
+      }
+    }
+  }
+
+  @Test
   void shardedFismoRefreshEqualsTheUnshardedOne() throws Exception {
     assertEquals(0, training.exitCode(), training.output());
     Map<String, double[]> sharded = read(ParallelProblem.Case.FISMO_SHARDED, 0);

@@ -10,11 +10,14 @@ import org.tensorflow.Session;
 
 /**
  * One worker of the multi-process tests, started by {@link LocalCluster}: {@code ParallelWorker OUT
- * STEPS CASE[,CASE…] [DIE_AFTER]} trains each {@link ParallelProblem.Case} for STEPS steps on this
- * task's share of the batches, each replica starting from weights of its own seed (the broadcast
- * must replace them), and writes every variable to {@code OUT/<case>-task<k>.state}. With
- * DIE_AFTER, task 1 halts after that many steps of the first case, and the others report the
- * collective's error and the seconds it took, and exit with 3.
+ * STEPS CASE[,CASE…] [die:K | mismatch]} trains each {@link ParallelProblem.Case} for STEPS steps
+ * on this task's share of the batches, each replica starting from weights of its own seed (the
+ * broadcast must replace them), and writes every variable to {@code OUT/<case>-task<k>.state};
+ * after STEPS/2 steps the chief writes a checkpoint {@code OUT/<case>-checkpoint/ckpt}. With {@code
+ * die:K}, task 1 halts after K steps of the first case, and the others report the collective's
+ * error and the seconds it took, and exit with 3. With {@code mismatch}, task 1 spells task 0's
+ * host {@code localhost} (reachable, but another description): every worker must refuse to train,
+ * print the error and exit with 4.
  */
 public final class ParallelWorker {
   private ParallelWorker() {}
@@ -64,7 +67,10 @@ public final class ParallelWorker {
           System.exit(3);
         }
       }
-      p.train(s, 0, steps);
+      // Half-way, the chief writes a checkpoint that the test resumes in one process.
+      p.train(s, 0, steps / 2);
+      job.save(s, out.resolve(c + "-checkpoint").resolve("ckpt").toString());
+      p.train(s, steps / 2, steps - steps / 2);
       System.out.printf(
           "task %d %s: %d steps in %.2f s%n", task, c, steps, (System.nanoTime() - start) / 1e9);
       Map<String, double[]> state = p.state(s);

@@ -10,9 +10,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
@@ -106,7 +108,13 @@ public final class DistributedCompare {
               : choice.build(
                   graph, choice.layersOf(model), schedule, OptimizerChoice.Tuning.defaults());
       Op step = job.minimize(optimizer, model.loss());
-      Operand<TFloat32> globalLoss = job.collectives().mean(Ops.create(graph), model.loss());
+      long reduced = reducedPerStep(graph);
+      Ops tf = Ops.create(graph);
+      Operand<TFloat32> globalLoss = job.collectives().mean(tf, model.loss());
+      // An all-reduce of as many float32 values as the step reduces, alone, to time it.
+      Operand<TFloat32> probe =
+          job.collectives()
+              .mean(tf, tf.zeros(tf.constant(new long[] {Math.max(reduced, 1)}), TFloat32.class));
       Session session = job.newSession(graph);
       job.initialize(session);
       double[] losses = new double[steps];
@@ -130,7 +138,22 @@ public final class DistributedCompare {
         }
         millis[s] = (System.nanoTime() - t0) / 1e6;
       }
+      double[] probeMillis = new double[20];
+      for (int i = 0; i < probeMillis.length; i++) {
+        long t0 = System.nanoTime();
+        session.runner().fetch(probe).run().close();
+        probeMillis[i] = (System.nanoTime() - t0) / 1e6;
+      }
+      Arrays.sort(probeMillis);
       if (job.isChief()) {
+        System.out.printf(
+            Locale.ROOT,
+            "%-10s all-reduced per step: %d values (%.2f MB float32), alone %.2f ms (median of"
+                + " 20)%n",
+            choice.displayName(),
+            reduced,
+            reduced * 4 / 1e6,
+            probeMillis[probeMillis.length / 2]);
         double[] timed = Arrays.copyOfRange(millis, Math.min(5, steps - 1), steps);
         Arrays.sort(timed);
         System.out.printf(
@@ -160,6 +183,23 @@ public final class DistributedCompare {
     }
     job.finish(last);
     System.exit(0);
+  }
+
+  /**
+   * The values the step's top-level all-reduces carry (the gradients, FROG's row samples); those
+   * inside refresh branches (AdaFisher's statistics, FISMO's sharded refresh) run only on refresh
+   * steps and are not counted.
+   */
+  private static long reducedPerStep(Graph graph) {
+    long total = 0;
+    Iterator<GraphOperation> ops = graph.operations();
+    while (ops.hasNext()) {
+      GraphOperation op = ops.next();
+      if ("CollectiveReduceV2".equals(op.type())) {
+        total += op.input(0).shape().size();
+      }
+    }
+    return total;
   }
 
   private static TFloat32 images(
