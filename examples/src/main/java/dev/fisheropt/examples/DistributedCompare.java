@@ -31,8 +31,8 @@ import org.tensorflow.types.TInt32;
  * protocol's batch order (seed, epoch 1), under the protocol's warmup + cosine schedule. Task 0
  * prints, per optimizer, the global batch's loss (the mean of the workers' losses) at the last
  * steps and the median time per step, and writes every step's loss to {@code
- * OUT/distributed-<optimizer>-<N>workers.csv}, so runs with different worker counts compare step by
- * step.
+ * OUT/distributed-<model>-<optimizer>[-sharded]-<N>workers.csv}, so runs with different worker
+ * counts compare step by step.
  *
  * <p>Arguments: {@code --optimizers adam,fismo,… --model cnn|mlp --batch B (global) --steps S
  * --hidden H --seed S --data DIR --out DIR [--sharded-roots]}.
@@ -156,10 +156,17 @@ public final class DistributedCompare {
             probeMillis[probeMillis.length / 2]);
         double[] timed = Arrays.copyOfRange(millis, Math.min(5, steps - 1), steps);
         Arrays.sort(timed);
+        // FISMO and AdaFisher refresh on the steps whose completed count is a multiple of 10.
+        double refreshMillis =
+            java.util.stream.IntStream.range(1, steps)
+                .filter(s -> s % OptimizerChoice.Tuning.FISMO_INTERVAL_DEFAULT == 0)
+                .mapToDouble(s -> millis[s])
+                .average()
+                .orElse(Double.NaN);
         System.out.printf(
             Locale.ROOT,
             "%-10s workers %d, global batch %d (%d per worker): loss at step %d %.7f, mean of the"
-                + " last 10 %.7f, median %.1f ms/step%n",
+                + " last 10 %.7f, median %.1f ms/step, steps 11, 21, … %.1f ms%n",
             choice.displayName(),
             workers,
             batch,
@@ -167,8 +174,17 @@ public final class DistributedCompare {
             steps,
             losses[steps - 1],
             Arrays.stream(losses, Math.max(0, steps - 10), steps).average().orElse(Double.NaN),
-            timed[timed.length / 2]);
-        Path csv = out.resolve("distributed-" + choice.flag() + "-" + workers + "workers.csv");
+            timed[timed.length / 2],
+            refreshMillis);
+        Path csv =
+            out.resolve(
+                String.format(
+                    Locale.ROOT,
+                    "distributed-%s-%s%s-%dworkers.csv",
+                    architecture.name().toLowerCase(Locale.ROOT),
+                    choice.flag(),
+                    shardedRoots && choice == OptimizerChoice.FISMO ? "-sharded" : "",
+                    workers));
         try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(csv))) {
           w.println("step,global_loss,ms");
           for (int s = 0; s < steps; s++) {
