@@ -18,6 +18,28 @@ echo "Building (mvn package, tests skipped) ..."
 mvn -B -q -pl examples -am package -DskipTests
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+classpath="examples/target/classes:$(cat examples/target/classpath.txt)"
+
+# --workers N: data-parallel training of the same protocol in N worker processes on loopback, each
+# on 1/N of every global batch (DistributedCompare via LocalCluster; docs/distributed.md). The gRPC
+# servers listen on every interface without authentication: where unshare -n is permitted they run
+# in a private network namespace with only lo up.
+workers=""
+rest=()
+while [[ $# -gt 0 ]]; do
+  if [[ "$1" == "--workers" ]]; then workers="$2"; shift 2; else rest+=("$1"); shift; fi
+done
+if [[ -n "$workers" ]]; then
+  launch=(java -cp "$classpath" dev.fisheropt.distributed.LocalCluster --workers "$workers"
+    dev.fisheropt.examples.DistributedCompare "${rest[@]}")
+  if unshare -n true 2>/dev/null; then
+    exec unshare -n sh -c 'ip link set lo up && exec "$@"' sh "${launch[@]}"
+  fi
+  echo "note: unshare -n is not permitted here; the workers' servers listen on every interface" >&2
+  exec "${launch[@]}"
+fi
+set -- "${rest[@]}"
+
 exec java -Djava.awt.headless=true \
-  -cp "examples/target/classes:$(cat examples/target/classpath.txt)" \
+  -cp "$classpath" \
   dev.fisheropt.examples.Compare "$@"

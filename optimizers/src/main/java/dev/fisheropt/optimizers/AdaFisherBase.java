@@ -143,15 +143,16 @@ abstract class AdaFisherBase extends GuardedOptimizer {
 
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> z = (Operand<T>) layer.preactivations();
-    // Between refreshes the statistics (for a conv layer a filter gradient over its whole input)
-    // are not computed at all.
-    GraphFunctions.Values factors =
-        GraphFunctions.every(
-            tf,
-            fisherInterval,
-            step.completedSteps(),
-            GraphFunctions.name(
-                "adafisher_" + layer.kind() + "_" + layer.padding(), geometry(layer)),
+    Replicas replicas = step.replicas();
+    if (replicas.distributed() && norm) {
+      throw new IllegalArgumentException(
+          "a layer norm's AdaFisher statistics (squares of batch sums) have no data-parallel form"
+              + " here; register '"
+              + kernel.op().name()
+              + "' only in a one-process job");
+    }
+    List<Operand<?>> inputs =
+        new ArrayList<>(
             List.of(
                 x,
                 z,
@@ -159,21 +160,39 @@ abstract class AdaFisherBase extends GuardedOptimizer {
                 hD,
                 sD,
                 step.hyperparameter("factor_ema_old", type),
-                step.hyperparameter("factor_ema_new", type)),
-            (fn, in) ->
-                List.of(
-                    KroneckerDiagonals.blend(
-                        fn,
-                        in.get(3),
-                        inputStatistics(fn, layer, in.get(0), in.get(1)),
-                        in.get(5),
-                        in.get(6)),
-                    KroneckerDiagonals.blend(
-                        fn,
-                        in.get(4),
-                        outputStatistics(fn, layer, in.get(2)),
-                        in.get(5),
-                        in.get(6))),
+                step.hyperparameter("factor_ema_new", type)));
+    if (replicas.distributed()) {
+      // Keys made here: the refresh branch is a function shared by layers of equal shapes.
+      inputs.add(replicas.newKey(tf));
+      inputs.add(replicas.newKey(tf));
+    }
+    // Between refreshes the statistics (for a conv layer a filter gradient over its whole input)
+    // are not computed at all. Ĥ_D and Ŝ_D are means over the batch, so across replicas (equal
+    // shares, dZ of the global loss) the mean of theirs is the global batch's, before MinMax.
+    GraphFunctions.Values factors =
+        GraphFunctions.every(
+            tf,
+            fisherInterval,
+            step.completedSteps(),
+            GraphFunctions.name(
+                "adafisher_"
+                    + layer.kind()
+                    + "_"
+                    + layer.padding()
+                    + (replicas.distributed() ? "_replicated" : ""),
+                geometry(layer)),
+            inputs,
+            (fn, in) -> {
+              Operand<T> h = inputStatistics(fn, layer, in.get(0), in.get(1));
+              Operand<T> s = outputStatistics(fn, layer, in.get(2));
+              if (replicas.distributed()) {
+                h = replicas.mean(fn, h, in.get(7));
+                s = replicas.mean(fn, s, in.get(8));
+              }
+              return List.of(
+                  KroneckerDiagonals.blend(fn, in.get(3), h, in.get(5), in.get(6)),
+                  KroneckerDiagonals.blend(fn, in.get(4), s, in.get(5), in.get(6)));
+            },
             (fn, in) -> in.subList(3, 5));
     Operand<T> hNew = factors.get(0);
     Operand<T> sNew = factors.get(1);

@@ -3,12 +3,15 @@ package dev.fisheropt.optimizers;
 import dev.fisheropt.ops.FactorEma;
 import dev.fisheropt.ops.GraphFunctions;
 import dev.fisheropt.ops.KroneckerFactors;
+import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
+import org.tensorflow.Output;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
 
@@ -75,6 +78,9 @@ public final class Fismo extends MatrixOptimizer {
   private final InverseRoot inverseRoot;
   private final int preconditionerInterval;
   private final boolean normalizedStatistics;
+  private final boolean shardedRoots;
+  // Work assigned so far to each replica by the sharded refresh, in m³ + n³ units.
+  private long[] shardLoads;
 
   /** FISMO with every setting at its default. */
   public Fismo(Graph graph) {
@@ -86,6 +92,7 @@ public final class Fismo extends MatrixOptimizer {
     this.inverseRoot = b.inverseRoot;
     this.preconditionerInterval = b.preconditionerInterval;
     this.normalizedStatistics = b.normalizedStatistics;
+    this.shardedRoots = b.shardedRoots;
     hyperparameter("fisher_decay", b.fisherDecay, Settings.Range.CLOSED_DECAY);
     hyperparameter("damping", b.damping, Settings.Range.POSITIVE);
   }
@@ -116,25 +123,49 @@ public final class Fismo extends MatrixOptimizer {
             init.zeros(init.constant(new long[] {view.rows(), view.cols()}), type));
     Operand<T> g = view.toMatrix(tf, gradient);
 
+    Replicas replicas = step.replicas();
+    boolean sharded = shardedRoots && replicas.distributed();
+    boolean owner = !sharded || owner(replicas, view) == replicas.index();
+    List<Operand<?>> inputs =
+        new ArrayList<>(
+            List.of(
+                g,
+                p,
+                q,
+                qInverse,
+                pInvSqrt,
+                qInvSqrt,
+                step.hyperparameter("fisher_decay", type),
+                step.hyperparameter("damping", type)));
+    if (sharded) {
+      inputs.add(replicas.newKey(tf));
+    }
     Factors<T> f =
         Factors.of(
             GraphFunctions.every(
                 tf,
                 preconditionerInterval,
                 step.completedSteps(),
-                "fismo_refresh_" + inverseRoot.name() + (normalizedStatistics ? "_normalized" : ""),
-                List.of(
-                    g,
-                    p,
-                    q,
-                    qInverse,
-                    pInvSqrt,
-                    qInvSqrt,
-                    step.hyperparameter("fisher_decay", type),
-                    step.hyperparameter("damping", type)),
-                (fn, in) ->
-                    refresh(fn, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7))
-                        .asList(),
+                "fismo_refresh_"
+                    + inverseRoot.name()
+                    + (normalizedStatistics ? "_normalized" : "")
+                    + (sharded ? (owner ? "_owner" : "_peer") : ""),
+                inputs,
+                (fn, in) -> {
+                  if (!sharded) {
+                    return refresh(
+                            fn, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7))
+                        .asList();
+                  }
+                  // The owner refreshes the layer, the others contribute zeros: the sum is the
+                  // owner's result, bit for bit, on every replica.
+                  Factors<T> mine =
+                      owner
+                          ? refresh(
+                              fn, in.get(0), in.get(1), in.get(2), in.get(3), in.get(6), in.get(7))
+                          : Factors.zeros(fn, view.rows(), view.cols(), type);
+                  return mine.sum(fn, replicas, in.get(8)).asList();
+                },
                 (fn, in) ->
                     List.of(
                         in.get(1), in.get(2), in.get(3), in.get(4), in.get(5), fn.constant(0L))));
@@ -174,6 +205,60 @@ public final class Fismo extends MatrixOptimizer {
     List<Operand<?>> asList() {
       return List.of(p, q, qInverse, pInvSqrt, qInvSqrt, unconverged);
     }
+
+    static <T extends TFloating> Factors<T> zeros(Ops tf, long m, long n, Class<T> type) {
+      Operand<T> mm = tf.zeros(tf.constant(new long[] {m, m}), type);
+      Operand<T> nn = tf.zeros(tf.constant(new long[] {n, n}), type);
+      return new Factors<>(mm, nn, nn, mm, nn, tf.constant(0L));
+    }
+
+    /** The sum over the replicas of every value, as one flat all-reduce. */
+    Factors<T> sum(Ops tf, Replicas replicas, Operand<TInt32> key) {
+      Class<T> type = p.type();
+      List<Operand<T>> parts =
+          List.of(p, q, qInverse, pInvSqrt, qInvSqrt, tf.dtypes.cast(unconverged, type));
+      List<Operand<T>> flat = new ArrayList<>();
+      long[] sizes = new long[parts.size()];
+      for (int i = 0; i < parts.size(); i++) {
+        flat.add(tf.reshape(parts.get(i), tf.constant(new long[] {-1})));
+        sizes[i] = parts.get(i).shape().size();
+      }
+      Operand<T> summed = replicas.sum(tf, tf.concat(flat, tf.constant(0)), key);
+      List<Output<T>> split =
+          tf.splitV(summed, tf.constant(sizes), tf.constant(0), (long) sizes.length).output();
+      List<Operand<T>> shaped = new ArrayList<>();
+      for (int i = 0; i < parts.size(); i++) {
+        shaped.add(tf.reshape(split.get(i), tf.constant(parts.get(i).shape().asArray())));
+      }
+      return new Factors<>(
+          shaped.get(0),
+          shaped.get(1),
+          shaped.get(2),
+          shaped.get(3),
+          shaped.get(4),
+          tf.dtypes.cast(shaped.get(5), TInt64.class));
+    }
+  }
+
+  /**
+   * The replica that refreshes this matrix's factors: the least loaded so far, its load counted as
+   * m³ + n³ (the eigendecompositions'), in the order the step visits the parameters (by name),
+   * which every replica shares.
+   */
+  private int owner(Replicas replicas, MatrixView view) {
+    if (shardLoads == null || shardLoads.length != replicas.count()) {
+      shardLoads = new long[replicas.count()];
+    }
+    int best = 0;
+    for (int i = 1; i < shardLoads.length; i++) {
+      if (shardLoads[i] < shardLoads[best]) {
+        best = i;
+      }
+    }
+    long m = view.rows();
+    long n = view.cols();
+    shardLoads[best] += m * m * m + n * n * n;
+    return best;
   }
 
   /** The factor updates, Gauss–Seidel (Q uses the new P), and the roots of the new factors. */
@@ -220,6 +305,7 @@ public final class Fismo extends MatrixOptimizer {
     private InverseRoot inverseRoot = INVERSE_ROOT_DEFAULT;
     private int preconditionerInterval = PRECONDITIONER_INTERVAL_DEFAULT;
     private boolean normalizedStatistics = NORMALIZED_STATISTICS_DEFAULT;
+    private boolean shardedRoots;
 
     private Builder() {
       super(
@@ -285,6 +371,20 @@ public final class Fismo extends MatrixOptimizer {
      */
     public Builder normalizedStatistics(boolean normalizedStatistics) {
       this.normalizedStatistics = normalizedStatistics;
+      return this;
+    }
+
+    /**
+     * In a data-parallel step ({@code minimize(loss, replicas)} with more than one replica),
+     * whether each replica refreshes the factors and inverse roots of its share of the matrices
+     * only (default false): every matrix goes to the replica with the least m³ + n³ assigned so
+     * far, the others contribute zeros, and one all-reduce per matrix and refresh gives every
+     * replica the owner's values, identical to the unsharded refresh. It divides the
+     * eigendecomposition work by up to the number of replicas, at the cost of that all-reduce (the
+     * factors and roots, 3m² + 3n² values) on refresh steps. Without replicas it changes nothing.
+     */
+    public Builder shardedRoots(boolean shardedRoots) {
+      this.shardedRoots = shardedRoots;
       return this;
     }
 

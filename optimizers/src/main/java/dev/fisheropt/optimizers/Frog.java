@@ -169,9 +169,16 @@ public final class Frog extends GuardedOptimizer {
     MatrixView view = MatrixView.of(kernel.shape());
     Operand<T> x = (Operand<T>) layer.inputs();
     Operand<T> dz = step.gradientOf((Operand<T>) layer.preactivations());
-    // Y is the per-sample loss gradient: the mean loss's gradient times the batch size B.
-    Operand<T> y = tf.math.mul(tf.dtypes.cast(rowCount(tf, dz), type), dz);
-    long staticBatch = dz.shape().isUnknown() ? -1 : dz.shape().size(0);
+    Replicas replicas = step.replicas();
+    int n = replicas.count();
+    // Y is the per-sample loss gradient: the mean loss's gradient times the batch size B (across
+    // replicas dZ is the global loss's, and B the global batch, N times this replica's).
+    Operand<TInt32> batch = rowCount(tf, dz);
+    if (n > 1) {
+      batch = tf.math.mul(batch, tf.constant(n));
+    }
+    Operand<T> y = tf.math.mul(tf.dtypes.cast(batch, type), dz);
+    long staticBatch = dz.shape().isUnknown() ? -1 : dz.shape().size(0) * n;
     if (layer.kind() == LayerCollection.Kind.FULLY_CONNECTED && x.shape().numDimensions() == 3) {
       // A dense layer on [B, T, F]: every position is a row, [B·T, F] for the sample and operators.
       long[] k = kernel.shape().asArray();
@@ -181,10 +188,27 @@ public final class Frog extends GuardedOptimizer {
       staticBatch = staticBatch < 0 || t < 0 ? -1 : staticBatch * t;
     }
     Operand<TInt32> rowTotal = rowCount(tf, y);
-    if (staticBatch < 0 || sampleSize < staticBatch) {
-      long layerSeed = RowSample.stream(seed, layers.layers().indexOf(layer));
-      Operand<TInt32> rows =
-          RowSample.indices(tf, layerSeed, step.completedSteps(), rowTotal, sampleSize);
+    if (n > 1) {
+      rowTotal = tf.math.mul(rowTotal, tf.constant(n));
+    }
+    boolean sample = staticBatch < 0 || sampleSize < staticBatch;
+    Operand<TInt32> rows =
+        sample
+            ? RowSample.indices(
+                tf,
+                RowSample.stream(seed, layers.layers().indexOf(layer)),
+                step.completedSteps(),
+                rowTotal,
+                sampleSize)
+            : null;
+    if (n > 1) {
+      // The sample is drawn from the global batch, the same on every replica, and its rows are
+      // assembled from the replicas that hold them: every replica then solves the global batch's
+      // systems, bit for bit the same.
+      Operand<TInt32> global = sample ? rows : tf.range(tf.constant(0), rowTotal, tf.constant(1));
+      x = CrossReplica.gatherRows(tf, replicas, x, global);
+      y = CrossReplica.gatherRows(tf, replicas, y, global);
+    } else if (sample) {
       x = tf.gather(x, rows, tf.constant(0));
       y = tf.gather(y, rows, tf.constant(0));
     }

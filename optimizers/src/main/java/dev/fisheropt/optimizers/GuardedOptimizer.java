@@ -251,6 +251,25 @@ public abstract class GuardedOptimizer extends Optimizer {
     return applyGradients(gradients(loss, outputs), name + "-minimize");
   }
 
+  /**
+   * Builds one training step of one replica of a data-parallel job: the gradients of every
+   * floating-point variable the loss reads (as {@link #computeGradients}) are averaged across
+   * {@code replicas} before the step reads them, the auxiliary gradients are divided by the number
+   * of replicas, and the optimizer averages the curvature statistics it takes from per-example data
+   * across them too. When every replica's loss is the mean over an equal share of one global batch,
+   * the step is the one-process step on the global batch (up to rounding), and it is the same on
+   * every replica, so parameters and state stay identical (see {@code docs/distributed.md}).
+   *
+   * @throws IllegalArgumentException as {@link #minimize(Operand, List)}, or if this optimizer's
+   *     configuration has no data-parallel form (a layer norm registered for AdaFisher)
+   */
+  public Op minimize(Operand<?> loss, Replicas replicas) {
+    if (replicas == null) {
+      throw new IllegalArgumentException("replicas must not be null; use Replicas.single()");
+    }
+    return applyGradients(computeGradients(loss), name + "-minimize", replicas);
+  }
+
   private Gradients gradients(Operand<?> loss, List<Output<?>> variables) {
     if (variables.isEmpty()) {
       throw new IllegalArgumentException(
@@ -340,8 +359,28 @@ public abstract class GuardedOptimizer extends Optimizer {
 
   @Override
   public Op applyGradients(List<GradAndVar<? extends TType>> gradsAndVars, String opName) {
+    return applyGradients(gradsAndVars, opName, Replicas.single());
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private Op applyGradients(
+      List<? extends GradAndVar<? extends TType>> gradsAndVars, String opName, Replicas replicas) {
     List<GradAndVar<? extends TType>> ordered = new ArrayList<>(gradsAndVars);
     ordered.sort(Comparator.comparing(gv -> gv.getVariable().op().name()));
+    Map<Output<?>, Output<?>> auxiliary =
+        gradsAndVars instanceof Gradients g ? g.auxiliary : Map.of();
+    if (replicas.distributed()) {
+      // Before the guard reads them: every replica then checks, and skips, the same gradients.
+      List<Output<?>> averaged =
+          CrossReplica.meanAll(
+              scoped, replicas, ordered.stream().<Output<?>>map(GradAndVar::getGradient).toList());
+      List<GradAndVar<? extends TType>> pairs = new ArrayList<>();
+      for (int i = 0; i < ordered.size(); i++) {
+        pairs.add(new GradAndVar(averaged.get(i), ordered.get(i).getVariable()));
+      }
+      ordered = pairs;
+      auxiliary = CrossReplica.globalLossGradients(scoped, replicas, auxiliary);
+    }
     // Only the parameter gradients are checked: a NaN or Inf in a layer's dZ reaches its kernel
     // gradient (dW sums dZ times inputs, and NaN·0 is NaN), and the auxiliary gradients are read
     // only
@@ -350,9 +389,8 @@ public abstract class GuardedOptimizer extends Optimizer {
     List<Output<?>> checked = new ArrayList<>();
     ordered.forEach(gv -> checked.add(gv.getGradient()));
     Operand<TBool> finite = allFinite(checked);
-    Map<Output<?>, Output<?>> auxiliary =
-        gradsAndVars instanceof Gradients g ? g.auxiliary : Map.of();
-    StepContext step = new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliary);
+    StepContext step =
+        new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliary, replicas);
     for (GradAndVar<? extends TType> gv : ordered) {
       applyOne(step, gv);
     }

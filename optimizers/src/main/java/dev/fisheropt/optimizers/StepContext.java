@@ -33,6 +33,7 @@ public final class StepContext {
   private final Map<String, Operand<?>> casts = new HashMap<>();
   private final Map<Output<?>, Output<?>> auxiliaryGradients;
   private final Map<Object, Object> shared = new HashMap<>();
+  private final Replicas replicas;
 
   StepContext(
       GuardedOptimizer optimizer,
@@ -40,13 +41,25 @@ public final class StepContext {
       Operand<TBool> finite,
       Variable<TInt64> completed,
       boolean guarded,
-      Map<Output<?>, Output<?>> auxiliaryGradients) {
+      Map<Output<?>, Output<?>> auxiliaryGradients,
+      Replicas replicas) {
     this.optimizer = optimizer;
     this.tf = tf;
     this.finite = finite;
     this.completed = completed;
     this.guarded = guarded;
     this.auxiliaryGradients = auxiliaryGradients;
+    this.replicas = replicas;
+  }
+
+  /**
+   * The replicas of a data-parallel step ({@link Replicas#single()} otherwise). The parameter
+   * gradients this step receives are already averaged across them and the auxiliary gradients are
+   * those of the global mean loss; statistics an optimizer takes from per-example data (layer
+   * inputs, rows) are averaged, or gathered, through it.
+   */
+  public Replicas replicas() {
+    return replicas;
   }
 
   /**

@@ -1,0 +1,185 @@
+package dev.fisheropt.distributed;
+
+import dev.fisheropt.optimizers.Replicas;
+import java.util.ArrayList;
+import java.util.List;
+import org.tensorflow.Operand;
+import org.tensorflow.Operation;
+import org.tensorflow.Output;
+import org.tensorflow.internal.types.registry.TensorTypeRegistry;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
+import org.tensorflow.types.family.TType;
+
+/**
+ * TensorFlow's collective ops across the workers of a {@link Cluster}, as the {@link Replicas} the
+ * optimizers reduce through: {@code CollectiveReduceV2} (merge {@code Add}, final {@code Div} for a
+ * mean or {@code Id} for a sum) and {@code CollectiveBcastSendV2}/{@code RecvV2}.
+ *
+ * <p>Every collective carries a group key (one group: all workers), an instance key unique within
+ * the job, and a finite timeout, so a worker that died or never joined turns into an error on the
+ * others rather than a hang. Instance keys are handed out in the order the collectives are built:
+ * every worker must build the same collectives in the same order (the same program on the same
+ * model does), and run them in the same steps.
+ *
+ * <p>With two workers a reduction computes a + b on both, so the mean is bit-identical across them;
+ * with more, the ring algorithm reduces each chunk once and sends the result to all, which is
+ * identical too.
+ */
+public final class Collectives implements Replicas {
+  /** The default timeout of every collective, in seconds. */
+  public static final float TIMEOUT_SECONDS_DEFAULT = 30f;
+
+  private static final int GROUP_KEY = 1;
+
+  private final Cluster cluster;
+  private final float timeoutSeconds;
+  private int nextInstanceKey = 1;
+
+  private Collectives(Cluster cluster, float timeoutSeconds) {
+    this.cluster = cluster;
+    this.timeoutSeconds = timeoutSeconds;
+  }
+
+  /** The collectives of {@code cluster} with the default timeout. */
+  public static Collectives of(Cluster cluster) {
+    return of(cluster, TIMEOUT_SECONDS_DEFAULT);
+  }
+
+  /**
+   * The collectives of {@code cluster}; a collective whose peers have not all arrived within {@code
+   * timeoutSeconds} fails with {@code DeadlineExceeded} on the workers that did.
+   */
+  public static Collectives of(Cluster cluster, float timeoutSeconds) {
+    if (!(timeoutSeconds > 0) || Float.isInfinite(timeoutSeconds)) {
+      throw new IllegalArgumentException(
+          "timeoutSeconds must be positive and finite (a collective without a timeout waits for"
+              + " a dead peer forever), got "
+              + timeoutSeconds);
+    }
+    return new Collectives(cluster, timeoutSeconds);
+  }
+
+  /** The cluster. */
+  public Cluster cluster() {
+    return cluster;
+  }
+
+  /** The timeout of every collective, in seconds. */
+  public float timeoutSeconds() {
+    return timeoutSeconds;
+  }
+
+  @Override
+  public int count() {
+    return cluster.size();
+  }
+
+  @Override
+  public int index() {
+    return cluster.taskIndex();
+  }
+
+  @Override
+  public Operand<TInt32> newKey(Ops tf) {
+    return tf.constant(nextInstanceKey++);
+  }
+
+  @Override
+  public <T extends TNumber> Operand<T> mean(Ops tf, Operand<T> value, Operand<TInt32> key) {
+    return reduce(tf, value, key, "Div");
+  }
+
+  @Override
+  public <T extends TNumber> Operand<T> sum(Ops tf, Operand<T> value, Operand<TInt32> key) {
+    return reduce(tf, value, key, "Id");
+  }
+
+  /** The maximum over the workers of {@code value}. */
+  public <T extends TNumber> Operand<T> max(Ops tf, Operand<T> value) {
+    return reduce(tf, value, newKey(tf), "Id", "Max");
+  }
+
+  private <T extends TNumber> Operand<T> reduce(
+      Ops tf, Operand<T> value, Operand<TInt32> key, String finalOp) {
+    return reduce(tf, value, key, finalOp, "Add");
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T extends TNumber> Operand<T> reduce(
+      Ops tf, Operand<T> value, Operand<TInt32> key, String finalOp, String mergeOp) {
+    if (cluster.size() == 1) {
+      return value;
+    }
+    Output<?> reduced =
+        tf.scope()
+            .opBuilder("CollectiveReduceV2", "CollectiveReduce")
+            .addInput(value.asOutput())
+            .addInput(tf.constant(cluster.size()).asOutput())
+            .addInput(tf.constant(GROUP_KEY).asOutput())
+            .addInput(key.asOutput())
+            .addInputList(new Output<?>[0])
+            .setAttr("merge_op", mergeOp)
+            .setAttr("final_op", finalOp)
+            .setAttr("timeout_seconds", timeoutSeconds)
+            .build()
+            .output(0);
+    return (Operand<T>) reduced;
+  }
+
+  /**
+   * Ops that give every variable the chief's value: on task 0 each variable is sent, on the others
+   * received and assigned. Run them once, on every worker, after {@code session.initialize()}.
+   */
+  public Op broadcastVariables(Ops tf, List<Variable<?>> variables) {
+    List<Op> assigns = new ArrayList<>();
+    for (Variable<?> v : variables) {
+      assigns.add(broadcast(tf, v));
+    }
+    return tf.withControlDependencies(assigns).withName("broadcast_variables").noOp();
+  }
+
+  private <T extends TType> Op broadcast(Ops tf, Variable<T> variable) {
+    Operand<TInt32> key = newKey(tf);
+    if (cluster.size() == 1) {
+      return tf.noOp();
+    }
+    if (cluster.isChief()) {
+      Operation send =
+          tf.scope()
+              .opBuilder("CollectiveBcastSendV2", "BroadcastSend")
+              .addInput(variable.asOutput())
+              .addInput(tf.constant(cluster.size()).asOutput())
+              .addInput(tf.constant(GROUP_KEY).asOutput())
+              .addInput(key.asOutput())
+              .setAttr("timeout_seconds", timeoutSeconds)
+              .build();
+      return tf.withControlDependencyOps(List.of(send)).noOp();
+    }
+    @SuppressWarnings("unchecked")
+    Output<T> received =
+        (Output<T>)
+            tf.scope()
+                .opBuilder("CollectiveBcastRecvV2", "BroadcastRecv")
+                .addInput(tf.constant(cluster.size()).asOutput())
+                .addInput(tf.constant(GROUP_KEY).asOutput())
+                .addInput(key.asOutput())
+                .addInput(tf.constant(variable.shape().asArray()).asOutput())
+                .setAttr("T", TensorTypeRegistry.find(variable.type()).dataType())
+                .setAttr("timeout_seconds", timeoutSeconds)
+                .build()
+                .output(0);
+    return tf.assign(variable, received);
+  }
+
+  /**
+   * A scalar all-reduce every worker must reach: run it last, so that no worker exits (ending its
+   * server) while another still waits on it.
+   */
+  public Operand<TInt32> barrier(Ops tf) {
+    return sum(tf, tf.constant(1), newKey(tf));
+  }
+}

@@ -1,0 +1,195 @@
+package dev.fisheropt.distributed;
+
+import dev.fisheropt.optimizers.GuardedOptimizer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Data-parallel training of any fisheropt optimizer, one process per worker of a {@link Cluster}:
+ *
+ * <pre>{@code
+ * DataParallel job = DataParallel.start(Cluster.fromEnvironment());
+ * // build the model on this worker's share of the batch (global batch / job.cluster().size())
+ * Op step = job.minimize(Fismo.builder().build(graph), loss);
+ * try (Session session = job.newSession(graph)) {
+ *   job.initialize(session);                 // run initializers, then take task 0's values
+ *   for (...) session.runner().feed(x, myShare).feed(y, myLabels).addTarget(step).run();
+ *   job.finish(session);                     // last barrier, before the process exits
+ * }
+ * System.exit(0);                            // a TF-Java 1.1.0 server cannot be stopped
+ * }</pre>
+ *
+ * The step averages the gradients and the optimizer's curvature statistics across the workers with
+ * collectives ({@link GuardedOptimizer#minimize(Operand, dev.fisheropt.optimizers.Replicas)}), so
+ * every worker's parameters and state stay bit-identical, and with equal shares the step is the
+ * one-process step on the global batch ({@code docs/distributed.md}). Every worker must build the
+ * same graph in the same order and run the same steps; a worker that dies or never joins makes the
+ * others fail within the collective timeout.
+ */
+public final class DataParallel {
+  private final Worker worker;
+  private final Collectives collectives;
+  private final Map<Graph, Op> broadcasts = new IdentityHashMap<>();
+
+  private DataParallel(Worker worker, Collectives collectives) {
+    this.worker = worker;
+    this.collectives = collectives;
+  }
+
+  /** Starts this task's server, with collectives at the default timeout. */
+  public static DataParallel start(Cluster cluster) {
+    return start(cluster, Collectives.TIMEOUT_SECONDS_DEFAULT);
+  }
+
+  /** Starts this task's server; every collective times out after {@code timeoutSeconds}. */
+  public static DataParallel start(Cluster cluster, float timeoutSeconds) {
+    Collectives collectives = Collectives.of(cluster, timeoutSeconds);
+    return new DataParallel(Worker.start(cluster), collectives);
+  }
+
+  /** The cluster. */
+  public Cluster cluster() {
+    return worker.cluster();
+  }
+
+  /** The collectives (and {@code Replicas}) of this job. */
+  public Collectives collectives() {
+    return collectives;
+  }
+
+  /** Whether this is task 0: the one that should write checkpoints and reports. */
+  public boolean isChief() {
+    return worker.cluster().isChief();
+  }
+
+  /** The data-parallel training step of {@code optimizer} on {@code loss}. */
+  public Op minimize(GuardedOptimizer optimizer, Operand<?> loss) {
+    return optimizer.minimize(loss, collectives);
+  }
+
+  /**
+   * A session on this worker's server (see {@link Worker#newSession}), once every other worker's
+   * server answers.
+   *
+   * @throws IllegalStateException naming a worker whose server did not answer within the collective
+   *     timeout
+   */
+  public Session newSession(Graph graph) {
+    worker.awaitPeers(collectives.timeoutSeconds());
+    return worker.newSession(graph);
+  }
+
+  /**
+   * Runs the initializers, checks that every worker was started with the same cluster description,
+   * and gives every variable of the graph task 0's value (a broadcast, in name order). Call it once
+   * per session, on every worker, before the first step.
+   *
+   * @throws IllegalStateException if another worker's cluster description differs from this one's
+   */
+  public void initialize(Session session) {
+    session.initialize();
+    checkSameCluster(session);
+    session.run(broadcasts.computeIfAbsent(session.graph(), this::broadcastAll));
+  }
+
+  /**
+   * {@link #initialize(Session)}, but the chief first restores every variable from the checkpoint
+   * at {@code prefix} (as {@code Session.save} writes it, or the {@code variables/variables} of a
+   * {@code TrainingExport}); the broadcast then hands its values to the others. The graph may be
+   * built for any number of workers: the state (parameters, slots, counters) does not depend on it,
+   * only the step's collectives do.
+   */
+  public void initialize(Session session, String prefix) {
+    session.initialize();
+    checkSameCluster(session);
+    if (isChief()) {
+      session.restore(prefix);
+    }
+    session.run(broadcasts.computeIfAbsent(session.graph(), this::broadcastAll));
+  }
+
+  /**
+   * Writes every variable to the checkpoint at {@code prefix} on the chief, and nothing on the
+   * others (their state is the chief's, bit for bit). Returns whether this worker wrote.
+   */
+  public boolean save(Session session, String prefix) {
+    if (!isChief()) {
+      return false;
+    }
+    session.save(prefix);
+    return true;
+  }
+
+  /**
+   * The last collective of the job: returns when every worker reached it, so no worker's exit takes
+   * its server away while another still needs it.
+   */
+  public void finish(Session session) {
+    Ops tf = Ops.create(session.graph());
+    session.runner().fetch(collectives.barrier(tf)).run().close();
+  }
+
+  private Op broadcastAll(Graph graph) {
+    List<Variable<?>> variables = new ArrayList<>();
+    Iterator<GraphOperation> ops = graph.operations();
+    while (ops.hasNext()) {
+      GraphOperation op = ops.next();
+      if ("VariableV2".equals(op.type())) {
+        variables.add(new Variable<>(op));
+      }
+    }
+    variables.sort(Comparator.comparing(v -> v.op().name()));
+    return collectives.broadcastVariables(Ops.create(graph), variables);
+  }
+
+  /**
+   * Every worker contributes a fingerprint of its cluster description; the maximum and the minimum
+   * over the workers agree only if all fingerprints do.
+   */
+  private void checkSameCluster(Session session) {
+    Ops tf = Ops.create(session.graph());
+    long fingerprint = fingerprint(cluster());
+    Operand<TInt64> mine = tf.constant(fingerprint);
+    Operand<TInt64> max = collectives.max(tf, mine);
+    Operand<TInt64> negatedMax = collectives.max(tf, tf.math.neg(mine));
+    long highest;
+    long lowest;
+    try (var r = session.runner().fetch(max).fetch(negatedMax).run()) {
+      highest = ((TInt64) r.get(0)).getLong();
+      lowest = -((TInt64) r.get(1)).getLong();
+    }
+    if (highest != fingerprint || lowest != fingerprint) {
+      throw new IllegalStateException(
+          "task "
+              + cluster().taskIndex()
+              + ": the workers were started with different cluster descriptions; this one has "
+              + cluster().workers()
+              + " (every worker must list the same addresses in the same order)");
+    }
+  }
+
+  /** A fingerprint of the addresses in order (not of the task index, which differs). */
+  static long fingerprint(Cluster cluster) {
+    long h = 1125899906842597L;
+    for (String w : cluster.workers()) {
+      for (int i = 0; i < w.length(); i++) {
+        h = 31 * h + w.charAt(i);
+      }
+      h = 31 * h + ';';
+    }
+    // Away from Long.MIN_VALUE, whose negation overflows.
+    return h >>> 1;
+  }
+}

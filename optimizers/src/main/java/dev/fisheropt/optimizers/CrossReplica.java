@@ -1,0 +1,105 @@
+package dev.fisheropt.optimizers;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Operand;
+import org.tensorflow.Output;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TFloating;
+
+/** The cross-replica reductions a data-parallel step builds through {@link Replicas}. */
+final class CrossReplica {
+  private CrossReplica() {}
+
+  /**
+   * The mean over the replicas of every tensor, in order: the tensors of one dtype are flattened
+   * into one vector and reduced at once, since one collective per tensor would pay its latency once
+   * per parameter.
+   */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static List<Output<?>> meanAll(Ops tf, Replicas replicas, List<Output<?>> tensors) {
+    Map<Class<?>, List<Integer>> byType = new LinkedHashMap<>();
+    for (int i = 0; i < tensors.size(); i++) {
+      Shape shape = tensors.get(i).shape();
+      if (shape.isUnknown() || shape.hasUnknownDimension()) {
+        throw new IllegalArgumentException(
+            "a data-parallel step needs static gradient shapes; '"
+                + tensors.get(i).op().name()
+                + "' has "
+                + shape);
+      }
+      byType.computeIfAbsent(tensors.get(i).type(), k -> new ArrayList<>()).add(i);
+    }
+    Output<?>[] result = new Output<?>[tensors.size()];
+    for (List<Integer> indices : byType.values()) {
+      List<Operand<?>> flat = new ArrayList<>();
+      long[] sizes = new long[indices.size()];
+      for (int j = 0; j < indices.size(); j++) {
+        Output<?> t = tensors.get(indices.get(j));
+        flat.add(tf.reshape(t, tf.constant(new long[] {-1})));
+        sizes[j] = t.shape().size();
+      }
+      Operand packed = flat.size() == 1 ? flat.get(0) : tf.concat((List) flat, tf.constant(0));
+      Operand mean = replicas.mean(tf, packed);
+      List<Output<?>> parts =
+          indices.size() == 1
+              ? List.of(mean.asOutput())
+              : (List)
+                  tf.splitV(mean, tf.constant(sizes), tf.constant(0), (long) sizes.length).output();
+      for (int j = 0; j < indices.size(); j++) {
+        Output<?> t = tensors.get(indices.get(j));
+        result[indices.get(j)] =
+            tf.reshape((Operand) parts.get(j), tf.constant(t.shape().asArray())).asOutput();
+      }
+    }
+    return List.of(result);
+  }
+
+  /**
+   * dLoss/dZ of the global mean loss for this replica's tensors: a replica's loss is the mean over
+   * its 1/N of the batch, so its gradients are N times those of the mean over the whole batch.
+   */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static Map<Output<?>, Output<?>> globalLossGradients(
+      Ops tf, Replicas replicas, Map<Output<?>, Output<?>> auxiliary) {
+    Map<Output<?>, Output<?>> scaled = new HashMap<>();
+    auxiliary.forEach(
+        (target, g) -> {
+          Operand n = tf.dtypes.cast(tf.constant((double) replicas.count()), (Class) g.type());
+          scaled.put(target, tf.math.div((Operand) g, n).asOutput());
+        });
+    return scaled;
+  }
+
+  /**
+   * The rows {@code globalRows} of the batch the replicas hold together, on every replica: replica
+   * k holds rows [k·n, (k+1)·n) of it ({@code x} its n rows); each replica contributes the rows it
+   * holds, zeros elsewhere, and the sum over the replicas (x + 0 = x, exact) assembles them.
+   */
+  static <T extends TFloating> Operand<T> gatherRows(
+      Ops tf, Replicas replicas, Operand<T> x, Operand<TInt32> globalRows) {
+    Operand<TInt32> n = tf.gather(tf.shape(x), tf.constant(0), tf.constant(0));
+    Operand<TInt32> local = tf.math.sub(globalRows, tf.math.mul(n, tf.constant(replicas.index())));
+    Operand<TBool> held =
+        tf.math.logicalAnd(tf.math.greaterEqual(local, tf.constant(0)), tf.math.less(local, n));
+    Operand<TInt32> clamped =
+        tf.math.minimum(tf.math.maximum(local, tf.constant(0)), tf.math.sub(n, tf.constant(1)));
+    Operand<T> rows = tf.gather(x, clamped, tf.constant(0));
+    // [r] → [r, 1, …, 1] so that it broadcasts over each row.
+    Operand<TInt32> ones =
+        tf.fill(
+            tf.expandDims(tf.math.sub(tf.rank(x), tf.constant(1)), tf.constant(0)), tf.constant(1));
+    Operand<TBool> mask =
+        tf.broadcastTo(
+            tf.reshape(held, tf.concat(List.of(tf.shape(held), ones), tf.constant(0))),
+            tf.shape(rows));
+    Operand<T> mine = tf.select(mask, rows, tf.zerosLike(rows));
+    return replicas.sum(tf, mine, replicas.newKey(tf));
+  }
+}
