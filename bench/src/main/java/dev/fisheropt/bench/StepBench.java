@@ -7,6 +7,7 @@ import dev.fisheropt.examples.StateMemory;
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
+import dev.fisheropt.xla.Xla;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -44,8 +45,12 @@ public final class StepBench {
   static final int INPUTS = 4;
   static final int BLOCK = 10;
 
-  /** One benchmarked configuration. */
-  record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning) {}
+  /** One benchmarked configuration; {@code xla}: its session clusters with {@link Xla}. */
+  record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning, boolean xla) {
+    Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning) {
+      this(label, choice, tuning, false);
+    }
+  }
 
   static final List<Entry> ENTRIES =
       List.of(
@@ -56,15 +61,22 @@ public final class StepBench {
           new Entry("FISMO k=10", OptimizerChoice.FISMO, OptimizerChoice.Tuning.fismoEvery(10)),
           new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
           new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
-          new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()));
+          new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()),
+          new Entry(
+              "SGD+momentum XLA",
+              OptimizerChoice.MOMENTUM,
+              OptimizerChoice.Tuning.defaults(),
+              true),
+          new Entry("FROG XLA", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults(), true));
 
   /**
    * The entries whose labels are listed (comma-separated, case-insensitive), in {@link #ENTRIES}
-   * order; Adam always comes first, since every ratio is to Adam. "all" or nothing: every entry.
+   * order; Adam always comes first, since every ratio is to Adam. "all" or nothing: every entry
+   * without XLA (the XLA ones are asked for by name).
    */
   static List<Entry> select(String labels) {
     if (labels == null || labels.equalsIgnoreCase("all")) {
-      return ENTRIES;
+      return ENTRIES.stream().filter(e -> !e.xla()).toList();
     }
     List<String> wanted =
         Arrays.stream(labels.split(",")).map(l -> l.trim().toLowerCase(Locale.ROOT)).toList();
@@ -165,7 +177,7 @@ public final class StepBench {
       GuardedOptimizer optimizer = factory.apply(graph, entry.choice().layersOf(model));
       step = optimizer.minimize(model.loss());
       stateBytes = StateMemory.bytes(optimizer);
-      session = new Session(graph);
+      session = entry.xla() ? new Session(graph, Xla.sessionConfig()) : new Session(graph);
       session.initialize();
       SplittableRandom random = new SplittableRandom(42);
       for (int i = 0; i < INPUTS; i++) {

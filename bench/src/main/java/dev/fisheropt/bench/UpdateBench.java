@@ -7,6 +7,7 @@ import dev.fisheropt.ops.NewtonSchulz;
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
+import dev.fisheropt.xla.Xla;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -116,7 +117,7 @@ final class UpdateBench {
       update = optimizer.applyGradients(pairs, "update");
       stateBytes = StateMemory.bytes(optimizer);
       parameters = count;
-      session = new Session(graph);
+      session = e.xla() ? new Session(graph, Xla.sessionConfig()) : new Session(graph);
       session.initialize();
     }
 
