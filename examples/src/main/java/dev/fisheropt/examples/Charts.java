@@ -13,8 +13,8 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * The comparison plot: training loss and test accuracy against steps and against seconds, one line
- * per optimizer.
+ * The comparison plot: training loss and the validation metric (accuracy, or loss for the language
+ * model) against steps and against seconds, one line per optimizer.
  */
 public final class Charts {
   private static final int WIDTH = 640;
@@ -27,6 +27,22 @@ public final class Charts {
    * each line gets a band of ± one standard deviation.
    */
   public static void write(List<Curve> curves, List<Curve> stds, String title, Path png)
+      throws IOException {
+    write(curves, stds, title, "validation accuracy", "accuracy", false, png);
+  }
+
+  /**
+   * As {@link #write(List, List, String, Path)}, the lower charts showing the validation metric
+   * {@code metric} (axis {@code unit}, logarithmic with {@code logMetric}).
+   */
+  public static void write(
+      List<Curve> curves,
+      List<Curve> stds,
+      String title,
+      String metric,
+      String unit,
+      boolean logMetric,
+      Path png)
       throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<XYChart> charts = new ArrayList<>();
@@ -53,22 +69,22 @@ public final class Charts {
     charts.add(
         chart(
             curves,
-            title + ": validation accuracy",
+            title + ": " + metric,
             "step",
-            "accuracy",
+            unit,
             Curve.Point::step,
-            Curve.Point::accuracy,
-            false,
+            Curve.Point::validation,
+            logMetric,
             stds));
     charts.add(
         chart(
             curves,
-            title + ": validation accuracy",
+            title + ": " + metric,
             "seconds",
-            "accuracy",
+            unit,
             Curve.Point::seconds,
-            Curve.Point::accuracy,
-            false,
+            Curve.Point::validation,
+            logMetric,
             stds));
     String name = png.toString();
     BitmapEncoder.saveBitmap(
