@@ -3,7 +3,9 @@ package dev.fisheropt.examples;
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.optimizers.LayerCollection;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -104,6 +106,10 @@ public final class Gpt<T extends TFloating> implements Layered {
   private final Size size;
   private final int vocabulary;
   private final SplittableRandom random;
+
+  /** Name scopes by path: a sub-scope made twice would get a new, uniquified name. */
+  private final Map<String, Ops> scopes = new HashMap<>();
+
   private final LayerCollection layers = new LayerCollection();
   private final LayerCollection hiddenLayers = new LayerCollection();
   private final List<Variable<T>> parameters = new ArrayList<>();
@@ -113,6 +119,7 @@ public final class Gpt<T extends TFloating> implements Layered {
   private final Placeholder<TInt32> trainTargets;
   private final Placeholder<TInt32> evalInputs;
   private final Placeholder<TInt32> evalTargets;
+  private final Operand<T> trainLogits;
   private final Operand<T> loss;
   private final Operand<T> evalLoss;
   private final Operand<T> evalLogits;
@@ -140,7 +147,7 @@ public final class Gpt<T extends TFloating> implements Layered {
     evalInputs = tf.withName("eval_inputs").placeholder(TInt32.class, Placeholder.shape(evalShape));
     evalTargets =
         tf.withName("eval_targets").placeholder(TInt32.class, Placeholder.shape(evalShape));
-    Operand<T> trainLogits = forward(new Builder(true), trainInputs, size.batch());
+    trainLogits = forward(new Builder(true), trainInputs, size.batch());
     Operand<T> logits = forward(new Builder(false), evalInputs, -1);
     loss = tf.withName("loss").identity(crossEntropy(trainLogits, trainTargets));
     evalLoss = tf.withName("eval_loss").identity(crossEntropy(logits, evalTargets));
@@ -297,14 +304,24 @@ public final class Gpt<T extends TFloating> implements Layered {
       for (int i = 0; i < values.length; i++) {
         values[i] = Double.isNaN(std) ? 1 : std == 0 ? 0 : std * gaussian();
       }
-      Ops scoped = tf;
-      for (String part : scope.split("/")) {
-        scoped = scoped.withSubScope(part);
-      }
-      Variable<T> v = scoped.withName(name).variable(constant(shape, values));
+      Variable<T> v = scope(scope).withName(name).variable(constant(shape, values));
       parameters.add(v);
       return v;
     }
+  }
+
+  /** The name scope {@code path} (segments separated by '/'), made once. */
+  private Ops scope(String path) {
+    Ops known = scopes.get(path);
+    if (known == null) {
+      int slash = path.lastIndexOf('/');
+      known =
+          slash < 0
+              ? tf.withSubScope(path)
+              : scope(path.substring(0, slash)).withSubScope(path.substring(slash + 1));
+      scopes.put(path, known);
+    }
+    return known;
   }
 
   private double gaussian() {
@@ -349,6 +366,11 @@ public final class Gpt<T extends TFloating> implements Layered {
   /** Mean next-token cross-entropy (nats) of the training batch. */
   public Operand<T> loss() {
     return loss;
+  }
+
+  /** Logits [batch, context, vocabulary] of the training batch. */
+  public Operand<T> logits() {
+    return trainLogits;
   }
 
   /** Tokens [batch, context] of the training batch. */
