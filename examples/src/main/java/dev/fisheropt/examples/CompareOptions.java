@@ -500,7 +500,7 @@ public record CompareOptions(
           throw error("--tune-factors must be positive and finite, got " + f);
         }
       }
-      if (lm && !Double.isNaN(target) && !(target > 0) || Double.isInfinite(target)) {
+      if (lm && !Double.isNaN(target) && !(target > 0 && !Double.isInfinite(target))) {
         throw error("--target must be a positive validation loss (nats), got " + target);
       }
       if (!lm && !Double.isNaN(target) && !(target > 0 && target <= 1)) {
