@@ -55,20 +55,21 @@ public final class LanguageModelCompare {
   private static final int EVAL_CHUNK = 64;
 
   /**
-   * Default peak rates on this task, from the tuning run in docs/lm.md; {@code --lr} overrides
-   * them. Muon and FISMO train the embeddings, the head and the vectors with their Adam fallback at
-   * Adam's rate on this task (its {@code --lr adam} or default, not re-tuned with theirs), as Muon
-   * recipes pair Muon with a tuned AdamW.
+   * Default peak rates on this task, from the tuning runs in docs/benchmarks.md (150-step trials,
+   * lowest validation loss; SGD+momentum, outside the default set, was not tuned); {@code --lr}
+   * overrides them. Muon and FISMO train the embeddings, the head and the vectors with their Adam
+   * fallback at Adam's rate on this task (its {@code --lr adam} or default, not re-tuned with
+   * theirs), as Muon recipes pair Muon with a tuned AdamW.
    */
   static final Map<OptimizerChoice, Double> DEFAULT_RATES =
       Map.of(
-          OptimizerChoice.ADAM, 4e-3,
+          OptimizerChoice.ADAM, 8e-3,
           OptimizerChoice.MOMENTUM, 0.1,
-          OptimizerChoice.MUON, 0.02,
-          OptimizerChoice.FISMO, 0.02,
-          OptimizerChoice.ADAFISHER, 1e-3,
-          OptimizerChoice.ADAFISHERW, 1e-3,
-          OptimizerChoice.FROG, 8e-3);
+          OptimizerChoice.MUON, 0.08,
+          OptimizerChoice.FISMO, 0.04,
+          OptimizerChoice.ADAFISHER, 8e-3,
+          OptimizerChoice.ADAFISHERW, 8e-3,
+          OptimizerChoice.FROG, 0.128);
 
   private final CompareOptions options;
   private final PrintStream out;
