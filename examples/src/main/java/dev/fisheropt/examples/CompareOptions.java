@@ -296,7 +296,9 @@ public record CompareOptions(
         names = "--lr",
         paramLabel = "NAME=RATE",
         split = ",",
-        description = "learning rates, e.g. --lr adam=2e-3,muon=0.01 (defaults: ${compare.rates})")
+        description =
+            "learning rates, e.g. --lr adam=2e-3,muon=0.01 (defaults: ${compare.rates}; lm:"
+                + " ${compare.lmRates})")
     Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
 
     @Option(
@@ -411,6 +413,13 @@ public record CompareOptions(
     static {
       System.setProperty("compare.all", optimizerNames(Arrays.asList(OptimizerChoice.values())));
       System.setProperty("compare.defaults", optimizerNames(OptimizerChoice.defaults()));
+      System.setProperty(
+          "compare.lmRates",
+          String.join(
+              ", ",
+              Arrays.stream(OptimizerChoice.values())
+                  .map(c -> c.flag() + "=" + LanguageModelCompare.DEFAULT_RATES.get(c))
+                  .toList()));
       System.setProperty(
           "compare.rates",
           String.join(

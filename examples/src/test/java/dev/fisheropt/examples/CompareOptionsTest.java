@@ -210,11 +210,21 @@ class CompareOptionsTest {
             "--xla",
             "--data",
             "--out",
-            "--help")) {
+            "--help",
+            "--task",
+            "--steps",
+            "--d-model",
+            "--layers",
+            "--heads",
+            "--context",
+            "--sample")) {
       assertTrue(usage.contains(flag), flag + " missing from\n" + usage);
     }
     assertTrue(usage.contains("from: adam,momentum,muon,fismo,adafisher,adafisherw,"), usage);
     assertTrue(usage.contains("adam=" + OptimizerChoice.ADAM.defaultLearningRate()), usage);
-    assertTrue(usage.contains("(default: 128)"), usage);
+    assertTrue(usage.contains("(default: 128; lm: 16)"), usage);
+    assertTrue(
+        usage.contains("lm: adam=" + LanguageModelCompare.DEFAULT_RATES.get(OptimizerChoice.ADAM)),
+        usage);
   }
 }
