@@ -1,5 +1,6 @@
 package dev.fisheropt.examples;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,6 +20,15 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 public final class Charts {
   private static final int WIDTH = 640;
   private static final int HEIGHT = 420;
+  private static final Color[] PALETTE = {
+    new Color(0x1f77b4),
+    new Color(0xff7f0e),
+    new Color(0x2ca02c),
+    new Color(0xd62728),
+    new Color(0x9467bd),
+    new Color(0x8c564b),
+    new Color(0xe377c2),
+  };
 
   private Charts() {}
 
@@ -33,7 +43,8 @@ public final class Charts {
 
   /**
    * As {@link #write(List, List, String, Path)}, the lower charts showing the validation metric
-   * {@code metric} (axis {@code unit}, logarithmic with {@code logMetric}).
+   * {@code metric} (axis {@code unit}); {@code metricIsLoss}: drawn as the training loss is (lines
+   * without markers, a logarithmic axis where the values span a decade).
    */
   public static void write(
       List<Curve> curves,
@@ -41,7 +52,7 @@ public final class Charts {
       String title,
       String metric,
       String unit,
-      boolean logMetric,
+      boolean metricIsLoss,
       Path png)
       throws IOException {
     System.setProperty("java.awt.headless", "true");
@@ -74,7 +85,7 @@ public final class Charts {
             unit,
             Curve.Point::step,
             Curve.Point::validation,
-            logMetric,
+            metricIsLoss,
             stds));
     charts.add(
         chart(
@@ -84,7 +95,7 @@ public final class Charts {
             unit,
             Curve.Point::seconds,
             Curve.Point::validation,
-            logMetric,
+            metricIsLoss,
             stds));
     String name = png.toString();
     BitmapEncoder.saveBitmap(
@@ -102,8 +113,21 @@ public final class Charts {
       String y,
       ToDoubleFunction<Curve.Point> fx,
       ToDoubleFunction<Curve.Point> fy,
-      boolean logLoss,
+      boolean loss,
       List<Curve> stds) {
+    // a logarithmic axis only where the losses span a decade: within one, it shows no labels
+    double smallest = Double.POSITIVE_INFINITY;
+    double largest = 0;
+    for (Curve c : curves) {
+      for (Curve.Point p : c.points()) {
+        double v = fy.applyAsDouble(p);
+        if (Double.isFinite(v) && v > 0) {
+          smallest = Math.min(smallest, v);
+          largest = Math.max(largest, v);
+        }
+      }
+    }
+    boolean logLoss = loss && largest >= 10 * smallest;
     XYChart chart =
         new XYChartBuilder()
             .width(WIDTH)
@@ -117,6 +141,8 @@ public final class Charts {
     chart.getStyler().setMarkerSize(4);
     for (int k = 0; k < curves.size(); k++) {
       Curve c = curves.get(k);
+      // one colour per optimizer for its line and its band (xchart would give the band its own)
+      Color color = PALETTE[k % PALETTE.length];
       List<Double> xs = new ArrayList<>();
       List<Double> ys = new ArrayList<>();
       List<Double> band = new ArrayList<>();
@@ -146,13 +172,18 @@ public final class Charts {
         area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
         area.setMarker(SeriesMarkers.NONE);
         area.setShowInLegend(false);
+        Color translucent = new Color(color.getRed(), color.getGreen(), color.getBlue(), 60);
+        area.setFillColor(translucent);
+        area.setLineColor(translucent);
       }
       if (!xs.isEmpty()) {
         XYSeries s = chart.addSeries(c.optimizer(), xs, ys);
-        s.setMarker(logLoss ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+        s.setMarker(loss ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+        s.setLineColor(color);
+        s.setMarkerColor(color);
       }
     }
-    if (!logLoss) {
+    if (!loss) {
       chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
     }
     return chart;

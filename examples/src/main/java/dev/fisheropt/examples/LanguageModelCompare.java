@@ -56,10 +56,12 @@ public final class LanguageModelCompare {
 
   /**
    * Default peak rates on this task, from the tuning runs in docs/benchmarks.md (150-step trials,
-   * lowest validation loss; SGD+momentum, outside the default set, was not tuned); {@code --lr}
-   * overrides them. Muon and FISMO train the embeddings, the head and the vectors with their Adam
-   * fallback at Adam's rate on this task (its {@code --lr adam} or default, not re-tuned with
-   * theirs), as Muon recipes pair Muon with a tuned AdamW.
+   * lowest validation loss; SGD+momentum, outside the default set, was not tuned), except
+   * AdaFisher(W): the trials chose 8e-3, which diverged (NaN) in the 300-step default run, so the
+   * default is the next rate down; {@code --lr} overrides them. Muon and FISMO train the
+   * embeddings, the head and the vectors with their Adam fallback at Adam's rate on this task (its
+   * {@code --lr adam} or default, not re-tuned with theirs), as Muon recipes pair Muon with a tuned
+   * AdamW.
    */
   static final Map<OptimizerChoice, Double> DEFAULT_RATES =
       Map.of(
@@ -67,8 +69,8 @@ public final class LanguageModelCompare {
           OptimizerChoice.MOMENTUM, 0.1,
           OptimizerChoice.MUON, 0.08,
           OptimizerChoice.FISMO, 0.04,
-          OptimizerChoice.ADAFISHER, 8e-3,
-          OptimizerChoice.ADAFISHERW, 8e-3,
+          OptimizerChoice.ADAFISHER, 4e-3,
+          OptimizerChoice.ADAFISHERW, 4e-3,
           OptimizerChoice.FROG, 0.128);
 
   private final CompareOptions options;
