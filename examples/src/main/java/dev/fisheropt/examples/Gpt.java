@@ -274,7 +274,7 @@ public final class Gpt<T extends TFloating> implements Layered {
     /** γ ⊙ (x − mean) / √(var + ε) + β over the last axis. */
     Operand<T> layerNorm(String scope, Operand<T> x) {
       int d = size.dModel();
-      Variable<T> gamma = parameter(scope, "gamma", Shape.of(d), Double.NaN);
+      Variable<T> gamma = parameter(scope, "gamma", Shape.of(d), 0, 1);
       Variable<T> beta = parameter(scope, "beta", Shape.of(d), 0);
       Operand<TInt32> last = tf.constant(new int[] {-1});
       Operand<T> centered =
@@ -293,16 +293,25 @@ public final class Gpt<T extends TFloating> implements Layered {
     }
 
     /**
-     * A new variable on the training pass: normal with standard deviation {@code std}, zeros for 0,
-     * ones for NaN; the same one, in creation order, on the evaluation pass.
+     * A variable drawn from N(0, std²) (zeros for std 0); see {@link #parameter(String, String,
+     * Shape, double, double)}.
      */
     Variable<T> parameter(String scope, String name, Shape shape, double std) {
+      return parameter(scope, name, shape, std, 0);
+    }
+
+    /**
+     * A new variable on the training pass, {@code mean} plus normal noise of standard deviation
+     * {@code std} (none for 0, so the random stream is only drawn for random weights); the same
+     * one, in creation order, on the evaluation pass.
+     */
+    Variable<T> parameter(String scope, String name, Shape shape, double std, double mean) {
       if (!training) {
         return parameters.get(next++);
       }
       double[] values = new double[(int) shape.size()];
       for (int i = 0; i < values.length; i++) {
-        values[i] = Double.isNaN(std) ? 1 : std == 0 ? 0 : std * gaussian();
+        values[i] = std == 0 ? mean : mean + std * gaussian();
       }
       Variable<T> v = scope(scope).withName(name).variable(constant(shape, values));
       parameters.add(v);
