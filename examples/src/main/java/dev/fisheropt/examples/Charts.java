@@ -14,23 +14,20 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * The comparison plot: training loss and test accuracy against steps and against seconds, one line
- * per optimizer.
+ * The comparison plot: training loss and the validation metric (accuracy, or loss for the language
+ * model) against steps and against seconds, one line per optimizer.
  */
 public final class Charts {
   private static final int WIDTH = 640;
   private static final int HEIGHT = 420;
-
-  /** One color per line, its band drawn in the same color, translucent. */
   private static final Color[] PALETTE = {
-    new Color(0xE69F00),
-    new Color(0x009E73),
-    new Color(0x0072B2),
-    new Color(0xCC79A7),
-    new Color(0x56B4E9),
-    new Color(0x000000),
-    new Color(0xD55E00),
-    new Color(0x999999)
+    new Color(0x1f77b4),
+    new Color(0xff7f0e),
+    new Color(0x2ca02c),
+    new Color(0xd62728),
+    new Color(0x9467bd),
+    new Color(0x8c564b),
+    new Color(0xe377c2),
   };
 
   private Charts() {}
@@ -40,6 +37,23 @@ public final class Charts {
    * each line gets a band of ± one standard deviation.
    */
   public static void write(List<Curve> curves, List<Curve> stds, String title, Path png)
+      throws IOException {
+    write(curves, stds, title, "validation accuracy", "accuracy", false, png);
+  }
+
+  /**
+   * As {@link #write(List, List, String, Path)}, the lower charts showing the validation metric
+   * {@code metric} (axis {@code unit}); {@code metricIsLoss}: drawn as the training loss is (lines
+   * without markers, a logarithmic axis where the values span a decade).
+   */
+  public static void write(
+      List<Curve> curves,
+      List<Curve> stds,
+      String title,
+      String metric,
+      String unit,
+      boolean metricIsLoss,
+      Path png)
       throws IOException {
     System.setProperty("java.awt.headless", "true");
     List<XYChart> charts = new ArrayList<>();
@@ -66,22 +80,22 @@ public final class Charts {
     charts.add(
         chart(
             curves,
-            title + ": validation accuracy",
+            title + ": " + metric,
             "step",
-            "accuracy",
+            unit,
             Curve.Point::step,
-            Curve.Point::accuracy,
-            false,
+            Curve.Point::validation,
+            metricIsLoss,
             stds));
     charts.add(
         chart(
             curves,
-            title + ": validation accuracy",
+            title + ": " + metric,
             "seconds",
-            "accuracy",
+            unit,
             Curve.Point::seconds,
-            Curve.Point::accuracy,
-            false,
+            Curve.Point::validation,
+            metricIsLoss,
             stds));
     String name = png.toString();
     BitmapEncoder.saveBitmap(
@@ -99,8 +113,21 @@ public final class Charts {
       String y,
       ToDoubleFunction<Curve.Point> fx,
       ToDoubleFunction<Curve.Point> fy,
-      boolean logLoss,
+      boolean loss,
       List<Curve> stds) {
+    // a logarithmic axis only where the losses span a decade: within one, it shows no labels
+    double smallest = Double.POSITIVE_INFINITY;
+    double largest = 0;
+    for (Curve c : curves) {
+      for (Curve.Point p : c.points()) {
+        double v = fy.applyAsDouble(p);
+        if (Double.isFinite(v) && v > 0) {
+          smallest = Math.min(smallest, v);
+          largest = Math.max(largest, v);
+        }
+      }
+    }
+    boolean logLoss = loss && largest >= 10 * smallest;
     XYChart chart =
         new XYChartBuilder()
             .width(WIDTH)
@@ -114,6 +141,7 @@ public final class Charts {
     chart.getStyler().setMarkerSize(4);
     for (int k = 0; k < curves.size(); k++) {
       Curve c = curves.get(k);
+      // one colour per optimizer for its line and its band (xchart would give the band its own)
       Color color = PALETTE[k % PALETTE.length];
       List<Double> xs = new ArrayList<>();
       List<Double> ys = new ArrayList<>();
@@ -129,8 +157,7 @@ public final class Charts {
         }
       }
       if (sd != null && !xs.isEmpty()) {
-        // The band: the polygon mean + std forward, mean − std back; on a log axis the lower edge
-        // stops at half the mean, since a loss band reaching zero cannot be drawn there.
+        // the band: the polygon mean + std forward, mean − std back (clipped above 0 for log axes)
         List<Double> px = new ArrayList<>(xs);
         List<Double> py = new ArrayList<>();
         for (int i = 0; i < xs.size(); i++) {
@@ -139,23 +166,24 @@ public final class Charts {
         for (int i = xs.size() - 1; i >= 0; i--) {
           px.add(xs.get(i));
           double low = ys.get(i) - band.get(i);
-          py.add(logLoss ? Math.max(low, ys.get(i) * 0.5) : low);
+          py.add(logLoss ? Math.max(low, ys.get(i) * 1e-3) : low);
         }
         XYSeries area = chart.addSeries(c.optimizer() + " ± std", px, py);
         area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
         area.setMarker(SeriesMarkers.NONE);
         area.setShowInLegend(false);
-        area.setFillColor(new Color(color.getRed(), color.getGreen(), color.getBlue(), 60));
-        area.setLineColor(new Color(color.getRed(), color.getGreen(), color.getBlue(), 0));
+        Color translucent = new Color(color.getRed(), color.getGreen(), color.getBlue(), 60);
+        area.setFillColor(translucent);
+        area.setLineColor(translucent);
       }
       if (!xs.isEmpty()) {
         XYSeries s = chart.addSeries(c.optimizer(), xs, ys);
-        s.setMarker(logLoss ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
+        s.setMarker(loss ? SeriesMarkers.NONE : SeriesMarkers.CIRCLE);
         s.setLineColor(color);
         s.setMarkerColor(color);
       }
     }
-    if (!logLoss) {
+    if (!loss) {
       chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
     }
     return chart;

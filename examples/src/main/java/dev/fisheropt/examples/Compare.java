@@ -128,7 +128,11 @@ public final class Compare {
       return;
     }
     try {
-      new Compare(options, System.out).run();
+      if (options.task() == CompareOptions.Task.LM) {
+        new LanguageModelCompare(options, System.out).run();
+      } else {
+        new Compare(options, System.out).run();
+      }
     } catch (FashionMnist.DataException e) {
       System.err.println("compare: " + e.getMessage());
       System.exit(1);
@@ -628,7 +632,9 @@ public final class Compare {
               p.step(),
               p.seconds(),
               p.trainLoss(),
-              Double.isNaN(p.accuracy()) ? "" : String.format(Locale.ROOT, "%.4f", p.accuracy()));
+              Double.isNaN(p.validation())
+                  ? ""
+                  : String.format(Locale.ROOT, "%.4f", p.validation()));
         }
       }
     }
@@ -725,29 +731,42 @@ public final class Compare {
    * One epoch's progress bar (me.tongfei:progressbar): redrawn in place on a terminal; elsewhere (a
    * log, a test) a line every {@link #LOG_BAR_MILLIS} ms and one at the end of the epoch.
    */
-  /** Prints each line unless it repeats the previous one (a closing bar renders twice). */
-  private java.util.function.Consumer<String> distinctLines() {
-    String[] last = {null};
-    return line -> {
-      if (!line.equals(last[0])) {
-        last[0] = line;
-        out.println(line);
-      }
-    };
+  private ProgressBar progressBar(int epoch, int epochs, int steps) {
+    return progressBar(
+        out,
+        interactive,
+        String.format(Locale.ROOT, "  epoch %d/%d", epoch, epochs),
+        steps,
+        " steps",
+        1);
   }
 
-  private ProgressBar progressBar(int epoch, int epochs, int steps) {
+  /**
+   * A progress bar of {@code max} units shown as {@code unit} per {@code unitSize} with its speed:
+   * redrawn in place when {@code interactive}; otherwise a line every {@link #LOG_BAR_MILLIS} ms
+   * and one at the end, each printed once (a closing bar renders twice).
+   */
+  static ProgressBar progressBar(
+      PrintStream out, boolean interactive, String task, long max, String unit, long unitSize) {
+    String[] last = {null};
     return new ProgressBarBuilder()
-        .setTaskName(String.format(Locale.ROOT, "  epoch %d/%d", epoch, epochs))
-        .setInitialMax(steps)
+        .setTaskName(task)
+        .setInitialMax(max)
         .setStyle(ProgressBarStyle.ASCII)
-        .setUnit(" steps", 1)
+        .setUnit(unit, unitSize)
         .showSpeed(new DecimalFormat("0.0"))
         .setUpdateIntervalMillis(interactive ? 200 : LOG_BAR_MILLIS)
         .setConsumer(
             interactive
                 ? new ConsoleProgressBarConsumer(out)
-                : new DelegatingProgressBarConsumer(distinctLines(), 100))
+                : new DelegatingProgressBarConsumer(
+                    line -> {
+                      if (!line.equals(last[0])) {
+                        last[0] = line;
+                        out.println(line);
+                      }
+                    },
+                    100))
         .build();
   }
 }

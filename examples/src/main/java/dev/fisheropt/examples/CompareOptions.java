@@ -47,7 +47,19 @@ public record CompareOptions(
     List<Double> tuneFactors,
     int seeds,
     double target,
-    LearningRates schedule) {
+    LearningRates schedule,
+    Task task,
+    long steps,
+    Gpt.Size lmSize,
+    int sampleLength) {
+
+  /** The workload: which model is trained on which data. */
+  public enum Task {
+    /** A classifier ({@code --model}) on Fashion-MNIST, {@code --epochs} passes. */
+    FASHION,
+    /** A GPT-style byte-level language model on Debian's fortunes, {@code --steps} steps. */
+    LM
+  }
 
   /** How the learning rate moves over a run. */
   public enum LearningRates {
@@ -83,8 +95,25 @@ public record CompareOptions(
   public static final int TUNE_STEPS_DEFAULT = 150;
   public static final List<Double> TUNE_FACTORS_DEFAULT = List.of(0.25, 0.5, 1.0, 2.0, 4.0);
 
+  /** Language-model defaults: chosen by measurement so that all six optimizers take minutes. */
+  public static final int LM_D_MODEL_DEFAULT = 64;
+
+  public static final int LM_LAYERS_DEFAULT = 2;
+  public static final int LM_HEADS_DEFAULT = 4;
+  public static final int LM_CONTEXT_DEFAULT = 64;
+  public static final int LM_BATCH_DEFAULT = 16;
+  public static final long LM_STEPS_DEFAULT = 300;
+
+  /** Validation sequences of the language model ({@code --context} tokens each). */
+  public static final int LM_VALIDATION_DEFAULT = 64;
+
+  public static final int LM_SAMPLE_DEFAULT = 240;
+
   /** The fallback target (validation accuracy) when Adam is not in the run. */
   public static final double TARGET_FALLBACK = 0.88;
+
+  /** The language model's fallback target (validation loss, nats) when Adam is not in the run. */
+  public static final double LM_TARGET_FALLBACK = 2.5;
 
   /** The learning rate {@code choice} trains with. */
   public double learningRate(OptimizerChoice choice) {
@@ -143,6 +172,16 @@ public record CompareOptions(
                       "expected newton-schulz or polar-express, got '" + name + "'");
             });
     line.registerConverter(
+        Task.class,
+        name ->
+            switch (name.toLowerCase(Locale.ROOT)) {
+              case "fashion" -> Task.FASHION;
+              case "lm" -> Task.LM;
+              default ->
+                  throw new CommandLine.TypeConversionException(
+                      "expected fashion or lm, got '" + name + "'");
+            });
+    line.registerConverter(
         Model.Architecture.class,
         name ->
             switch (name.toLowerCase(Locale.ROOT)) {
@@ -165,10 +204,18 @@ public record CompareOptions(
       sortOptions = false,
       usageHelpWidth = 100,
       description =
-          "Trains the same classifier on Fashion-MNIST with each chosen optimizer and compares"
-              + " them.")
+          "Trains the same model (a classifier on Fashion-MNIST, or with --task lm a language"
+              + " model on Debian's fortunes) with each chosen optimizer and compares them.")
   static final class Flags {
     @Spec CommandSpec spec;
+
+    @Option(
+        names = "--task",
+        paramLabel = "fashion|lm",
+        description =
+            "the workload: a classifier on Fashion-MNIST (default), or a GPT-style byte-level"
+                + " language model on Debian's fortunes")
+    Task task = Task.FASHION;
 
     @Option(
         names = "--optimizers",
@@ -197,8 +244,46 @@ public record CompareOptions(
     @Option(
         names = "--batch",
         paramLabel = "N",
-        description = "batch size (default: ${DEFAULT-VALUE})")
-    int batch = BATCH_DEFAULT;
+        description = "batch size, images or sequences (default: 128; lm: 16)")
+    Integer batch;
+
+    @Option(
+        names = "--steps",
+        paramLabel = "N",
+        description = "lm: training steps of each run (default: ${DEFAULT-VALUE})")
+    long steps = LM_STEPS_DEFAULT;
+
+    @Option(
+        names = "--d-model",
+        paramLabel = "N",
+        description = "lm: width of the residual stream (default: ${DEFAULT-VALUE})")
+    int dModel = LM_D_MODEL_DEFAULT;
+
+    @Option(
+        names = "--layers",
+        paramLabel = "N",
+        description = "lm: transformer blocks (default: ${DEFAULT-VALUE})")
+    int layers = LM_LAYERS_DEFAULT;
+
+    @Option(
+        names = "--heads",
+        paramLabel = "N",
+        description = "lm: attention heads, dividing --d-model (default: ${DEFAULT-VALUE})")
+    int heads = LM_HEADS_DEFAULT;
+
+    @Option(
+        names = "--context",
+        paramLabel = "N",
+        description = "lm: sequence length in bytes (default: ${DEFAULT-VALUE})")
+    int context = LM_CONTEXT_DEFAULT;
+
+    @Option(
+        names = "--sample",
+        paramLabel = "N",
+        description =
+            "lm: bytes of text each trained model writes (temperature 0.8, fixed seed; 0: none;"
+                + " default: ${DEFAULT-VALUE})")
+    int sample = LM_SAMPLE_DEFAULT;
 
     @Option(
         names = "--train-limit",
@@ -222,7 +307,9 @@ public record CompareOptions(
         names = "--lr",
         paramLabel = "NAME=RATE",
         split = ",",
-        description = "learning rates, e.g. --lr adam=2e-3,muon=0.01 (defaults: ${compare.rates})")
+        description =
+            "learning rates, e.g. --lr adam=2e-3,muon=0.01 (defaults: ${compare.rates}; lm:"
+                + " ${compare.lmRates})")
     Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
 
     @Option(
@@ -268,9 +355,10 @@ public record CompareOptions(
         paramLabel = "N",
         description =
             "hold out N training images (at most a fifth of them) for validation: evaluations,"
-                + " tuning and the time to target use them; the test set only reports"
-                + " (default: ${DEFAULT-VALUE})")
-    int validation = VALIDATION_DEFAULT;
+                + " tuning and the time to target use them; the test set only reports (default:"
+                + " 5000); lm: N validation sequences of --context bytes from the validation split"
+                + " (default: 64)")
+    Integer validation;
 
     @Option(
         names = "--schedule",
@@ -313,8 +401,9 @@ public record CompareOptions(
         names = "--target",
         paramLabel = "ACC",
         description =
-            "validation accuracy whose first crossing is the time to target (default: Adam's mean"
-                + " final validation accuracy in this run; 0.88 without Adam)")
+            "validation accuracy (lm: validation loss in nats) whose first crossing is the time to"
+                + " target (default: Adam's mean final value in this run; 0.88 or 2.5 without"
+                + " Adam)")
     double target = Double.NaN;
 
     @Option(names = "--xla", description = "compile the training step with XLA (global JIT)")
@@ -323,8 +412,10 @@ public record CompareOptions(
     @Option(
         names = "--data",
         paramLabel = "DIR",
-        description = "the four Fashion-MNIST IDX files (default: ${DEFAULT-VALUE})")
-    Path data = FashionMnist.DEBIAN_DIRECTORY;
+        description =
+            "the four Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist); lm:"
+                + " the fortune files (default: /usr/share/games/fortunes)")
+    Path data;
 
     @Option(
         names = "--out",
@@ -341,6 +432,13 @@ public record CompareOptions(
     static {
       System.setProperty("compare.all", optimizerNames(Arrays.asList(OptimizerChoice.values())));
       System.setProperty("compare.defaults", optimizerNames(OptimizerChoice.defaults()));
+      System.setProperty(
+          "compare.lmRates",
+          String.join(
+              ", ",
+              Arrays.stream(OptimizerChoice.values())
+                  .map(c -> c.flag() + "=" + LanguageModelCompare.DEFAULT_RATES.get(c))
+                  .toList()));
       System.setProperty(
           "compare.rates",
           String.join(
@@ -385,9 +483,32 @@ public record CompareOptions(
                   + rate);
         }
       }
+      boolean lm = task == Task.LM;
+      int batch = this.batch != null ? this.batch : lm ? LM_BATCH_DEFAULT : BATCH_DEFAULT;
+      int validation =
+          this.validation != null
+              ? this.validation
+              : lm ? LM_VALIDATION_DEFAULT : VALIDATION_DEFAULT;
+      Path data =
+          this.data != null
+              ? this.data
+              : lm ? Fortunes.DEBIAN_DIRECTORY : FashionMnist.DEBIAN_DIRECTORY;
       positive("--hidden", hidden);
       positive("--epochs", epochs);
       positive("--batch", batch);
+      if (steps < 1) {
+        throw error("--steps must be a positive integer, got " + steps);
+      }
+      positive("--d-model", dModel);
+      positive("--layers", layers);
+      positive("--heads", heads);
+      positive("--context", context);
+      if (dModel % heads != 0) {
+        throw error("--d-model " + dModel + " is not a multiple of --heads " + heads);
+      }
+      if (sample < 0) {
+        throw error("--sample must be 0 or more, got " + sample);
+      }
       positive("--train-limit", trainLimit);
       positive("--test-limit", testLimit);
       positive("--fismo-interval", fismoInterval);
@@ -407,10 +528,13 @@ public record CompareOptions(
           throw error("--tune-factors must be positive and finite, got " + f);
         }
       }
-      if (!Double.isNaN(target) && !(target > 0 && target <= 1)) {
+      if (lm && !Double.isNaN(target) && !(target > 0 && !Double.isInfinite(target))) {
+        throw error("--target must be a positive validation loss (nats), got " + target);
+      }
+      if (!lm && !Double.isNaN(target) && !(target > 0 && target <= 1)) {
         throw error("--target must be an accuracy in (0, 1], got " + target);
       }
-      if (trainLimit < batch) {
+      if (!lm && trainLimit < batch) {
         throw error(
             "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
       }
@@ -425,7 +549,12 @@ public record CompareOptions(
           seed,
           Map.copyOf(rates),
           new OptimizerChoice.Tuning(
-              fismoInterval, adaFisherInterval, adaFisherEma.get(0), adaFisherEma.get(1), polar),
+              fismoInterval,
+              adaFisherInterval,
+              adaFisherEma.get(0),
+              adaFisherEma.get(1),
+              polar,
+              Double.NaN),
           evalEvery,
           xla,
           data,
@@ -437,7 +566,11 @@ public record CompareOptions(
           List.copyOf(tuneFactors),
           seeds,
           target,
-          schedule);
+          schedule,
+          task,
+          steps,
+          new Gpt.Size(dModel, layers, heads, context, batch),
+          sample);
     }
   }
 }

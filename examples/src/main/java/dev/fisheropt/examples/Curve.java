@@ -5,12 +5,12 @@ import java.util.List;
 
 /**
  * What one optimizer's run produced: training loss (mean over the steps since the previous point)
- * and validation accuracy where it was evaluated, each against step and training seconds
- * (evaluation time excluded).
+ * and the validation metric where it was evaluated (accuracy for the classifiers, loss in nats for
+ * the language model), each against step and training seconds (evaluation time excluded).
  */
 public final class Curve {
-  /** One logged point; {@code accuracy} (validation) is NaN where it was not evaluated. */
-  public record Point(long step, double seconds, double trainLoss, double accuracy) {}
+  /** One logged point; {@code validation} (the metric) is NaN where it was not evaluated. */
+  public record Point(long step, double seconds, double trainLoss, double validation) {}
 
   private final String optimizer;
   private final List<Point> points = new ArrayList<>();
@@ -31,9 +31,14 @@ public final class Curve {
     return List.copyOf(points);
   }
 
-  /** The first evaluated point whose validation accuracy reaches {@code accuracy}, or null. */
-  public Point firstReaching(double accuracy) {
-    return points.stream().filter(p -> p.accuracy() >= accuracy).findFirst().orElse(null);
+  /** The first evaluated point whose validation metric reaches {@code target} (≥), or null. */
+  public Point firstReaching(double target) {
+    return points.stream().filter(p -> p.validation() >= target).findFirst().orElse(null);
+  }
+
+  /** The first evaluated point whose validation metric is at most {@code target}, or null. */
+  public Point firstAtMost(double target) {
+    return points.stream().filter(p -> p.validation() <= target).findFirst().orElse(null);
   }
 
   /**
@@ -51,7 +56,7 @@ public final class Curve {
               at.get(0).step(),
               Stats.of(at.stream().mapToDouble(Point::seconds).toArray()).pick(std),
               Stats.of(at.stream().mapToDouble(Point::trainLoss).toArray()).pick(std),
-              Stats.of(at.stream().mapToDouble(Point::accuracy).toArray()).pick(std)));
+              Stats.of(at.stream().mapToDouble(Point::validation).toArray()).pick(std)));
     }
     return c;
   }

@@ -32,7 +32,7 @@ import org.tensorflow.types.TInt32;
  * Weights are He-normal from a {@link SplittableRandom} of the given seed, biases zero, so two runs
  * with one seed start identically.
  */
-public final class Model {
+public final class Model implements Layered {
   /** The two model families. */
   public enum Architecture {
     CNN,
@@ -191,11 +191,13 @@ public final class Model {
   }
 
   /** Every conv and dense layer, the classifier head included. */
+  @Override
   public LayerCollection layers() {
     return layers;
   }
 
   /** Every conv and dense layer but the classifier head (the last dense layer). */
+  @Override
   public LayerCollection hiddenLayers() {
     return hiddenLayers;
   }

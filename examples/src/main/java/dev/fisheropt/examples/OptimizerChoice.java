@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.tensorflow.Graph;
+import org.tensorflow.op.core.Variable;
 
 /**
  * The optimizers the comparison can run, and how each is built for the model: the one place that
@@ -28,7 +29,11 @@ public enum OptimizerChoice {
   ADAM("adam", 0.016, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return ElementwiseOptimizer.builder(Fallback.adam())
           .name("Adam")
           .learningRate(learningRate)
@@ -40,7 +45,11 @@ public enum OptimizerChoice {
   MOMENTUM("momentum", 0.05, false) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return ElementwiseOptimizer.builder(
               Fallback.momentum(learningRate.peakValue(), Fallback.MOMENTUM_DEFAULT))
           .name("Momentum")
@@ -51,30 +60,46 @@ public enum OptimizerChoice {
   MUON("muon", 0.08, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return Muon.builder()
           .name("Muon")
           .learningRate(learningRate)
           .polar(tuning.polar())
+          .fallback(tuning.fallback())
+          .exclude(fallbackMatrices.toArray(new Variable<?>[0]))
           .build(graph);
     }
   },
   FISMO("fismo", 0.04, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return Fismo.builder()
           .name("Fismo")
           .learningRate(learningRate)
           .preconditionerInterval(tuning.fismoInterval())
           .polar(tuning.polar())
+          .fallback(tuning.fallback())
+          .exclude(fallbackMatrices.toArray(new Variable<?>[0]))
           .build(graph);
     }
   },
   ADAFISHER("adafisher", Tuning.ADAFISHER_LEARNING_RATE, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return AdaFisher.builder()
           .name("AdaFisher")
           .layers(layers)
@@ -87,7 +112,11 @@ public enum OptimizerChoice {
   ADAFISHERW("adafisherw", Tuning.ADAFISHER_LEARNING_RATE, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return AdaFisherW.builder()
           .name("AdaFisherW")
           .layers(layers)
@@ -101,7 +130,11 @@ public enum OptimizerChoice {
   FROG("frog", 8e-3, true) {
     @Override
     public GuardedOptimizer build(
-        Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+        Graph graph,
+        LayerCollection layers,
+        List<Variable<?>> fallbackMatrices,
+        Schedule learningRate,
+        Tuning tuning) {
       return Frog.builder().name("Frog").layers(layers).learningRate(learningRate).build(graph);
     }
 
@@ -109,7 +142,7 @@ public enum OptimizerChoice {
     // rate, test accuracy with the head preconditioned / not: CNN 83.5% / 86.6% at η = 1e-3,
     // 80.5% / 86.6% at 2e-3; MLP 80.2% / 84.7% at 1e-3, 63.7% / 83.2% at 2e-3 (docs/frog.md).
     @Override
-    public LayerCollection layersOf(Model model) {
+    public LayerCollection layersOf(Layered model) {
       return model.hiddenLayers();
     }
   };
@@ -123,14 +156,17 @@ public enum OptimizerChoice {
    * cheap and keeps the factors current within a one-epoch run). {@code adaFisherEmaOld}, {@code
    * adaFisherEmaNew}: the refresh D ← old·D + new·MinMax(D̂), the authors' 0.08, 0.008 by default
    * (docs/adafisher.md compares them with the paper's form). {@code polar}: how Muon and FISMO
-   * compute their polar factor ({@link Polar#NEWTON_SCHULZ} by default).
+   * compute their polar factor ({@link Polar#NEWTON_SCHULZ} by default). {@code
+   * fallbackLearningRate}: the peak rate of the Adam fallback of Muon and FISMO (the embeddings and
+   * head of the language model, the vectors everywhere); NaN keeps the library's 1e-3.
    */
   public record Tuning(
       int fismoInterval,
       int adaFisherInterval,
       double adaFisherEmaOld,
       double adaFisherEmaNew,
-      Polar polar) {
+      Polar polar,
+      double fallbackLearningRate) {
     public static final int FISMO_INTERVAL_DEFAULT = 10;
     public static final int ADAFISHER_INTERVAL = 10;
     public static final double ADAFISHER_LEARNING_RATE = 1e-3;
@@ -147,14 +183,37 @@ public enum OptimizerChoice {
           ADAFISHER_INTERVAL,
           AdaFisher.FACTOR_EMA_OLD_DEFAULT,
           AdaFisher.FACTOR_EMA_NEW_DEFAULT,
-          Polar.NEWTON_SCHULZ);
+          Polar.NEWTON_SCHULZ,
+          Double.NaN);
     }
 
     /** The defaults with FISMO's preconditioner recomputed every {@code k} steps. */
     public static Tuning fismoEvery(int k) {
       Tuning d = defaults();
       return new Tuning(
-          k, d.adaFisherInterval(), d.adaFisherEmaOld(), d.adaFisherEmaNew(), d.polar());
+          k,
+          d.adaFisherInterval(),
+          d.adaFisherEmaOld(),
+          d.adaFisherEmaNew(),
+          d.polar(),
+          Double.NaN);
+    }
+
+    /** These settings with the Adam fallback of Muon and FISMO at peak rate {@code rate}. */
+    public Tuning withFallbackLearningRate(double rate) {
+      return new Tuning(
+          fismoInterval, adaFisherInterval, adaFisherEmaOld, adaFisherEmaNew, polar, rate);
+    }
+
+    /** The fallback of Muon and FISMO: Adam at {@link #fallbackLearningRate}, or the default. */
+    Fallback fallback() {
+      return Double.isNaN(fallbackLearningRate)
+          ? Fallback.adam()
+          : Fallback.adam(
+              fallbackLearningRate,
+              Fallback.BETA1_DEFAULT,
+              Fallback.BETA2_DEFAULT,
+              Fallback.EPSILON_DEFAULT);
     }
   }
 
@@ -172,15 +231,29 @@ public enum OptimizerChoice {
    * Builds the optimizer (its name scope is {@link #displayName()}) in {@code graph} with the
    * learning-rate schedule {@code learningRate} ({@link Schedule#constant} for a fixed rate).
    */
+  public GuardedOptimizer build(
+      Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning) {
+    return build(graph, layers, List.of(), learningRate, tuning);
+  }
+
+  /**
+   * As {@link #build(Graph, LayerCollection, Schedule, Tuning)}, with {@code fallbackMatrices}
+   * (embeddings, an output head: {@link Layered#fallbackMatrices()}) sent to the fallback rule by
+   * FISMO and Muon through their {@code exclude}; the other optimizers ignore the list.
+   */
   public abstract GuardedOptimizer build(
-      Graph graph, LayerCollection layers, Schedule learningRate, Tuning tuning);
+      Graph graph,
+      LayerCollection layers,
+      List<Variable<?>> fallbackMatrices,
+      Schedule learningRate,
+      Tuning tuning);
 
   /**
    * The layers of {@code model} to hand to {@link #build}: every registered layer ({@link
-   * Model#layers()}), except for FROG, which gets all but the classifier head ({@link
-   * Model#hiddenLayers()}).
+   * Layered#layers()}), except for FROG, which gets all but the output head ({@link
+   * Layered#hiddenLayers()}).
    */
-  public LayerCollection layersOf(Model model) {
+  public LayerCollection layersOf(Layered model) {
     return model.layers();
   }
 

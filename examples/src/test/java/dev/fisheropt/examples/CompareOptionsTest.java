@@ -28,6 +28,54 @@ class CompareOptionsTest {
   }
 
   @Test
+  void languageModelTaskHasItsOwnDefaultsAndFlags() {
+    CompareOptions d = CompareOptions.parse("--task", "lm");
+    assertEquals(CompareOptions.Task.LM, d.task());
+    assertEquals(Fortunes.DEBIAN_DIRECTORY, d.data());
+    assertEquals(CompareOptions.LM_VALIDATION_DEFAULT, d.validation());
+    assertEquals(CompareOptions.LM_STEPS_DEFAULT, d.steps());
+    assertEquals(
+        new Gpt.Size(
+            CompareOptions.LM_D_MODEL_DEFAULT,
+            CompareOptions.LM_LAYERS_DEFAULT,
+            CompareOptions.LM_HEADS_DEFAULT,
+            CompareOptions.LM_CONTEXT_DEFAULT,
+            CompareOptions.LM_BATCH_DEFAULT),
+        d.lmSize());
+    assertEquals(CompareOptions.Task.FASHION, CompareOptions.parse().task());
+
+    CompareOptions o =
+        CompareOptions.parse(
+            "--task=lm",
+            "--d-model",
+            "128",
+            "--layers",
+            "4",
+            "--heads",
+            "8",
+            "--context",
+            "128",
+            "--batch",
+            "32",
+            "--steps",
+            "2000",
+            "--sample",
+            "0",
+            "--target",
+            "1.7");
+    assertEquals(new Gpt.Size(128, 4, 8, 128, 32), o.lmSize());
+    assertEquals(2000, o.steps());
+    assertEquals(0, o.sampleLength());
+    // a target above 1 is a loss, accepted only for the language model
+    assertEquals(1.7, o.target());
+    assertTrue(error("--target", "1.7").contains("--target must be an accuracy"));
+    assertTrue(error("--task", "lm", "--target", "-1").contains("--target must be a positive"));
+    assertTrue(error("--task", "lm", "--d-model", "30", "--heads", "4").contains("multiple"));
+    assertTrue(error("--task", "lm", "--steps", "0").contains("--steps"));
+    assertTrue(error("--task", "chess").contains("expected fashion or lm"));
+  }
+
+  @Test
   void flagsSetTheirSettings() {
     CompareOptions o =
         CompareOptions.parse(
@@ -171,11 +219,21 @@ class CompareOptionsTest {
             "--xla",
             "--data",
             "--out",
-            "--help")) {
+            "--help",
+            "--task",
+            "--steps",
+            "--d-model",
+            "--layers",
+            "--heads",
+            "--context",
+            "--sample")) {
       assertTrue(usage.contains(flag), flag + " missing from\n" + usage);
     }
     assertTrue(usage.contains("from: adam,momentum,muon,fismo,adafisher,adafisherw,"), usage);
     assertTrue(usage.contains("adam=" + OptimizerChoice.ADAM.defaultLearningRate()), usage);
-    assertTrue(usage.contains("(default: 128)"), usage);
+    assertTrue(usage.contains("(default: 128; lm: 16)"), usage);
+    assertTrue(
+        usage.contains("lm: adam=" + LanguageModelCompare.DEFAULT_RATES.get(OptimizerChoice.ADAM)),
+        usage);
   }
 }

@@ -29,8 +29,8 @@ class ReplotTest {
     assertEquals(2, runs.get("adam").size());
     Curve second = runs.get("adam").get("2");
     assertEquals(1.2, second.points().get(1).trainLoss());
-    assertTrue(Double.isNaN(second.points().get(0).accuracy()));
-    assertEquals(0.82, second.points().get(1).accuracy());
+    assertTrue(Double.isNaN(second.points().get(0).validation()));
+    assertEquals(0.82, second.points().get(1).validation());
 
     Path png = dir.resolve("plot.png");
     Replot.main(new String[] {csv.toString(), png.toString()});
