@@ -157,7 +157,8 @@ public final class Charts {
         }
       }
       if (sd != null && !xs.isEmpty()) {
-        // the band: the polygon mean + std forward, mean − std back (clipped above 0 for log axes)
+        // The band: the polygon mean + std forward, mean − std back; on a log axis the lower edge
+        // stops at half the mean, since a band reaching zero cannot be drawn there.
         List<Double> px = new ArrayList<>(xs);
         List<Double> py = new ArrayList<>();
         for (int i = 0; i < xs.size(); i++) {
@@ -166,7 +167,7 @@ public final class Charts {
         for (int i = xs.size() - 1; i >= 0; i--) {
           px.add(xs.get(i));
           double low = ys.get(i) - band.get(i);
-          py.add(logLoss ? Math.max(low, ys.get(i) * 1e-3) : low);
+          py.add(logLoss ? Math.max(low, ys.get(i) * 0.5) : low);
         }
         XYSeries area = chart.addSeries(c.optimizer() + " ± std", px, py);
         area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
