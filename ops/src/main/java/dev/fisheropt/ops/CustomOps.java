@@ -82,6 +82,15 @@ public final class CustomOps {
     return shared;
   }
 
+  /**
+   * True when the loaded library is the AVX-512 build (its file name says so: the bundled {@code
+   * libfisheropt_ops_avx512.so} or a file named like it); false for the AVX2+FMA build or when
+   * nothing is loaded.
+   */
+  public boolean isAvx512Build() {
+    return file != null && file.getFileName().toString().contains("avx512");
+  }
+
   /** True when the ops of the library are registered with TensorFlow and can be built. */
   public boolean isLoaded() {
     return unavailableReason == null;

@@ -2,6 +2,8 @@ package dev.fisheropt.ops;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
 import org.tensorflow.Operand;
 import org.tensorflow.Operation;
 import org.tensorflow.ndarray.Shape;
@@ -22,10 +24,19 @@ import org.tensorflow.types.family.TFloating;
  * Where the library is unavailable (see {@link CustomOps}) the same function builds the graph
  * iteration instead, per matrix of a batch, so callers never need to check. A matrix holding a NaN
  * or an infinity gives NaNs (the graph version also gives non-finite values there).
+ *
+ * <p>The op is used only where it beats the graph ({@link #buildsOp}): with the AVX-512 build of
+ * the library in float32 and float64, with the AVX2+FMA build (CPUs without AVX-512) in float64
+ * only. In float32 TensorFlow's MatMul is oneDNN's GEMM, which that build's kernel does not match
+ * (measured 0.66–0.73× the graph's speed, docs/benchmarks.md), so float32 gets the graph iteration
+ * there, with one log line the first time.
  */
 public final class FusedPolar {
   /** The op type registered by the native library. */
   public static final String OP_TYPE = "FisheroptFusedPolar";
+
+  private static final Logger LOG = Logger.getLogger("dev.fisheropt.ops");
+  private static final AtomicBoolean ROUTED_LOGGED = new AtomicBoolean();
 
   private FusedPolar() {}
 
@@ -63,7 +74,27 @@ public final class FusedPolar {
       throw new IllegalArgumentException(
           "fused polar supports TFloat32 and TFloat64, got " + m.type().getSimpleName());
     }
-    return library.isLoaded() ? fused(tf, m, steps, a, b, c) : graph(tf, m, steps, a, b, c);
+    if (buildsOp(m.type(), library)) {
+      return fused(tf, m, steps, a, b, c);
+    }
+    if (library.isLoaded() && ROUTED_LOGGED.compareAndSet(false, true)) {
+      LOG.info(
+          "float32 fused polar runs as graph ops: the AVX2+FMA build of the fisheropt op library is"
+              + " slower than TensorFlow's float32 MatMul (float64 still uses the op)");
+    }
+    return graph(tf, m, steps, a, b, c);
+  }
+
+  /**
+   * Whether {@link #polar} builds the native op for matrices of {@code type} in this JVM (the
+   * library of {@link CustomOps#shared()}), rather than the graph iteration.
+   */
+  public static boolean buildsOp(Class<? extends TFloating> type) {
+    return buildsOp(type, CustomOps.shared());
+  }
+
+  static boolean buildsOp(Class<? extends TFloating> type, CustomOps library) {
+    return library.isLoaded() && (type == TFloat64.class || library.isAvx512Build());
   }
 
   private static <T extends TFloating> Operand<T> fused(

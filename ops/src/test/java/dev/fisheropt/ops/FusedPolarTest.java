@@ -85,10 +85,36 @@ class FusedPolarTest {
       Operand<T> input = Tensors.constant(tf, type, shape, m);
       Operand<T> fused = FusedPolar.polar(tf, input, 5, A, B, C);
       Operand<T> graph = NewtonSchulz.polar(tf, input, 5, A, B, C);
-      assertEquals(1, Graphs.countOps(g, FusedPolar.OP_TYPE));
+      assertEquals(FusedPolar.buildsOp(type) ? 1 : 0, Graphs.countOps(g, FusedPolar.OP_TYPE));
       assertEquals(shape, fused.shape());
       double[][] out = Tensors.fetch(g, fused, graph);
       Close.assertClose(tolerance, shape + " " + type.getSimpleName(), out[0], out[1]);
+    }
+  }
+
+  @Test
+  void usesTheOpOnlyWhereItBeatsTheGraph() {
+    CustomOps library = CustomOps.shared();
+    // This test runs twice: with the build this CPU prefers (AVX-512 here) and with the AVX2+FMA
+    // build forced, which is slower than oneDNN's float32 GEMM and keeps float32 on the graph.
+    assertEquals(library.isLoaded(), FusedPolar.buildsOp(TFloat64.class));
+    assertEquals(
+        library.isLoaded() && library.isAvx512Build(), FusedPolar.buildsOp(TFloat32.class));
+    library
+        .libraryFile()
+        .ifPresent(
+            f ->
+                assertEquals(
+                    f.getFileName().toString().contains("avx512"), library.isAvx512Build()));
+    int float32Ops = FusedPolar.buildsOp(TFloat32.class) ? 1 : 0;
+    int float64Ops = FusedPolar.buildsOp(TFloat64.class) ? 1 : 0;
+    try (Graph g = new Graph()) {
+      Ops tf = Ops.create(g);
+      double[] m = RandomArrays.gaussian(3, 12);
+      FusedPolar.polar(tf, Tensors.constant(tf, TFloat32.class, Shape.of(3, 4), m), 5, A, B, C);
+      assertEquals(float32Ops, Graphs.countOps(g, FusedPolar.OP_TYPE));
+      FusedPolar.polar(tf, Tensors.constant(tf, TFloat64.class, Shape.of(3, 4), m), 5, A, B, C);
+      assertEquals(float32Ops + float64Ops, Graphs.countOps(g, FusedPolar.OP_TYPE));
     }
   }
 

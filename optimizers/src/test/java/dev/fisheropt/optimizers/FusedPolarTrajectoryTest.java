@@ -1,5 +1,6 @@
 package dev.fisheropt.optimizers;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.CustomOps;
@@ -70,9 +71,12 @@ class FusedPolarTrajectoryTest {
     Op graphStep =
         factory.apply(Polar.NEWTON_SCHULZ).apply(graphModel.graph).minimize(graphModel.loss);
     Op fusedStep = factory.apply(Polar.FUSED).apply(fusedModel.graph).minimize(fusedModel.loss);
-    assertTrue(
+    assertEquals(
+        FusedPolar.buildsOp(type),
         Graphs.countOps(fusedModel.graph, FusedPolar.OP_TYPE) > 0,
-        "FUSED built no " + FusedPolar.OP_TYPE + " op");
+        "FUSED builds the "
+            + FusedPolar.OP_TYPE
+            + " op exactly where this CPU's build beats the graph");
     try (Session graphSession = new Session(graphModel.graph);
         Session fusedSession = new Session(fusedModel.graph)) {
       graphSession.initialize();
