@@ -23,6 +23,10 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /**
  * The comparison's training, data-parallel: one process per worker of the {@link Cluster} in {@code
@@ -34,38 +38,111 @@ import org.tensorflow.types.TInt32;
  * OUT/distributed-<model>-<optimizer>[-sharded]-<N>workers.csv}, so runs with different worker
  * counts compare step by step.
  *
- * <p>Arguments: {@code --optimizers adam,fismo,… --model cnn|mlp --batch B (global) --steps S
- * --hidden H --seed S --data DIR --out DIR [--sharded-roots]}.
+ * <p>Arguments (picocli, {@code --help}): {@code --optimizers adam,fismo,… --model cnn|mlp --batch
+ * B (global) --steps S --hidden H --seed S --data DIR --out DIR [--sharded-roots]}.
  */
 public final class DistributedCompare {
   private DistributedCompare() {}
 
-  public static void main(String[] args) throws Exception {
-    List<OptimizerChoice> choices = new ArrayList<>();
-    Model.Architecture architecture = Model.Architecture.CNN;
+  /** The command line of a worker (picocli); every worker of a run gets the same one. */
+  @Command(
+      name = "run-compare.sh --workers N",
+      mixinStandardHelpOptions = true,
+      sortOptions = false,
+      description = "Data-parallel training of the comparison in N worker processes on loopback.")
+  static final class Flags {
+    @Option(
+        names = "--optimizers",
+        paramLabel = "LIST",
+        split = ",",
+        description = "optimizers to run, e.g. adam,fismo (default: the comparison's six)")
+    List<OptimizerChoice> optimizers = new ArrayList<>();
+
+    @Option(
+        names = "--model",
+        paramLabel = "cnn|mlp",
+        description = "model (default: ${DEFAULT-VALUE})")
+    Model.Architecture model = Model.Architecture.CNN;
+
+    @Option(
+        names = "--batch",
+        paramLabel = "B",
+        description = "global batch, split equally between the workers (default: ${DEFAULT-VALUE})")
     int batch = CompareOptions.BATCH_DEFAULT;
+
+    @Option(
+        names = "--steps",
+        paramLabel = "S",
+        description = "training steps, within one epoch (default: ${DEFAULT-VALUE})")
     int steps = 100;
+
+    @Option(
+        names = "--hidden",
+        paramLabel = "H",
+        description = "MLP width (default: ${DEFAULT-VALUE})")
     int hidden = CompareOptions.HIDDEN_DEFAULT;
+
+    @Option(
+        names = "--seed",
+        paramLabel = "N",
+        description = "initial weights and batch order (default: ${DEFAULT-VALUE})")
     long seed = CompareOptions.SEED_DEFAULT;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Fashion-MNIST directory")
     Path data = FashionMnist.DEBIAN_DIRECTORY;
+
+    @Option(
+        names = "--out",
+        paramLabel = "DIR",
+        description = "output directory (default: ${DEFAULT-VALUE})")
     Path out = CompareOptions.OUT_DEFAULT;
-    boolean shardedRoots = false;
-    for (int i = 0; i < args.length; i++) {
-      switch (args[i]) {
-        case "--optimizers" ->
-            Arrays.stream(args[++i].split(",")).forEach(f -> choices.add(OptimizerChoice.parse(f)));
-        case "--model" ->
-            architecture = Model.Architecture.valueOf(args[++i].toUpperCase(Locale.ROOT));
-        case "--batch" -> batch = Integer.parseInt(args[++i]);
-        case "--steps" -> steps = Integer.parseInt(args[++i]);
-        case "--hidden" -> hidden = Integer.parseInt(args[++i]);
-        case "--seed" -> seed = Long.parseLong(args[++i]);
-        case "--data" -> data = Path.of(args[++i]);
-        case "--out" -> out = Path.of(args[++i]);
-        case "--sharded-roots" -> shardedRoots = true;
-        default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-      }
+
+    @Option(
+        names = "--sharded-roots",
+        description = "FISMO splits its factor refresh between the workers")
+    boolean shardedRoots;
+  }
+
+  /** Parses a worker's command line; a bad one throws with a message that names the flag. */
+  static Flags parse(String... args) {
+    Flags flags = new Flags();
+    CommandLine line = new CommandLine(flags);
+    line.setCaseInsensitiveEnumValuesAllowed(true);
+    line.registerConverter(
+        OptimizerChoice.class,
+        name -> {
+          try {
+            return OptimizerChoice.parse(name);
+          } catch (IllegalArgumentException e) {
+            throw new CommandLine.TypeConversionException(e.getMessage());
+          }
+        });
+    try {
+      line.parseArgs(args);
+    } catch (ParameterException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (try --help)", e);
     }
+    if (flags.batch < 1 || flags.steps < 1 || flags.hidden < 1) {
+      throw new IllegalArgumentException("--batch, --steps and --hidden must be positive");
+    }
+    return flags;
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (Arrays.asList(args).contains("--help")) {
+      new CommandLine(new Flags()).usage(System.out);
+      return;
+    }
+    Flags flags = parse(args);
+    List<OptimizerChoice> choices = new ArrayList<>(flags.optimizers);
+    Model.Architecture architecture = flags.model;
+    int batch = flags.batch;
+    int steps = flags.steps;
+    int hidden = flags.hidden;
+    long seed = flags.seed;
+    Path data = flags.data;
+    Path out = flags.out;
+    boolean shardedRoots = flags.shardedRoots;
     if (choices.isEmpty()) {
       choices.addAll(
           List.of(
