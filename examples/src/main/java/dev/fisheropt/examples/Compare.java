@@ -581,6 +581,15 @@ public final class Compare {
   }
 
   private TFloat32 images(FashionMnist.Split split, int[] order, int start, int n) {
+    return images(options.model(), split, order, start, n);
+  }
+
+  /**
+   * Images {@code order[start]} … {@code order[start + n − 1]} of {@code split}, scaled to [0, 1],
+   * shaped for {@code architecture}'s input.
+   */
+  static TFloat32 images(
+      Model.Architecture architecture, FashionMnist.Split split, int[] order, int start, int n) {
     float[] values = new float[n * FashionMnist.PIXELS];
     for (int i = 0; i < n; i++) {
       int base = order[start + i] * FashionMnist.PIXELS;
@@ -589,13 +598,14 @@ public final class Compare {
       }
     }
     Shape shape =
-        options.model() == Model.Architecture.CNN
+        architecture == Model.Architecture.CNN
             ? Shape.of(n, 28, 28, 1)
             : Shape.of(n, FashionMnist.PIXELS);
     return TFloat32.tensorOf(shape, DataBuffers.of(values, true, false));
   }
 
-  private static TInt32 labels(FashionMnist.Split split, int[] order, int start, int n) {
+  /** The labels of the same images as {@link #images}. */
+  static TInt32 labels(FashionMnist.Split split, int[] order, int start, int n) {
     int[] values = new int[n];
     for (int i = 0; i < n; i++) {
       values[i] = split.label(order[start + i]);

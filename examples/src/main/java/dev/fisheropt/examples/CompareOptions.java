@@ -139,7 +139,12 @@ public record CompareOptions(
     return text.toString();
   }
 
-  private static CommandLine commandLine(Flags flags) {
+  /**
+   * A picocli command line over {@code flags} with the converters every command of the main job
+   * shares (optimizer names, schedules, polar methods, tasks, models: lower-case with clear
+   * errors).
+   */
+  static CommandLine commandLine(Object flags) {
     CommandLine line = new CommandLine(flags);
     line.setCaseInsensitiveEnumValuesAllowed(true);
     line.registerConverter(

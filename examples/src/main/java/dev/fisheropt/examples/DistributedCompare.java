@@ -17,8 +17,6 @@ import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Session;
-import org.tensorflow.ndarray.Shape;
-import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
@@ -106,17 +104,7 @@ public final class DistributedCompare {
   /** Parses a worker's command line; a bad one throws with a message that names the flag. */
   static Flags parse(String... args) {
     Flags flags = new Flags();
-    CommandLine line = new CommandLine(flags);
-    line.setCaseInsensitiveEnumValuesAllowed(true);
-    line.registerConverter(
-        OptimizerChoice.class,
-        name -> {
-          try {
-            return OptimizerChoice.parse(name);
-          } catch (IllegalArgumentException e) {
-            throw new CommandLine.TypeConversionException(e.getMessage());
-          }
-        });
+    CommandLine line = CompareOptions.commandLine(flags);
     try {
       line.parseArgs(args);
     } catch (ParameterException e) {
@@ -199,8 +187,8 @@ public final class DistributedCompare {
       for (int s = 0; s < steps; s++) {
         int start = s * batch + task * share;
         long t0 = System.nanoTime();
-        try (TFloat32 x = images(architecture, train, order, start, share);
-            TInt32 y = labels(train, order, start, share);
+        try (TFloat32 x = Compare.images(architecture, train, order, start, share);
+            TInt32 y = Compare.labels(train, order, start, share);
             TFloat32 l =
                 (TFloat32)
                     session
@@ -293,29 +281,5 @@ public final class DistributedCompare {
       }
     }
     return total;
-  }
-
-  private static TFloat32 images(
-      Model.Architecture architecture, FashionMnist.Split split, int[] order, int start, int n) {
-    float[] values = new float[n * FashionMnist.PIXELS];
-    for (int i = 0; i < n; i++) {
-      int base = order[start + i] * FashionMnist.PIXELS;
-      for (int p = 0; p < FashionMnist.PIXELS; p++) {
-        values[i * FashionMnist.PIXELS + p] = (split.images()[base + p] & 0xff) / 255f;
-      }
-    }
-    Shape shape =
-        architecture == Model.Architecture.CNN
-            ? Shape.of(n, 28, 28, 1)
-            : Shape.of(n, FashionMnist.PIXELS);
-    return TFloat32.tensorOf(shape, DataBuffers.of(values, true, false));
-  }
-
-  private static TInt32 labels(FashionMnist.Split split, int[] order, int start, int n) {
-    int[] values = new int[n];
-    for (int i = 0; i < n; i++) {
-      values[i] = split.label(order[start + i]);
-    }
-    return TInt32.tensorOf(Shape.of(n), DataBuffers.of(values, true, false));
   }
 }
