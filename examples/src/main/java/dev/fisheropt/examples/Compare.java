@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.ToDoubleFunction;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.DelegatingProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
@@ -286,37 +287,28 @@ public final class Compare {
    */
   Map<OptimizerChoice, Double> tune(FashionMnist.Split train, FashionMnist.Split validation)
       throws IOException {
-    out.printf(
-        Locale.ROOT,
-        "%nTuning: each optimizer's rate times %s, %d steps each, chosen by validation loss%n",
-        options.tuneFactors(),
-        options.tuneSteps());
-    Map<OptimizerChoice, Double> chosen = new EnumMap<>(OptimizerChoice.class);
     List<Trial> all = new ArrayList<>();
-    for (OptimizerChoice choice : options.optimizers()) {
-      List<Trial> mine = new ArrayList<>();
-      for (double factor : options.tuneFactors()) {
-        double lr = options.learningRate(choice) * factor;
-        Result r =
-            train(
-                choice,
-                lr,
-                options.seed(),
-                options.tuneSteps(),
-                train,
-                validation,
-                null,
-                null,
-                "tune");
-        mine.add(
-            new Trial(choice, factor, lr, r.steps(), r.validationLoss(), r.validationAccuracy()));
-      }
-      Trial best = mine.get(choose(mine));
-      chosen.put(choice, best.learningRate());
-      out.printf(
-          Locale.ROOT, "%s: chose learning rate %s%n", choice.displayName(), best.learningRate());
-      all.addAll(mine);
-    }
+    Map<OptimizerChoice, Double> chosen =
+        sweep(
+            options,
+            out,
+            options::learningRate,
+            (choice, factor, lr) -> {
+              Result r =
+                  train(
+                      choice,
+                      lr,
+                      options.seed(),
+                      options.tuneSteps(),
+                      train,
+                      validation,
+                      null,
+                      null,
+                      "tune");
+              return new Trial(
+                  choice, factor, lr, r.steps(), r.validationLoss(), r.validationAccuracy());
+            },
+            all);
     trials = List.copyOf(all);
     try (PrintWriter w =
         new PrintWriter(Files.newBufferedWriter(options.out().resolve("tuning.csv")))) {
@@ -338,6 +330,50 @@ public final class Compare {
     Files.writeString(options.out().resolve("tuning.md"), table);
     out.println();
     out.print(table);
+    out.println("chosen rates as a flag: " + rateFlag(chosen));
+    return chosen;
+  }
+
+  /** One tuning trial of {@code choice} at peak rate {@code lr} (its rate × {@code factor}). */
+  @FunctionalInterface
+  interface TrialRun {
+    Trial train(OptimizerChoice choice, double factor, double lr) throws IOException;
+  }
+
+  /**
+   * The sweep every task tunes with: for each optimizer, {@code baseRate} times each of {@code
+   * --tune-factors}, one trial each; the lowest validation loss wins ({@link #choose}). Adds every
+   * trial to {@code all} and returns the chosen rate of each optimizer.
+   */
+  static Map<OptimizerChoice, Double> sweep(
+      CompareOptions options,
+      PrintStream out,
+      ToDoubleFunction<OptimizerChoice> baseRate,
+      TrialRun run,
+      List<Trial> all)
+      throws IOException {
+    out.printf(
+        Locale.ROOT,
+        "%nTuning: each optimizer's rate times %s, %d steps each, chosen by validation loss%n",
+        options.tuneFactors(),
+        options.tuneSteps());
+    Map<OptimizerChoice, Double> chosen = new EnumMap<>(OptimizerChoice.class);
+    for (OptimizerChoice choice : options.optimizers()) {
+      List<Trial> mine = new ArrayList<>();
+      for (double factor : options.tuneFactors()) {
+        mine.add(run.train(choice, factor, baseRate.applyAsDouble(choice) * factor));
+      }
+      Trial best = mine.get(choose(mine));
+      chosen.put(choice, best.learningRate());
+      out.printf(
+          Locale.ROOT, "%s: chose learning rate %s%n", choice.displayName(), best.learningRate());
+      all.addAll(mine);
+    }
+    return chosen;
+  }
+
+  /** The chosen rates as the {@code --lr} flag that repeats them. */
+  static String rateFlag(Map<OptimizerChoice, Double> chosen) {
     StringBuilder flag = new StringBuilder("--lr ");
     for (Map.Entry<OptimizerChoice, Double> e : chosen.entrySet()) {
       flag.append(flag.length() > 5 ? "," : "")
@@ -345,8 +381,7 @@ public final class Compare {
           .append('=')
           .append(e.getValue());
     }
-    out.println("chosen rates as a flag: " + flag);
-    return chosen;
+    return flag.toString();
   }
 
   /** The index of the trial with the lowest validation loss (a non-finite loss never wins). */

@@ -261,28 +261,27 @@ public final class LanguageModelCompare {
   /** The sweep of {@link Compare#tune}: rate × each factor, short runs, lowest validation loss. */
   private Map<OptimizerChoice, Double> tune(Fortunes.Corpus corpus, int[][] validation)
       throws IOException {
-    out.printf(
-        Locale.ROOT,
-        "%nTuning: each optimizer's rate times %s, %d steps each, chosen by validation loss%n",
-        options.tuneFactors(),
-        options.tuneSteps());
-    Map<OptimizerChoice, Double> chosen = new EnumMap<>(OptimizerChoice.class);
     List<Compare.Trial> all = new ArrayList<>();
-    for (OptimizerChoice choice : options.optimizers()) {
-      List<Compare.Trial> mine = new ArrayList<>();
-      for (double factor : options.tuneFactors()) {
-        double lr = learningRate(choice) * factor;
-        Result r =
-            train(
-                choice, lr, options.seed(), options.tuneSteps(), corpus, validation, null, "tune");
-        mine.add(new Compare.Trial(choice, factor, lr, r.steps(), r.validationLoss(), Double.NaN));
-      }
-      Compare.Trial best = mine.get(Compare.choose(mine));
-      chosen.put(choice, best.learningRate());
-      out.printf(
-          Locale.ROOT, "%s: chose learning rate %s%n", choice.displayName(), best.learningRate());
-      all.addAll(mine);
-    }
+    Map<OptimizerChoice, Double> chosen =
+        Compare.sweep(
+            options,
+            out,
+            this::learningRate,
+            (choice, factor, lr) -> {
+              Result r =
+                  train(
+                      choice,
+                      lr,
+                      options.seed(),
+                      options.tuneSteps(),
+                      corpus,
+                      validation,
+                      null,
+                      "tune");
+              return new Compare.Trial(
+                  choice, factor, lr, r.steps(), r.validationLoss(), Double.NaN);
+            },
+            all);
     trials = List.copyOf(all);
     StringBuilder md = new StringBuilder();
     md.append("| optimizer    |         lr |   × rate |   val loss |  val bpc | chosen |\n");
@@ -317,14 +316,7 @@ public final class LanguageModelCompare {
     Files.writeString(options.out().resolve("tuning.md"), md.toString());
     out.println();
     out.print(md);
-    StringBuilder flag = new StringBuilder("--lr ");
-    for (Map.Entry<OptimizerChoice, Double> e : chosen.entrySet()) {
-      flag.append(flag.length() > 5 ? "," : "")
-          .append(e.getKey().flag())
-          .append('=')
-          .append(e.getValue());
-    }
-    out.println("chosen rates as a flag: " + flag);
+    out.println("chosen rates as a flag: " + Compare.rateFlag(chosen));
     return chosen;
   }
 
