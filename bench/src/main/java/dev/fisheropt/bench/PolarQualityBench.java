@@ -1,5 +1,6 @@
 package dev.fisheropt.bench;
 
+import dev.fisheropt.examples.Compare;
 import dev.fisheropt.examples.CompareOptions;
 import dev.fisheropt.examples.FashionMnist;
 import dev.fisheropt.examples.Model;
@@ -15,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.BiFunction;
+import java.util.stream.IntStream;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
@@ -112,18 +114,10 @@ public final class PolarQualityBench {
           Muon.builder().learningRate(Muon.LEARNING_RATE_DEFAULT).build(g).minimize(model.loss());
       s.initialize();
       for (int k = 0; k < steps; k++) {
-        float[] x = new float[batch * FashionMnist.PIXELS];
-        int[] y = new int[batch];
-        for (int i = 0; i < batch; i++) {
-          int index = (k * batch + i) % train.count();
-          for (int p = 0; p < FashionMnist.PIXELS; p++) {
-            x[i * FashionMnist.PIXELS + p] =
-                (train.images()[index * FashionMnist.PIXELS + p] & 0xff) / 255f;
-          }
-          y[i] = train.label(index);
-        }
-        try (TFloat32 images = TFloat32.tensorOf(Shape.of(batch, 28, 28, 1), DataBuffers.of(x));
-            TInt32 labels = TInt32.tensorOf(Shape.of(batch), DataBuffers.of(y))) {
+        int first = k * batch;
+        int[] rows = IntStream.range(0, batch).map(i -> (first + i) % train.count()).toArray();
+        try (TFloat32 images = Compare.images(Model.Architecture.CNN, train, rows, 0, batch);
+            TInt32 labels = Compare.labels(train, rows, 0, batch)) {
           s.runner()
               .feed(model.trainImages(), images)
               .feed(model.trainLabels(), labels)

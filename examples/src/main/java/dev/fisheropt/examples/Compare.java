@@ -623,7 +623,7 @@ public final class Compare {
    * Images {@code order[start]} … {@code order[start + n − 1]} of {@code split}, scaled to [0, 1],
    * shaped for {@code architecture}'s input.
    */
-  static TFloat32 images(
+  public static TFloat32 images(
       Model.Architecture architecture, FashionMnist.Split split, int[] order, int start, int n) {
     float[] values = new float[n * FashionMnist.PIXELS];
     for (int i = 0; i < n; i++) {
@@ -640,7 +640,7 @@ public final class Compare {
   }
 
   /** The labels of the same images as {@link #images}. */
-  static TInt32 labels(FashionMnist.Split split, int[] order, int start, int n) {
+  public static TInt32 labels(FashionMnist.Split split, int[] order, int start, int n) {
     int[] values = new int[n];
     for (int i = 0; i < n; i++) {
       values[i] = split.label(order[start + i]);

@@ -311,7 +311,7 @@ public final class Gpt<T extends TFloating> implements Layered {
       }
       double[] values = new double[(int) shape.size()];
       for (int i = 0; i < values.length; i++) {
-        values[i] = std == 0 ? mean : mean + std * gaussian();
+        values[i] = std == 0 ? mean : mean + std * Model.gaussian(random);
       }
       Variable<T> v = scope(scope).withName(name).variable(constant(shape, values));
       parameters.add(v);
@@ -331,12 +331,6 @@ public final class Gpt<T extends TFloating> implements Layered {
       scopes.put(path, known);
     }
     return known;
-  }
-
-  private double gaussian() {
-    double u = 1.0 - random.nextDouble();
-    double w = random.nextDouble();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
   }
 
   @Override

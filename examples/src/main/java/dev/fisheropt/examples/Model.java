@@ -175,7 +175,7 @@ public final class Model implements Layered {
       float[] values = new float[(int) shape.size()];
       double std = fanIn == 0 ? 0 : Math.sqrt(2.0 / fanIn);
       for (int i = 0; i < values.length; i++) {
-        values[i] = (float) (std * gaussian());
+        values[i] = (float) (std * gaussian(random));
       }
       Operand<TFloat32> init = tf.withInitScope().constant(shape, DataBuffers.of(values));
       Variable<TFloat32> v = tf.withSubScope(scope).withName(name).variable(init);
@@ -184,7 +184,11 @@ public final class Model implements Layered {
     }
   }
 
-  private double gaussian() {
+  /**
+   * A standard normal draw by Box–Muller from two uniforms of {@code random}, so that a seed fixes
+   * the weights on every JVM (the models of the comparison draw their weights with it).
+   */
+  static double gaussian(SplittableRandom random) {
     double u = 1.0 - random.nextDouble();
     double w = random.nextDouble();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * w);
