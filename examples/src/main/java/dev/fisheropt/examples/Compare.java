@@ -226,17 +226,9 @@ public final class Compare {
         byChoice.computeIfAbsent(choice, c -> new ArrayList<>()).add(r);
       }
     }
-    double target = options.target();
-    if (Double.isNaN(target)) {
-      target =
-          byChoice.containsKey(OptimizerChoice.ADAM)
-              ? Stats.of(
-                      byChoice.get(OptimizerChoice.ADAM).stream()
-                          .mapToDouble(Result::validationAccuracy)
-                          .toArray())
-                  .mean()
-              : CompareOptions.TARGET_FALLBACK;
-    }
+    double target =
+        defaultTarget(
+            options.target(), byChoice, Result::validationAccuracy, CompareOptions.TARGET_FALLBACK);
     List<Summary> sums = new ArrayList<>();
     for (List<Result> runs : byChoice.values()) {
       sums.add(Summary.of(runs, target));
@@ -758,8 +750,29 @@ public final class Compare {
   }
 
   private static double medianStep(List<Result> runs) {
-    double[] v = runs.stream().mapToDouble(Result::medianStepMillis).sorted().toArray();
+    return medianOf(runs, Result::medianStepMillis);
+  }
+
+  /** The upper median of {@code value} over {@code runs}. */
+  static <R> double medianOf(List<R> runs, ToDoubleFunction<R> value) {
+    double[] v = runs.stream().mapToDouble(value).sorted().toArray();
     return v[v.length / 2];
+  }
+
+  /**
+   * The time-to-target threshold: {@code given} unless NaN, else the mean of {@code value} over
+   * Adam's runs, else {@code fallback} when Adam did not run.
+   */
+  static <R> double defaultTarget(
+      double given,
+      Map<OptimizerChoice, List<R>> byChoice,
+      ToDoubleFunction<R> value,
+      double fallback) {
+    if (!Double.isNaN(given)) {
+      return given;
+    }
+    List<R> adam = byChoice.get(OptimizerChoice.ADAM);
+    return adam == null ? fallback : Stats.of(adam.stream().mapToDouble(value).toArray()).mean();
   }
 
   static String human(long bytes) {

@@ -203,17 +203,9 @@ public final class LanguageModelCompare {
         byChoice.computeIfAbsent(choice, c -> new ArrayList<>()).add(r);
       }
     }
-    double target = options.target();
-    if (Double.isNaN(target)) {
-      target =
-          byChoice.containsKey(OptimizerChoice.ADAM)
-              ? Stats.of(
-                      byChoice.get(OptimizerChoice.ADAM).stream()
-                          .mapToDouble(Result::validationLoss)
-                          .toArray())
-                  .mean()
-              : CompareOptions.LM_TARGET_FALLBACK;
-    }
+    double target =
+        Compare.defaultTarget(
+            options.target(), byChoice, Result::validationLoss, CompareOptions.LM_TARGET_FALLBACK);
     List<Summary> sums = new ArrayList<>();
     for (List<Result> runs : byChoice.values()) {
       sums.add(Summary.of(runs, target));
@@ -698,7 +690,6 @@ public final class LanguageModelCompare {
   }
 
   private static double medianStep(List<Result> runs) {
-    double[] v = runs.stream().mapToDouble(Result::medianStepMillis).sorted().toArray();
-    return v[v.length / 2];
+    return Compare.medianOf(runs, Result::medianStepMillis);
   }
 }
