@@ -2,6 +2,7 @@ package dev.fisheropt.examples;
 
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.AdaFisher;
+import dev.fisheropt.optimizers.InverseRoot;
 import dev.fisheropt.optimizers.Polar;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -177,6 +178,17 @@ public record CompareOptions(
                       "expected newton-schulz or polar-express, got '" + name + "'");
             });
     line.registerConverter(
+        InverseRoot.class,
+        name ->
+            switch (name.toLowerCase(Locale.ROOT)) {
+              case "eigh" -> InverseRoot.EIGH;
+              case "native-eigh" -> InverseRoot.NATIVE_EIGH;
+              case "newton" -> InverseRoot.NEWTON;
+              default ->
+                  throw new CommandLine.TypeConversionException(
+                      "expected eigh, native-eigh or newton, got '" + name + "'");
+            });
+    line.registerConverter(
         Task.class,
         name ->
             switch (name.toLowerCase(Locale.ROOT)) {
@@ -331,6 +343,15 @@ public record CompareOptions(
             "polar factor of Muon and FISMO: newton-schulz (Muon's quintic) or polar-express"
                 + " (per-step minimax quintics); default: newton-schulz")
     Polar polar = Polar.NEWTON_SCHULZ;
+
+    @Option(
+        names = "--inverse-root",
+        paramLabel = "METHOD",
+        description =
+            "FISMO's factor roots: eigh (TensorFlow's SelfAdjointEigV2), native-eigh (LAPACK's"
+                + " syevd through the native op library, CPU) or newton (matmul-only); default:"
+                + " eigh")
+    InverseRoot inverseRoot = InverseRoot.EIGH;
 
     @Option(
         names = "--adafisher-interval",
@@ -559,6 +580,7 @@ public record CompareOptions(
               adaFisherEma.get(0),
               adaFisherEma.get(1),
               polar,
+              inverseRoot,
               Double.NaN),
           evalEvery,
           xla,
