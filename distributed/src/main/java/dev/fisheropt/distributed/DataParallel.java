@@ -74,6 +74,45 @@ public final class DataParallel {
     return worker.cluster().isChief();
   }
 
+  /** This worker's rows {@code [start, start + rows)} of a global batch. */
+  public record Share(int start, int rows) {}
+
+  /**
+   * This worker's rows of a global batch of {@code globalRows}: task k holds rows [k·n, (k+1)·n), n
+   * = globalRows / N.
+   *
+   * @throws IllegalArgumentException naming the rows and the workers when they do not split equally
+   */
+  public Share share(int globalRows) {
+    return share(cluster(), globalRows);
+  }
+
+  /**
+   * {@link #share(int)} for task {@code cluster.taskIndex()}. Unequal shares are refused rather
+   * than trained: the step takes the plain mean of the workers' losses and gradients, which is the
+   * global batch's mean only when every worker holds as many rows, and FROG assembles its row
+   * sample assuming task k holds rows [k·n, (k+1)·n).
+   */
+  public static Share share(Cluster cluster, int globalRows) {
+    int n = cluster.size();
+    if (globalRows < n || globalRows % n != 0) {
+      throw new IllegalArgumentException(
+          "a global batch of "
+              + globalRows
+              + " rows does not split equally between "
+              + n
+              + " workers ("
+              + globalRows / n
+              + " rows each would leave "
+              + globalRows % n
+              + "); every worker must hold the same number of rows: drop the partial batch, or"
+              + " use a batch that is a multiple of "
+              + n);
+    }
+    int rows = globalRows / n;
+    return new Share(cluster.taskIndex() * rows, rows);
+  }
+
   /** The data-parallel training step of {@code optimizer} on {@code loss}. */
   public Op minimize(GuardedOptimizer optimizer, Operand<?> loss) {
     return optimizer.minimize(loss, collectives);
