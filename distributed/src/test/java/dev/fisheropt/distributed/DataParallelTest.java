@@ -32,7 +32,12 @@ import org.tensorflow.Session;
  * collective timeout.
  */
 class DataParallelTest {
-  private static final int STEPS = 4;
+  /**
+   * Steps of every run: 4 by default; {@code -Dfisheropt.distributed.steps=S} measures how far one
+   * process and two workers drift apart over longer runs (docs/distributed.md).
+   */
+  private static final int STEPS = Integer.getInteger("fisheropt.distributed.steps", 4);
+
   private static final double TOLERANCE = 1e-6;
 
   @TempDir static Path out;
@@ -49,7 +54,7 @@ class DataParallelTest {
             2,
             ParallelWorker.class,
             List.of(out.toString(), Integer.toString(STEPS), String.join(",", cases)),
-            120);
+            60 + 15L * STEPS);
     System.out.printf("two workers, every optimizer: %.1f s%n", training.seconds());
   }
 

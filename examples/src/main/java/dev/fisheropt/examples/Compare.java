@@ -54,11 +54,15 @@ public final class Compare {
   private static final int EVAL_CHUNK = 1000;
 
   /**
-   * The collectives' timeout under {@code --workers}: generous, because the other workers wait in
-   * their next step's all-reduce while task 0 evaluates (a dead worker is still noticed within
-   * about a second, when its connection closes).
+   * The collectives' timeout under {@code --workers}. The other workers wait in their next step's
+   * all-reduce while task 0 evaluates (about a second for 5,000 validation images here), so it must
+   * be well above that; but TensorFlow arms each collective's timeout with a thread that sleeps for
+   * the whole timeout even when the collective is long done, so a process holds about (collectives
+   * per second) × timeout threads: with 300 s, the two-worker epoch of FROG ran out of threads
+   * ("Resource temporarily unavailable"). A dead worker is noticed within about a second anyway,
+   * when its connection closes.
    */
-  static final float COLLECTIVE_TIMEOUT_SECONDS = 300f;
+  static final float COLLECTIVE_TIMEOUT_SECONDS = 30f;
 
   private final CompareOptions options;
   private final PrintStream out;
