@@ -52,7 +52,8 @@ public record CompareOptions(
     Task task,
     long steps,
     Gpt.Size lmSize,
-    int sampleLength) {
+    int sampleLength,
+    int workers) {
 
   /** The workload: which model is trained on which data. */
   public enum Task {
@@ -432,6 +433,15 @@ public record CompareOptions(
                 + " Adam)")
     double target = Double.NaN;
 
+    @Option(
+        names = "--workers",
+        paramLabel = "N",
+        description =
+            "train data-parallel in N worker processes, each on 1/N of every batch (bash"
+                + " run-compare.sh --workers N starts them; task 0 evaluates and writes the"
+                + " outputs; default: ${DEFAULT-VALUE}, in this process)")
+    int workers = 1;
+
     @Option(names = "--xla", description = "compile the training step with XLA (global JIT)")
     boolean xla;
 
@@ -564,6 +574,34 @@ public record CompareOptions(
         throw error(
             "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
       }
+      positive("--workers", workers);
+      if (workers > 1) {
+        if (lm) {
+          throw error("--workers: the language-model task (--task lm) runs in one process only");
+        }
+        if (tune) {
+          throw error(
+              "--tune with --workers is not supported: tune in one process, then pass the chosen"
+                  + " rates with --lr");
+        }
+        if (xla) {
+          throw error(
+              "--xla with --workers is not supported (the workers' sessions are not XLA's)");
+        }
+        if (batch % workers != 0) {
+          throw error(
+              "--batch "
+                  + batch
+                  + " does not split equally between --workers "
+                  + workers
+                  + " ("
+                  + batch / workers
+                  + " images each would leave "
+                  + batch % workers
+                  + "): use a batch that is a multiple of "
+                  + workers);
+        }
+      }
       return new CompareOptions(
           new ArrayList<>(chosen),
           model,
@@ -597,7 +635,8 @@ public record CompareOptions(
           task,
           steps,
           new Gpt.Size(dModel, layers, heads, context, batch),
-          sample);
+          sample,
+          workers);
     }
   }
 }
