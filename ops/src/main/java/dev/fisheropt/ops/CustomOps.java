@@ -58,7 +58,7 @@ public final class CustomOps {
    * OpenBLAS (LAPACK for {@link NativeEigh}), which both builds of the library load from their own
    * directory; it is extracted beside them.
    */
-  static final String OPENBLAS_RESOURCE =
+  public static final String OPENBLAS_RESOURCE =
       "dev/fisheropt/ops/native/linux-x86_64/libscipy_openblas.so";
 
   private static final Logger LOG = Logger.getLogger("dev.fisheropt.ops");

@@ -173,13 +173,15 @@ class PythonInteropTest {
       Assumptions.abort(
           "this CPU loads the AVX2+FMA build, with which float32 polar(FUSED) builds graph ops");
     }
-    // What the documentation tells a Python user to do: take the AVX2+FMA build out of the ops jar.
+    // What the documentation tells a Python user to do: take the AVX2+FMA build, and the OpenBLAS
+    // it loads from its own directory, out of the ops jar.
     Path library = tmp.resolve("fisheropt-lib/libfisheropt_ops.so");
     Files.createDirectories(library.getParent());
-    try (InputStream in =
-        CustomOps.class.getClassLoader().getResourceAsStream(CustomOps.BUNDLED_RESOURCE)) {
-      assertTrue(in != null, "the ops jar holds no " + CustomOps.BUNDLED_RESOURCE);
-      Files.copy(in, library);
+    for (String resource : List.of(CustomOps.BUNDLED_RESOURCE, CustomOps.OPENBLAS_RESOURCE)) {
+      try (InputStream in = CustomOps.class.getClassLoader().getResourceAsStream(resource)) {
+        assertTrue(in != null, "the ops jar holds no " + resource);
+        Files.copy(in, library.resolveSibling(resource.substring(resource.lastIndexOf('/') + 1)));
+      }
     }
     Path python = PythonTensorFlow.python();
     int before = TrainingExportTest.BEFORE;
