@@ -35,15 +35,17 @@ import org.tensorflow.types.TInt32;
  * one sample; the figures are medians over rounds, and ratios are medians of the per-round ratios,
  * which cancels most of the drift of a machine shared with other jobs.
  *
- * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B), {@code update
- * ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same run, plus the
- * pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type kernel times
- * of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see {@link
- * #select}).
+ * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B, against the
+ * FLOP model and the roofline of {@link Roofline#step}, whose ceilings it measures first), {@code
+ * update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same run,
+ * plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type
+ * kernel times of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see
+ * {@link #select}).
  */
 public final class StepBench {
   static final int INPUTS = 4;
   static final int BLOCK = 10;
+  static final int CEILING_ROUNDS = 5;
 
   /** One benchmarked configuration; {@code xla}: its session clusters with {@link Xla}. */
   record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning, boolean xla) {
@@ -111,7 +113,7 @@ public final class StepBench {
       case "grid" ->
           grid(
               rounds,
-              args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
+              args.length > 2 ? ints(args[2]) : new int[] {256, 1024, 2048},
               args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096},
               select(args.length > 4 ? args[4] : null));
       case "update" -> UpdateBench.run(rounds, select(args.length > 2 ? args[2] : null));
@@ -229,6 +231,13 @@ public final class StepBench {
   }
 
   private static void grid(int rounds, int[] widths, int[] batches, List<Entry> entries) {
+    Roofline roof;
+    try (Roofline.Ceilings ceilings = new Roofline.Ceilings()) {
+      for (int r = 0; r < CEILING_ROUNDS; r++) {
+        ceilings.round();
+      }
+      roof = ceilings.roofline();
+    }
     int momentum = -1;
     for (int i = 0; i < entries.size(); i++) {
       if (entries.get(i).choice() == OptimizerChoice.MOMENTUM) {
@@ -236,10 +245,10 @@ public final class StepBench {
       }
     }
     System.out.println(
-        "| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds)"
-            + " | FLOP-predicted ratio | ratio to SGD+momentum (median of rounds) | FLOP-predicted"
-            + " |");
-    System.out.println("|---|---|---|---|---|---|---|---|---|");
+        "| w | B | B/(m+n) hidden | optimizer | ms/step (median) | roofline ms/step | ratio to Adam"
+            + " (median of rounds) | FLOP-predicted ratio | roofline-predicted ratio | measured ÷"
+            + " roofline-predicted | ratio to SGD+momentum (median of rounds) |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
     for (int w : widths) {
       for (int b : batches) {
         List<Trainer> trainers = new ArrayList<>();
@@ -256,6 +265,7 @@ public final class StepBench {
             times[i][r] = trainers.get(i).block(BLOCK);
           }
         }
+        double adamRoof = roof.step(entries.get(0), w, b);
         for (int i = 0; i < trainers.size(); i++) {
           double[] ratios = new double[rounds];
           double[] toMomentum = new double[rounds];
@@ -264,18 +274,21 @@ public final class StepBench {
             toMomentum[r] = momentum < 0 ? Double.NaN : times[i][r] / times[momentum][r];
           }
           Entry e = trainers.get(i).entry;
+          double stepRoof = roof.step(e, w, b);
           System.out.printf(
               Locale.ROOT,
-              "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
+              "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
               w,
               b,
               b / (2.0 * w),
               e.label(),
               1000 * median(times[i]),
+              1000 * stepRoof,
               median(ratios),
               FlopModel.stepRatio(e, w, b),
-              median(toMomentum),
-              momentum < 0 ? Double.NaN : FlopModel.stepRatio(e, entries.get(momentum), w, b));
+              stepRoof / adamRoof,
+              median(ratios) / (stepRoof / adamRoof),
+              median(toMomentum));
         }
         trainers.forEach(Trainer::close);
       }
