@@ -29,11 +29,13 @@ import org.tensorflow.types.TInt32;
  * measured in the same run.
  *
  * <p>Method: one graph and session per optimizer, all open at once; {@link #INPUTS} pre-built
- * random batches fed in rotation; a warm-up block, then rounds in which every optimizer runs one
- * block of {@link #BLOCK} consecutive steps (so FISMO with interval 10 pays exactly one refresh per
- * block), the order of optimizers rotating from round to round. A block's time ÷ {@link #BLOCK} is
- * one sample; the figures are medians over rounds, and ratios are medians of the per-round ratios,
- * which cancels most of the drift of a machine shared with other jobs.
+ * random batches fed in rotation; a warm-up step, then rounds in which every optimizer runs one
+ * block of consecutive steps, the order of optimizers rotating from round to round. A block holds
+ * whole refresh intervals: {@link #BLOCK} steps (so FISMO with interval 10 pays exactly one refresh
+ * per block), or one step for an optimizer that refreshes on every step ({@link Entry#blockSteps}).
+ * A block's time ÷ its steps is one sample; the figures are medians over rounds, and ratios are
+ * medians of the per-round ratios, which cancels most of the drift of a machine shared with other
+ * jobs.
  *
  * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B, against the
  * FLOP model and the roofline of {@link Roofline#step}, whose ceilings it measures first), {@code
@@ -51,6 +53,15 @@ public final class StepBench {
   record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning, boolean xla) {
     Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning) {
       this(label, choice, tuning, false);
+    }
+
+    /**
+     * Steps per timed block of the grid. FISMO k=1 refreshes on every step, so one step is a whole
+     * interval, and at 0.1–25 s a step it is long enough to time alone; ten would make it most of
+     * the run at w = 2048.
+     */
+    int blockSteps() {
+      return choice == OptimizerChoice.FISMO && tuning.fismoInterval() == 1 ? 1 : BLOCK;
     }
   }
 
@@ -256,13 +267,13 @@ public final class StepBench {
           trainers.add(new Trainer(e, w, b));
         }
         for (Trainer t : trainers) {
-          t.block(BLOCK);
+          t.block(1);
         }
         double[][] times = new double[trainers.size()][rounds];
         for (int r = 0; r < rounds; r++) {
           for (int k = 0; k < trainers.size(); k++) {
             int i = (k + r) % trainers.size();
-            times[i][r] = trainers.get(i).block(BLOCK);
+            times[i][r] = trainers.get(i).block(trainers.get(i).entry.blockSteps());
           }
         }
         double adamRoof = roof.step(entries.get(0), w, b);
