@@ -42,9 +42,13 @@ import dev.fisheropt.optimizers.Frog;
  *       (12P), the momentum (28P), the bias-corrected division and the step (32P), two guarded
  *       writes; AdaFisherW adds the decoupled decay (20P);
  *   <li>FROG with r sampled rows and c CG iterations: the momentum (20P); the sample gathers and
- *       row weights (≈ 20rm + 60rn); CG's start (zeros 4P, ⟨b, b⟩ 16P); per iteration the operator
- *       X'(Λ ⊙ XV) + τV (28P + 8rm + 20rn) and the five column updates and dot products (92P); the
- *       normalisation ⟨Z, M⟩ (24P), the step (28P), two guarded writes.
+ *       row weights (≈ 20rm + 60rn). With r + 1 &lt; m, in the row space (q = r, s = q + 1): the
+ *       transpose and QR of X, Q' = [Q, 0], QᵀM and Q(QᵀM) (4P each, as MatMuls), b⊥ = M − … (12P),
+ *       its column norms (12P), W' = XQ'; CG on [s, n] coordinates (as below with P → sn and X →
+ *       W'); the normalisation in coordinates; the map back Q'C (4P), b⊥·a (8P) and the sum (12P);
+ *       the step (28P), two guarded writes. Otherwise: CG's start (zeros 4P, ⟨b, b⟩ 16P); per
+ *       iteration the operator X'(Λ ⊙ XV) + τV (28P + 8rm + 20rn) and the five column updates and
+ *       dot products (92P); the normalisation ⟨Z, M⟩ (24P), the step (28P), two guarded writes.
  * </ul>
  *
  * Biases are left out, as in {@link FlopModel}.
@@ -140,16 +144,62 @@ final class ByteModel {
     double p = (double) m * n;
     double r = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
     double sample = 20 * r * m + 60 * r * n;
-    double iteration = 28 * p + 8 * r * m + 20 * r * n + 92 * p;
+    double step = 28 * p + 2 * GUARDED_WRITE * p + GUARDED_GRADIENT * p;
+    if (r + 1 >= m) {
+      return 20 * p
+          + sample
+          + conjugateGradient(p, r, m, n, cgIterations)
+          + elementwise(2, p)
+          + FLOAT * p
+          + elementwise(1, p)
+          + step;
+    }
+    double q = r;
+    double s = q + 1;
+    double basis =
+        elementwise(1, r * m)
+            + FLOAT * (r * m + m * q + q * r)
+            + FLOAT * m
+            + FLOAT * (m * q + m)
+            + FLOAT * m * s;
+    double rhs =
+        matmul(q, m, n)
+            + matmul(m, q, n)
+            + elementwise(2, p)
+            + elementwise(1, p)
+            + FLOAT * (p + n)
+            + elementwise(1, n)
+            + FLOAT * (q * n + n + s * n);
+    double reducedOperator = matmul(r, m, s);
+    double normalise =
+        elementwise(2, s * n) + FLOAT * s * n + elementwise(1, n) + elementwise(2, s * n);
+    double expand =
+        FLOAT * 2 * n + elementwise(2, n) + matmul(m, s, n) + elementwise(1, p) + elementwise(2, p);
     return 20 * p
         + sample
-        + 4 * p
-        + 16 * p
-        + cgIterations * iteration
-        + 24 * p
-        + 28 * p
-        + 2 * GUARDED_WRITE * p
-        + GUARDED_GRADIENT * p;
+        + basis
+        + rhs
+        + reducedOperator
+        + conjugateGradient(s * n, r, s, n, cgIterations)
+        + normalise
+        + expand
+        + step;
+  }
+
+  /**
+   * CG on [d, n] right-hand sides of e = d·n entries with X [r, d]: the start (zeros, ⟨b, b⟩) and
+   * per iteration the operator X'(Λ ⊙ XV) + τV and the five column updates and dot products.
+   */
+  static double conjugateGradient(double e, double r, double d, double n, int iterations) {
+    double operator =
+        matmul(r, d, n)
+            + elementwise(2, r * n)
+            + matmul(d, r, n)
+            + elementwise(1, e)
+            + elementwise(2, e);
+    double vectors =
+        2 * (elementwise(2, e) + FLOAT * e) + 3 * (elementwise(1, e) + elementwise(2, e));
+    return FLOAT * e + elementwise(2, e) + FLOAT * e + iterations * (operator + vectors);
   }
 
   /** Bytes of one update of the whole bench MLP at batch {@code batch}. */

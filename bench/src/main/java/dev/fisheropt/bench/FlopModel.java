@@ -29,10 +29,15 @@ import java.util.List;
  *       correction, division and step (4): ≈ 9 per parameter; AdaFisherW adds the decoupled decay
  *       (2);
  *   <li>FROG with r = min(sample size, B) rows and c CG steps: the momentum (2 per parameter); the
- *       row weights Λ̂ from the r output-gradient rows and input norms, O(r·(m + n)); each CG step
- *       applies Σ_i Λ̂_ij x_i x_iᵀ to all columns as X·P (2rmn), a scaling by Λ̂ (rn) and Xᵀ·(…)
- *       (2rmn), plus two column dot products and three axpys (10 per parameter): c·(4rmn + 10mn);
- *       the normalisation ⟨Z_j, M_j⟩, division and step: 6 per parameter.
+ *       row weights Λ̂ from the r output-gradient rows and input norms, O(r·(m + n)). A kernel with
+ *       r + 1 &lt; m rows solves in the row space of the sample ({@code Frog.solveInRowSpace}, q =
+ *       r, s = q + 1): the QR of Xᵀ (4mr²), W' = XQ' (2rms), Qᵀ·M and M − Q(QᵀM) (4qmn + mn), the
+ *       column norms of the rest (2mn), c CG steps on [s, n] coordinates, c·(4rsn + rn + 10sn), the
+ *       normalisation in coordinates (3sn) and the map back Q'C + b⊥·a (2smn + 2mn); the step (3
+ *       per parameter). Otherwise each CG step applies Σ_i Λ̂_ij x_i x_iᵀ to all columns as X·P
+ *       (2rmn), a scaling by Λ̂ (rn) and Xᵀ·(…) (2rmn), plus two column dot products and three
+ *       axpys (10 per parameter): c·(4rmn + 10mn); the normalisation ⟨Z_j, M_j⟩, division and step:
+ *       6 per parameter.
  * </ul>
  *
  * Biases (and the fallback's Adam on them) are negligible and left out.
@@ -96,7 +101,6 @@ final class FlopModel {
       long m = k[0];
       long n = k[1];
       double params = (double) m * n;
-      double rows = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
       f +=
           switch (e.choice()) {
             case ADAM -> 12 * params;
@@ -113,14 +117,34 @@ final class FlopModel {
             case ADAFISHERW ->
                 adaFisherRefresh(m, n, batch) / OptimizerChoice.Tuning.ADAFISHER_INTERVAL
                     + 11 * params;
-            case FROG ->
-                2 * params
-                    + 4 * rows * (m + n)
-                    + Frog.CG_ITERATIONS_DEFAULT * (4 * rows * params + rows * n + 10 * params)
-                    + 6 * params;
+            case FROG -> frog(m, n, batch);
           };
     }
     return f;
+  }
+
+  static double frog(long m, long n, int batch) {
+    double params = (double) m * n;
+    double r = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
+    double c = Frog.CG_ITERATIONS_DEFAULT;
+    double rowWeights = 4 * r * (m + n);
+    if (r + 1 >= m) {
+      return 2 * params + rowWeights + c * (4 * r * params + r * n + 10 * params) + 6 * params;
+    }
+    double q = r;
+    double s = q + 1;
+    return 2 * params
+        + rowWeights
+        + 4 * m * r * r
+        + 2 * r * m * s
+        + 4 * q * params
+        + params
+        + 2 * params
+        + c * (4 * r * s * n + r * n + 10 * s * n)
+        + 3 * s * n
+        + 2 * s * params
+        + 2 * params
+        + 3 * params;
   }
 
   static double adaFisherRefresh(long m, long n, int batch) {
@@ -129,7 +153,14 @@ final class FlopModel {
 
   /** Predicted (forward+backward+update) ÷ Adam's, all at one FLOP rate. */
   static double stepRatio(StepBench.Entry e, int w, int batch) {
+    return stepRatio(e, StepBench.ENTRIES.get(0), w, batch);
+  }
+
+  /**
+   * Predicted (forward+backward+update of {@code e}) ÷ that of {@code base}, all at one FLOP rate.
+   */
+  static double stepRatio(StepBench.Entry e, StepBench.Entry base, int w, int batch) {
     double fb = forwardBackward(w, batch);
-    return (fb + update(e, w, batch)) / (fb + update(StepBench.ENTRIES.get(0), w, batch));
+    return (fb + update(e, w, batch)) / (fb + update(base, w, batch));
   }
 }

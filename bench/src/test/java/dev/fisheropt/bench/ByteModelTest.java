@@ -49,34 +49,44 @@ class ByteModelTest {
     assertEquals(m + v + denominator + step + 3 * guardedWrite + gradientCheck, ByteModel.adam(p));
   }
 
-  @Test
-  void frogConjugateGradientIterationOnAFourByThreeKernelWithTwoRows() {
-    long m = 4;
-    long n = 3;
-    double p = m * n;
-    double r = 2;
+  /** One CG iteration on [d, n] systems with r rows: the operator and the vector updates. */
+  private static double cgIteration(double r, double d, double n) {
+    double e = d * n;
     double operator =
-        ByteModel.matmul(r, m, n) // X V
+        ByteModel.matmul(r, d, n) // X V
             + ew(2, r * n) // Λ ⊙ XV
-            + ByteModel.matmul(m, r, n) // Xᵀ (…)
-            + ew(1, p) // τ V (τ a row: free)
-            + ew(2, p); // the sum
-    double dot = ew(2, p) + 4 * p; // product and column sum
-    double vectors =
-        dot // ⟨p, Ap⟩
-            + ew(1, p)
-            + ew(2, p) // x + αp
-            + ew(1, p)
-            + ew(2, p) // r − αAp
-            + dot // ⟨r', r'⟩
-            + ew(1, p)
-            + ew(2, p); // r' + βp
-    double perIteration = operator + vectors;
+            + ByteModel.matmul(d, r, n) // Xᵀ (…)
+            + ew(1, e) // τ V (τ a row: free)
+            + ew(2, e); // the sum
+    double dot = ew(2, e) + 4 * e; // product and column sum
+    return operator
+        + dot // ⟨p, Ap⟩
+        + ew(1, e)
+        + ew(2, e) // x + αp
+        + ew(1, e)
+        + ew(2, e) // r − αAp
+        + dot // ⟨r', r'⟩
+        + ew(1, e)
+        + ew(2, e); // r' + βp
+  }
+
+  @Test
+  void frogConjugateGradientIterationOnTheFullSystemsOfAFourByThreeKernelWithFourRows() {
     assertEquals(
-        perIteration,
-        ByteModel.frog(m, n, 2, 1) - ByteModel.frog(m, n, 2, 0),
+        cgIteration(4, 4, 3),
+        ByteModel.frog(4, 3, 4, 1) - ByteModel.frog(4, 3, 4, 0),
         1e-9,
-        "one CG iteration");
+        "one CG iteration on [4, 3]");
+  }
+
+  @Test
+  void frogConjugateGradientIterationInTheRowSpaceOfTwoRowsOfASixByThreeKernel() {
+    // Coordinates [q + 1, n] = [3, 3]; the operator's rows are W' = XQ', [2, 3].
+    assertEquals(
+        cgIteration(2, 3, 3),
+        ByteModel.frog(6, 3, 2, 1) - ByteModel.frog(6, 3, 2, 0),
+        1e-9,
+        "one CG iteration on the coordinates");
   }
 
   @Test

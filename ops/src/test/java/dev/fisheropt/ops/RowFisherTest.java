@@ -1,10 +1,13 @@
 package dev.fisheropt.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.fisheropt.testing.Close;
 import dev.fisheropt.testing.DenseMatrices;
 import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -56,6 +59,63 @@ class RowFisherTest {
           expected += lambda[i * m + j] * x[i * d + k] * xv;
         }
         assertEquals(expected, actual[k * m + j], 1e-12 * Math.max(1, Math.abs(expected)));
+      }
+    }
+  }
+
+  /**
+   * Conjugate gradient in the row-space coordinates takes the steps it takes on the full [d, m]
+   * systems: four steps (not enough to converge) land on the same iterate, column by column, for
+   * inputs with repeated and zero rows, zero weights, two dampings, and right-hand sides inside the
+   * row space, outside it, mixed, and zero.
+   */
+  @Test
+  void conjugateGradientInRowSpaceMatchesConjugateGradientOnTheFullSystems() {
+    Random random = new Random(5);
+    int r = 6;
+    int d = 20;
+    int m = 5;
+    double[] x = RandomArrays.gaussian(random, r * d);
+    System.arraycopy(x, 0, x, 3 * d, d);
+    Arrays.fill(x, 5 * d, 6 * d, 0.0);
+    double[] lambda = positive(random, r * m);
+    lambda[2 * m + 1] = 0.0;
+    double[] tau = {1e-6, 1.0, 1e-6, 1e-6, 1e-3};
+    double[] b = RandomArrays.gaussian(random, d * m);
+    for (int k = 0; k < d; k++) {
+      b[k * m + 1] = 0.7 * x[k] - 1.3 * x[2 * d + k];
+      b[k * m + 2] = 0.0;
+      b[k * m + 4] = x[4 * d + k] + 1e-3 * b[k * m + 4];
+    }
+    double[][] out;
+    try (Graph g = new Graph();
+        Session session = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Operand<TFloat64> xs = Tensors.constant(tf, TFloat64.class, new long[] {r, d}, x);
+      Operand<TFloat64> weights = Tensors.constant(tf, TFloat64.class, new long[] {r, m}, lambda);
+      Operand<TFloat64> damping = Tensors.constant(tf, TFloat64.class, new long[] {1, m}, tau);
+      Operand<TFloat64> rhs = Tensors.constant(tf, TFloat64.class, new long[] {d, m}, b);
+      ConjugateGradient cg = ConjugateGradient.steps(4);
+      RowFisher.RowSpaceSystem<TFloat64> system =
+          RowFisher.fullyConnectedInRowSpace(tf, xs, weights, damping, rhs);
+      out =
+          Tensors.fetch(
+              session,
+              List.of(
+                  cg.solve(tf, RowFisher.fullyConnected(xs, weights, damping), rhs).x(),
+                  system.expand(tf, cg.solve(tf, system.operator(), system.rhs()).x())));
+    }
+    for (int j = 0; j < m; j++) {
+      double[] full = new double[d];
+      double[] reduced = new double[d];
+      for (int k = 0; k < d; k++) {
+        full[k] = out[0][k * m + j];
+        reduced[k] = out[1][k * m + j];
+      }
+      if (j == 2) {
+        assertArrayEquals(new double[d], reduced, "a zero right-hand side gives 0");
+      } else {
+        Close.assertClose(1e-12, "column " + j, reduced, full);
       }
     }
   }

@@ -57,6 +57,14 @@ import org.tensorflow.types.family.TFloating;
  * problems have far more active rows per column than k). A column with a_j just at or above k still
  * sees the damping partly: its step grows towards η/√τ as a_j falls to k ({@code docs/frog.md}).
  *
+ * <p>On a fully-connected layer the r sampled rows span at most r of the D input directions, and
+ * every Σ_i Λ̂_ij x_i x_iᵀ + τ_jI maps that span into itself and is τ_j outside it. CG from 0
+ * therefore never leaves span(x_1…x_r) ⊕ span(M_j − its projection on them), and the k steps run on
+ * r + 1 orthonormal coordinates per column instead of D ({@link Builder#solveInRowSpace}, default;
+ * {@link RowFisher#fullyConnectedInRowSpace}): the same iterates up to rounding, at a fraction of
+ * the memory traffic. Conv layers, whose rows are patches at every position, iterate on the full
+ * kernel.
+ *
  * <p>Every other parameter (biases, layer norms, unregistered layers) takes SGD with momentum at
  * η·{@code otherLearningRateRatio}, with the weight decay added into the momentum buffer as the
  * authors' code does: {@code b ← βb + g + ρθ, θ ← θ − η·ratio·b}.
@@ -84,6 +92,7 @@ public final class Frog extends GuardedOptimizer {
   private final int cgIterations;
   private final double denominatorGuard;
   private final long seed;
+  private final boolean solveInRowSpace;
   private final Fallback others;
 
   /**
@@ -101,6 +110,7 @@ public final class Frog extends GuardedOptimizer {
     this.cgIterations = b.cgIterations;
     this.denominatorGuard = b.denominatorGuard;
     this.seed = b.seed;
+    this.solveInRowSpace = b.solveInRowSpace;
     // The rule reads FROG's own momentum and weight decay (registered below) and is given its rate.
     this.others = Fallback.momentum(Fallback.LEARNING_RATE_DEFAULT, b.momentum, b.weightDecay);
     hyperparameter("momentum", b.momentum, Settings.Range.DECAY);
@@ -231,20 +241,39 @@ public final class Frog extends GuardedOptimizer {
     Operand<T> lambda = tf.math.div(y2, tf.math.add(trace, guard));
     Operand<T> tau =
         columnDamping(tf, contributions, rowAxes, view, step.hyperparameter("damping", type));
+    Operand<T> rhs = view.toMatrix(tf, m);
+    ConjugateGradient cg = ConjugateGradient.steps(cgIterations).denominatorGuard(denominatorGuard);
+    if (!conv && solveInRowSpace && inRowSpacePays(x, view)) {
+      RowFisher.RowSpaceSystem<T> system =
+          RowFisher.fullyConnectedInRowSpace(tf, x, lambda, tau, rhs);
+      Operand<T> coordinates = cg.solve(tf, system.operator(), system.rhs()).x();
+      // The coordinates are orthonormal: ⟨Z_j, M_j⟩ is their inner product.
+      return system.expand(tf, normalised(tf, coordinates, system.rhs(), guard));
+    }
     ColumnOperator<T> fisher =
         conv
             ? RowFisher.conv2d(
                 x, lambda, tau, kernelShape, layer.strides(), layer.padding(), layer.dilations())
             : RowFisher.fullyConnected(x, lambda, tau);
-    Operand<T> rhs = view.toMatrix(tf, m);
-    Operand<T> solution =
-        ConjugateGradient.steps(cgIterations)
-            .denominatorGuard(denominatorGuard)
-            .solve(tf, fisher, rhs)
-            .x();
+    Operand<T> solution = cg.solve(tf, fisher, rhs).x();
+    return view.toParameter(tf, normalised(tf, solution, rhs, guard));
+  }
+
+  /** Z_j / √(⟨Z_j, M_j⟩ + ε) for every column j. */
+  private static <T extends TFloating> Operand<T> normalised(
+      Ops tf, Operand<T> z, Operand<T> m, Operand<T> guard) {
     Operand<T> norm =
-        tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.mul(solution, rhs), tf.constant(0)), guard));
-    return view.toParameter(tf, tf.math.div(solution, norm));
+        tf.math.sqrt(tf.math.add(tf.reduceSum(tf.math.mul(z, m), tf.constant(0)), guard));
+    return tf.math.div(z, norm);
+  }
+
+  /**
+   * Whether the row-space form is smaller than the layer's systems: the sample's row count r is
+   * known and r + 1 &lt; D.
+   */
+  private static boolean inRowSpacePays(Operand<?> x, MatrixView view) {
+    long r = x.shape().numDimensions() == 2 ? x.shape().size(0) : -1;
+    return r >= 0 && r + 1 < view.rows();
   }
 
   /**
@@ -285,6 +314,7 @@ public final class Frog extends GuardedOptimizer {
     private double otherLearningRateRatio = OTHER_LEARNING_RATE_RATIO_DEFAULT;
     private double denominatorGuard = DENOMINATOR_GUARD_DEFAULT;
     private long seed = SEED_DEFAULT;
+    private boolean solveInRowSpace = true;
 
     private Builder() {
       super(NAME_DEFAULT, LEARNING_RATE_DEFAULT);
@@ -350,6 +380,18 @@ public final class Frog extends GuardedOptimizer {
     /** Seed of the row sample; with the step count it fixes every sample. */
     public Builder seed(long seed) {
       this.seed = seed;
+      return this;
+    }
+
+    /**
+     * Whether fully-connected layers run their CG in the row space of the sample (default true):
+     * the same iteration in coordinates of r + 1 dimensions per column instead of D ({@link
+     * RowFisher#fullyConnectedInRowSpace}), equal up to rounding and several times cheaper when r ≪
+     * D. Used when the sample's row count is static and below D − 1; false always iterates on the
+     * [D, n] matrices. Conv layers always do.
+     */
+    public Builder solveInRowSpace(boolean solveInRowSpace) {
+      this.solveInRowSpace = solveInRowSpace;
       return this;
     }
 
