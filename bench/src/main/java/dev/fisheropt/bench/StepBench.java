@@ -38,11 +38,11 @@ import org.tensorflow.types.TInt32;
  * jobs.
  *
  * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B, against the
- * FLOP model and the roofline of {@link Roofline#step}, whose ceilings it measures first), {@code
- * update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same run,
- * plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type
- * kernel times of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see
- * {@link #select}).
+ * FLOP model and the roofline of {@link Roofline#step}, whose ceilings it measures in the same
+ * run), {@code update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the
+ * same run, plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]}
+ * (per-op-type kernel times of one optimizer's step, {@link Profile}). ENTRIES: labels,
+ * comma-separated (see {@link #select}).
  */
 public final class StepBench {
   static final int INPUTS = 4;
@@ -241,51 +241,71 @@ public final class StepBench {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
+  /**
+   * The grid's table, printed at the end: the ceilings are the best rounds of the whole run (one
+   * ceiling round per timing round), since a shared machine can be slow for minutes at a time. Each
+   * (w, B) also goes to stderr as it finishes.
+   */
   private static void grid(int rounds, int[] widths, int[] batches, List<Entry> entries) {
-    Roofline roof;
-    try (Roofline.Ceilings ceilings = new Roofline.Ceilings()) {
-      for (int r = 0; r < CEILING_ROUNDS; r++) {
-        ceilings.round();
-      }
-      roof = ceilings.roofline();
-    }
     int momentum = -1;
     for (int i = 0; i < entries.size(); i++) {
       if (entries.get(i).choice() == OptimizerChoice.MOMENTUM) {
         momentum = i;
       }
     }
+    List<double[][]> measured = new ArrayList<>();
+    Roofline roof;
+    try (Roofline.Ceilings ceilings = new Roofline.Ceilings()) {
+      for (int r = 0; r < CEILING_ROUNDS; r++) {
+        ceilings.round();
+      }
+      for (int w : widths) {
+        for (int b : batches) {
+          List<Trainer> trainers = new ArrayList<>();
+          for (Entry e : entries) {
+            trainers.add(new Trainer(e, w, b));
+          }
+          for (Trainer t : trainers) {
+            t.block(1);
+          }
+          double[][] times = new double[trainers.size()][rounds];
+          for (int r = 0; r < rounds; r++) {
+            ceilings.round();
+            for (int k = 0; k < trainers.size(); k++) {
+              int i = (k + r) % trainers.size();
+              times[i][r] = trainers.get(i).block(trainers.get(i).entry.blockSteps());
+            }
+          }
+          trainers.forEach(Trainer::close);
+          measured.add(times);
+          for (int i = 0; i < entries.size(); i++) {
+            System.err.printf(
+                Locale.ROOT,
+                "# w = %d, B = %d, %s: %.2f ms/step, %.2f x Adam%n",
+                w,
+                b,
+                entries.get(i).label(),
+                1000 * median(times[i]),
+                medianRatio(times[i], times[0]));
+          }
+        }
+      }
+      roof = ceilings.roofline();
+    }
     System.out.println(
         "| w | B | B/(m+n) hidden | optimizer | ms/step (median) | roofline ms/step | ratio to Adam"
             + " (median of rounds) | FLOP-predicted ratio | roofline-predicted ratio | measured ÷"
             + " roofline-predicted | ratio to SGD+momentum (median of rounds) |");
     System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+    int config = 0;
     for (int w : widths) {
       for (int b : batches) {
-        List<Trainer> trainers = new ArrayList<>();
-        for (Entry e : entries) {
-          trainers.add(new Trainer(e, w, b));
-        }
-        for (Trainer t : trainers) {
-          t.block(1);
-        }
-        double[][] times = new double[trainers.size()][rounds];
-        for (int r = 0; r < rounds; r++) {
-          for (int k = 0; k < trainers.size(); k++) {
-            int i = (k + r) % trainers.size();
-            times[i][r] = trainers.get(i).block(trainers.get(i).entry.blockSteps());
-          }
-        }
+        double[][] times = measured.get(config++);
         double adamRoof = roof.step(entries.get(0), w, b);
-        for (int i = 0; i < trainers.size(); i++) {
-          double[] ratios = new double[rounds];
-          double[] toMomentum = new double[rounds];
-          for (int r = 0; r < rounds; r++) {
-            ratios[r] = times[i][r] / times[0][r];
-            toMomentum[r] = momentum < 0 ? Double.NaN : times[i][r] / times[momentum][r];
-          }
-          Entry e = trainers.get(i).entry;
+        for (int i = 0; i < entries.size(); i++) {
+          Entry e = entries.get(i);
           double stepRoof = roof.step(e, w, b);
+          double ratio = medianRatio(times[i], times[0]);
           System.out.printf(
               Locale.ROOT,
               "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
@@ -295,15 +315,23 @@ public final class StepBench {
               e.label(),
               1000 * median(times[i]),
               1000 * stepRoof,
-              median(ratios),
+              ratio,
               FlopModel.stepRatio(e, w, b),
               stepRoof / adamRoof,
-              median(ratios) / (stepRoof / adamRoof),
-              median(toMomentum));
+              ratio / (stepRoof / adamRoof),
+              momentum < 0 ? Double.NaN : medianRatio(times[i], times[momentum]));
         }
-        trainers.forEach(Trainer::close);
       }
     }
+  }
+
+  /** The median over rounds of {@code times[r] ÷ base[r]}. */
+  private static double medianRatio(double[] times, double[] base) {
+    double[] ratios = new double[times.length];
+    for (int r = 0; r < times.length; r++) {
+      ratios[r] = times[r] / base[r];
+    }
+    return median(ratios);
   }
 
   /** An m×n float32 variable of uniform values in [−0.5, 0.5) from {@code seed}. */
