@@ -41,25 +41,27 @@ mvn -B -q -pl examples -am package -DskipTests
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 classpath="examples/target/classes:$(cat examples/target/classpath.txt)"
 
-# --workers N: data-parallel training of the same protocol in N worker processes on loopback, each
-# on 1/N of every global batch (DistributedCompare via LocalCluster; docs/distributed.md). The gRPC
-# servers listen on every interface without authentication: where unshare -n is permitted they run
-# in a private network namespace with only lo up.
+# --workers N: the same comparison, data-parallel, in N worker processes on loopback, each training
+# on 1/N of every global batch; task 0 evaluates and writes the outputs (LocalCluster starts them;
+# docs/distributed.md). The gRPC servers listen on every interface without authentication: where
+# unshare -n is permitted they run in a private network namespace with only lo up.
 workers=""
-rest=()
-while [[ $# -gt 0 ]]; do
-  if [[ "$1" == "--workers" ]]; then workers="$2"; shift 2; else rest+=("$1"); shift; fi
+previous=""
+for arg in "$@"; do
+  if [[ "$previous" == "--workers" ]]; then workers="$arg"; fi
+  if [[ "$arg" == --workers=* ]]; then workers="${arg#--workers=}"; fi
+  previous="$arg"
 done
 if [[ -n "$workers" ]]; then
+  # LocalCluster kills the workers after a week: a full comparison takes hours, not days.
   launch=(java -cp "$classpath" dev.fisheropt.distributed.LocalCluster --workers "$workers"
-    dev.fisheropt.examples.DistributedCompare "${rest[@]}")
+    --timeout-seconds 604800 -Djava.awt.headless=true dev.fisheropt.examples.Compare "$@")
   if unshare -n true 2>/dev/null; then
     exec unshare -n sh -c 'ip link set lo up && exec "$@"' sh "${launch[@]}"
   fi
   echo "note: unshare -n is not permitted here; the workers' servers listen on every interface" >&2
   exec "${launch[@]}"
 fi
-set -- "${rest[@]}"
 
 exec java -Djava.awt.headless=true \
   -cp "$classpath" \

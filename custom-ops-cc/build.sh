@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds libfisheropt_ops.so (AVX2) and libfisheropt_ops_avx512.so and copies them to OUTPUT_DIR. Called by the Maven build of `ops`.
+# Builds libfisheropt_ops.so (AVX2) and libfisheropt_ops_avx512.so and copies them, with the OpenBLAS
+# library they load, to OUTPUT_DIR. Called by the Maven build of `ops`.
 #   build.sh OUTPUT_DIR BUILD_DIR TF_JAVA_NATIVE_JAR
 # Fetches the tensorflow-cpu 2.18.0 wheel once into $FISHEROPT_CACHE (default ~/.cache/fisheropt),
 # verifies its sha256, and takes the C++ headers from it; takes libtensorflow_framework.so.2 from
@@ -63,6 +64,35 @@ if [[ ! -f $HEADERS/.complete ]]; then
   touch "$HEADERS/.complete"
 fi
 
+# OpenBLAS (LAPACK's ?syevd for FisheroptSymmetricEigh) from the scipy-openblas32 wheel: one shared
+# library whose symbols all carry a scipy_ prefix, so it cannot clash with another BLAS in the JVM.
+BLAS_WHEEL=scipy_openblas32-0.3.34.481.3-py3-none-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+BLAS_WHEEL_SHA256=0595f94cd58c1f8a0d90c975621f4587337a003916b1979e834ebdf2cb5d9504
+BLAS_DIR=$CACHE/scipy-openblas32-0.3.34.481.3
+if [[ ! -f $BLAS_DIR/.complete ]]; then
+  tmp=$(mktemp -d)
+  for attempt in 1 2 3; do
+    log "downloading $BLAS_WHEEL (attempt $attempt)"
+    if python3 -m pip download --no-deps --only-binary=:all: --platform manylinux_2_28_x86_64 \
+      -d "$tmp" scipy-openblas32==0.3.34.481.3 >&2 \
+      && echo "$BLAS_WHEEL_SHA256  $tmp/$BLAS_WHEEL" | sha256sum --check --status; then
+      break
+    fi
+    rm -f "$tmp/$BLAS_WHEEL"
+    sleep $((attempt * 5))
+  done
+  if [[ ! -f $tmp/$BLAS_WHEEL ]]; then
+    log "could not obtain $BLAS_WHEEL with sha256 $BLAS_WHEEL_SHA256"
+    exit 1
+  fi
+  rm -rf "$BLAS_DIR"
+  mkdir -p "$BLAS_DIR"
+  unzip -q -j "$tmp/$BLAS_WHEEL" 'scipy_openblas32/lib/libscipy_openblas.so' \
+    '*.dist-info/licenses/LICENSE.txt' -d "$BLAS_DIR"
+  rm -rf "$tmp"
+  touch "$BLAS_DIR/.complete"
+fi
+
 FRAMEWORK_DIR=$BUILD_DIR/tf-java
 mkdir -p "$FRAMEWORK_DIR"
 if [[ ! -f $FRAMEWORK_DIR/libtensorflow_framework.so.2 || $NATIVE_JAR -nt $FRAMEWORK_DIR/libtensorflow_framework.so.2 ]]; then
@@ -71,8 +101,11 @@ fi
 
 start=$(date +%s)
 cmake -S "$HERE" -B "$BUILD_DIR/cmake" -DCMAKE_BUILD_TYPE=Release \
-  -DTF_INCLUDE_DIR="$HEADERS" -DTF_FRAMEWORK_LIBRARY="$FRAMEWORK_DIR/libtensorflow_framework.so.2" >&2
+  -DTF_INCLUDE_DIR="$HEADERS" -DTF_FRAMEWORK_LIBRARY="$FRAMEWORK_DIR/libtensorflow_framework.so.2" \
+  -DOPENBLAS_LIBRARY="$BLAS_DIR/libscipy_openblas.so" >&2
 cmake --build "$BUILD_DIR/cmake" -j "$(nproc)" >&2
 mkdir -p "$OUTPUT_DIR"
-cp "$BUILD_DIR/cmake/libfisheropt_ops.so" "$BUILD_DIR/cmake/libfisheropt_ops_avx512.so" "$OUTPUT_DIR/"
-log "built libfisheropt_ops.so and libfisheropt_ops_avx512.so into $OUTPUT_DIR in $(( $(date +%s) - start )) s"
+cp "$BUILD_DIR/cmake/libfisheropt_ops.so" "$BUILD_DIR/cmake/libfisheropt_ops_avx512.so" \
+  "$BLAS_DIR/libscipy_openblas.so" "$OUTPUT_DIR/"
+cp "$BLAS_DIR/LICENSE.txt" "$OUTPUT_DIR/libscipy_openblas.LICENSE.txt"
+log "built libfisheropt_ops.so and libfisheropt_ops_avx512.so (with libscipy_openblas.so) into $OUTPUT_DIR in $(( $(date +%s) - start )) s"

@@ -6,6 +6,7 @@ import dev.fisheropt.examples.OptimizerChoice;
 import dev.fisheropt.examples.StateMemory;
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.optimizers.InverseRoot;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.xla.Xla;
 import java.util.ArrayList;
@@ -63,6 +64,11 @@ public final class StepBench {
     int blockSteps() {
       return choice == OptimizerChoice.FISMO && tuning.fismoInterval() == 1 ? 1 : BLOCK;
     }
+
+    /** XLA sessions and FISMO's other root methods run only when asked for by label. */
+    boolean onRequest() {
+      return xla || tuning.inverseRoot() != InverseRoot.EIGH;
+    }
   }
 
   static final List<Entry> ENTRIES =
@@ -72,6 +78,14 @@ public final class StepBench {
           new Entry("Muon", OptimizerChoice.MUON, OptimizerChoice.Tuning.defaults()),
           new Entry("FISMO k=1", OptimizerChoice.FISMO, OptimizerChoice.Tuning.fismoEvery(1)),
           new Entry("FISMO k=10", OptimizerChoice.FISMO, OptimizerChoice.Tuning.fismoEvery(10)),
+          new Entry(
+              "FISMO k=1 native eigh",
+              OptimizerChoice.FISMO,
+              OptimizerChoice.Tuning.fismoEvery(1).withInverseRoot(InverseRoot.NATIVE_EIGH)),
+          new Entry(
+              "FISMO k=10 native eigh",
+              OptimizerChoice.FISMO,
+              OptimizerChoice.Tuning.fismoEvery(10).withInverseRoot(InverseRoot.NATIVE_EIGH)),
           new Entry("AdaFisher", OptimizerChoice.ADAFISHER, OptimizerChoice.Tuning.defaults()),
           new Entry("AdaFisherW", OptimizerChoice.ADAFISHERW, OptimizerChoice.Tuning.defaults()),
           new Entry("FROG", OptimizerChoice.FROG, OptimizerChoice.Tuning.defaults()),
@@ -84,12 +98,12 @@ public final class StepBench {
 
   /**
    * The entries whose labels are listed (comma-separated, case-insensitive), in {@link #ENTRIES}
-   * order; Adam always comes first, since every ratio is to Adam. "all" or nothing: every entry
-   * without XLA (the XLA ones are asked for by name).
+   * order; Adam always comes first, since every ratio is to Adam. "all" or nothing: every entry but
+   * those {@link Entry#onRequest} (asked for by name).
    */
   static List<Entry> select(String labels) {
     if (labels == null || labels.equalsIgnoreCase("all")) {
-      return ENTRIES.stream().filter(e -> !e.xla()).toList();
+      return ENTRIES.stream().filter(e -> !e.onRequest()).toList();
     }
     List<String> wanted =
         Arrays.stream(labels.split(",")).map(l -> l.trim().toLowerCase(Locale.ROOT)).toList();

@@ -35,6 +35,12 @@ public final class Collectives implements Replicas {
 
   private static final int GROUP_KEY = 1;
 
+  /** Group keys {@code PAIR_GROUP_KEY + k}: task 0 with task k alone ({@link #pairSum}). */
+  private static final int PAIR_GROUP_KEY = 1_000;
+
+  /** Far above the keys handed out in build order, which count from 1. */
+  private static final int PAIR_INSTANCE_KEY = 1 << 30;
+
   private final Cluster cluster;
   private final float timeoutSeconds;
   private int nextInstanceKey = 1;
@@ -98,31 +104,46 @@ public final class Collectives implements Replicas {
     return reduce(tf, value, key, "Id");
   }
 
-  /** The maximum over the workers of {@code value}. */
-  public <T extends TNumber> Operand<T> max(Ops tf, Operand<T> value) {
-    return reduce(tf, value, newKey(tf), "Id", "Max");
-  }
-
   private <T extends TNumber> Operand<T> reduce(
       Ops tf, Operand<T> value, Operand<TInt32> key, String finalOp) {
-    return reduce(tf, value, key, finalOp, "Add");
+    if (cluster.size() == 1) {
+      return value;
+    }
+    return reduce(tf, value, cluster.size(), GROUP_KEY, key, finalOp);
+  }
+
+  /**
+   * The sum of {@code value} over task 0 and task {@code peer} alone, in a group of two of their
+   * own (the same on both, whatever else they believe), under instance key {@code round}·2¹⁶ + peer
+   * above the build-order keys. TensorFlow refuses a device that joins a group under another size
+   * than the group's, and the refusal reaches only some workers (the others wait out the timeout),
+   * so workers whose descriptions disagree on the number of workers meet this way to find out.
+   */
+  <T extends TNumber> Operand<T> pairSum(Ops tf, Operand<T> value, int peer, int round) {
+    if (peer < 1 || round < 0 || round > 255) {
+      throw new IllegalArgumentException("peer " + peer + ", round " + round);
+    }
+    return reduce(
+        tf,
+        value,
+        2,
+        PAIR_GROUP_KEY + peer,
+        tf.constant(PAIR_INSTANCE_KEY + (round << 16) + peer),
+        "Id");
   }
 
   @SuppressWarnings("unchecked")
   private <T extends TNumber> Operand<T> reduce(
-      Ops tf, Operand<T> value, Operand<TInt32> key, String finalOp, String mergeOp) {
-    if (cluster.size() == 1) {
-      return value;
-    }
+      Ops tf, Operand<T> value, int groupSize, int groupKey, Operand<TInt32> key, String finalOp) {
     Output<?> reduced =
         tf.scope()
             .opBuilder("CollectiveReduceV2", "CollectiveReduce")
             .addInput(value.asOutput())
-            .addInput(tf.constant(cluster.size()).asOutput())
-            .addInput(tf.constant(GROUP_KEY).asOutput())
+            .addInput(tf.constant(groupSize).asOutput())
+            .addInput(tf.constant(groupKey).asOutput())
             .addInput(key.asOutput())
             .addInputList(new Output<?>[0])
-            .setAttr("merge_op", mergeOp)
+            .setAttr("merge_op", "Add")
             .setAttr("final_op", finalOp)
             .setAttr("timeout_seconds", timeoutSeconds)
             .build()

@@ -10,9 +10,13 @@ import java.util.Map;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
+import org.tensorflow.Result;
 import org.tensorflow.Session;
+import org.tensorflow.exceptions.TensorFlowException;
+import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TInt64;
 
@@ -72,6 +76,45 @@ public final class DataParallel {
   /** Whether this is task 0: the one that should write checkpoints and reports. */
   public boolean isChief() {
     return worker.cluster().isChief();
+  }
+
+  /** This worker's rows {@code [start, start + rows)} of a global batch. */
+  public record Share(int start, int rows) {}
+
+  /**
+   * This worker's rows of a global batch of {@code globalRows}: task k holds rows [k·n, (k+1)·n), n
+   * = globalRows / N.
+   *
+   * @throws IllegalArgumentException naming the rows and the workers when they do not split equally
+   */
+  public Share share(int globalRows) {
+    return share(cluster(), globalRows);
+  }
+
+  /**
+   * {@link #share(int)} for task {@code cluster.taskIndex()}. Unequal shares are refused rather
+   * than trained: the step takes the plain mean of the workers' losses and gradients, which is the
+   * global batch's mean only when every worker holds as many rows, and FROG assembles its row
+   * sample assuming task k holds rows [k·n, (k+1)·n).
+   */
+  public static Share share(Cluster cluster, int globalRows) {
+    int n = cluster.size();
+    if (globalRows < n || globalRows % n != 0) {
+      throw new IllegalArgumentException(
+          "a global batch of "
+              + globalRows
+              + " rows does not split equally between "
+              + n
+              + " workers ("
+              + globalRows / n
+              + " rows each would leave "
+              + globalRows % n
+              + "); every worker must hold the same number of rows: drop the partial batch, or"
+              + " use a batch that is a multiple of "
+              + n);
+    }
+    int rows = globalRows / n;
+    return new Share(cluster.taskIndex() * rows, rows);
   }
 
   /** The data-parallel training step of {@code optimizer} on {@code loss}. */
@@ -155,27 +198,91 @@ public final class DataParallel {
   }
 
   /**
-   * Every worker contributes a fingerprint of its cluster description; the maximum and the minimum
-   * over the workers agree only if all fingerprints do.
+   * Checks, before the first collective of the whole group, that every worker was started with the
+   * same cluster description. A collective of the whole group cannot do it: TensorFlow refuses a
+   * device that joins a group under another size than the group's, and only the workers that reach
+   * the group's leader after the conflict hear of it (the others wait out the timeout). So each
+   * task k &gt; 0 meets task 0 in a group of two of their own ({@link Collectives#pairSum}): in
+   * round 0 it sends its fingerprint and size; in round 1 task 0 sends every task the first task
+   * whose description differs from its own, that task's size and its own. Every worker then fails
+   * naming the mismatch. A task whose description lists more workers than task 0's has no partner
+   * in task 0 and fails on the collective timeout, saying so.
    */
   private void checkSameCluster(Session session) {
-    Ops tf = Ops.create(session.graph());
-    long fingerprint = fingerprint(cluster());
-    Operand<TInt64> mine = tf.constant(fingerprint);
-    Operand<TInt64> max = collectives.max(tf, mine);
-    Operand<TInt64> negatedMax = collectives.max(tf, tf.math.neg(mine));
-    long highest;
-    long lowest;
-    try (var r = session.runner().fetch(max).fetch(negatedMax).run()) {
-      highest = ((TInt64) r.get(0)).getLong();
-      lowest = -((TInt64) r.get(1)).getLong();
+    Cluster c = cluster();
+    if (c.size() == 1) {
+      return;
     }
-    if (highest != fingerprint || lowest != fingerprint) {
+    Ops tf = Ops.create(session.graph());
+    long fingerprint = fingerprint(c);
+    int me = c.taskIndex();
+    // {1 + the first task whose description differs from task 0's (0: none), its size, task 0's}
+    long[] verdict = {0, c.size(), c.size()};
+    try {
+      if (c.isChief()) {
+        Session.Runner round0 = session.runner();
+        for (int k = 1; k < c.size(); k++) {
+          round0.fetch(collectives.pairSum(tf, tf.constant(new long[] {0, 0}), k, 0));
+        }
+        try (Result heard = round0.run()) {
+          for (int k = c.size() - 1; k >= 1; k--) {
+            TInt64 t = (TInt64) heard.get(k - 1);
+            if (t.getLong(0) != fingerprint || t.getLong(1) != c.size()) {
+              verdict = new long[] {k + 1, t.getLong(1), c.size()};
+            }
+          }
+        }
+        Placeholder<TInt64> told =
+            tf.placeholder(TInt64.class, Placeholder.shape(Shape.of(verdict.length)));
+        Session.Runner round1 = session.runner();
+        for (int k = 1; k < c.size(); k++) {
+          round1.fetch(collectives.pairSum(tf, told, k, 1));
+        }
+        try (TInt64 v = TInt64.vectorOf(verdict)) {
+          round1.feed(told, v).run().close();
+        }
+      } else {
+        Operand<TInt64> sent =
+            collectives.pairSum(tf, tf.constant(new long[] {fingerprint, c.size()}), me, 0);
+        session.runner().fetch(sent).run().close();
+        Operand<TInt64> told = collectives.pairSum(tf, tf.constant(new long[3]), me, 1);
+        try (TInt64 t = (TInt64) session.runner().fetch(told).run().get(0)) {
+          verdict = new long[] {t.getLong(0), t.getLong(1), t.getLong(2)};
+        }
+      }
+    } catch (TensorFlowException e) {
+      String message = e.getMessage() == null ? e.toString() : e.getMessage();
+      int line = message.indexOf('\n', message.indexOf('\n') + 1);
       throw new IllegalStateException(
           "task "
-              + cluster().taskIndex()
-              + ": the workers were started with different cluster descriptions; this one has "
-              + cluster().workers()
+              + me
+              + ": the cluster check "
+              + (c.isChief() ? "with the other tasks" : "with task 0")
+              + " failed within "
+              + collectives.timeoutSeconds()
+              + " s: were the workers started with different cluster descriptions (task 0's"
+              + " listing fewer workers than this one's "
+              + c.size()
+              + ", "
+              + c.workers()
+              + "), or did a worker fail? TensorFlow: "
+              + (line < 0 ? message : message.substring(0, line)),
+          e);
+    }
+    if (verdict[0] != 0) {
+      int other = (int) verdict[0] - 1;
+      throw new IllegalStateException(
+          "task "
+              + me
+              + ": the workers were started with different cluster descriptions: task "
+              + other
+              + (verdict[1] == verdict[2]
+                  ? " lists other addresses than task 0 (both " + verdict[2] + " workers)"
+                  : " lists " + verdict[1] + " workers, task 0 lists " + verdict[2])
+              + "; this one lists "
+              + c.size()
+              + ": "
+              + c.workers()
               + " (every worker must list the same addresses in the same order)");
     }
   }

@@ -17,7 +17,10 @@ import org.tensorflow.Session;
  * die:K}, task 1 halts after K steps of the first case, and the others report the collective's
  * error and the seconds it took, and exit with 3. With {@code mismatch}, task 1 spells task 0's
  * host {@code localhost} (reachable, but another description): every worker must refuse to train,
- * print the error and exit with 4.
+ * print the error and exit with 4. With {@code fewer:K}, task K leaves the last worker out of its
+ * description (collectives time out after 5 s): every worker must refuse the same way. With {@code
+ * resume}, the workers start from the checkpoint {@code OUT/<case>-single/ckpt} (step STEPS/2, as
+ * one process wrote it) and train the second half.
  */
 public final class ParallelWorker {
   private ParallelWorker() {}
@@ -37,18 +40,30 @@ public final class ParallelWorker {
       workers.set(0, workers.get(0).replace("127.0.0.1", "localhost"));
       cluster = Cluster.of(workers, 1);
     }
-    DataParallel job = DataParallel.start(cluster, dieAfter >= 0 ? 5f : 30f);
+    int fewer = mode.startsWith("fewer:") ? Integer.parseInt(mode.substring(6)) : -1;
+    if (cluster.taskIndex() == fewer) {
+      cluster = Cluster.of(cluster.workers().subList(0, cluster.size() - 1), fewer);
+    }
+    DataParallel job = DataParallel.start(cluster, dieAfter >= 0 || fewer >= 0 ? 5f : 30f);
     int task = cluster.taskIndex();
     Session last = null;
     List<ParallelProblem> problems = new ArrayList<>();
     for (ParallelProblem.Case c : cases) {
       ParallelProblem p = new ParallelProblem(c, job.collectives(), 7 + task);
       problems.add(p);
+      long begin = System.nanoTime();
       Session s = job.newSession(p.graph);
+      boolean resume = mode.equals("resume");
       try {
-        job.initialize(s);
-      } catch (IllegalStateException e) {
-        System.out.println("task " + task + " refused: " + e.getMessage());
+        if (resume) {
+          job.initialize(s, out.resolve(c + "-single").resolve("ckpt").toString());
+        } else {
+          job.initialize(s);
+        }
+      } catch (RuntimeException e) {
+        System.out.printf(
+            "task %d refused after %.1f s: %s%n",
+            task, (System.nanoTime() - begin) / 1e9, e.getMessage());
         System.exit(4);
       }
       long start = System.nanoTime();
@@ -67,9 +82,11 @@ public final class ParallelWorker {
           System.exit(3);
         }
       }
-      // Half-way, the chief writes a checkpoint that the test resumes in one process.
-      p.train(s, 0, steps / 2);
-      job.save(s, out.resolve(c + "-checkpoint").resolve("ckpt").toString());
+      if (!resume) {
+        // Half-way, the chief writes a checkpoint that the test resumes in one process.
+        p.train(s, 0, steps / 2);
+        job.save(s, out.resolve(c + "-checkpoint").resolve("ckpt").toString());
+      }
       p.train(s, steps / 2, steps - steps / 2);
       System.out.printf(
           "task %d %s: %d steps in %.2f s%n", task, c, steps, (System.nanoTime() - start) / 1e9);

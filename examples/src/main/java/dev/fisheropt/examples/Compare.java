@@ -1,5 +1,7 @@
 package dev.fisheropt.examples;
 
+import dev.fisheropt.distributed.Cluster;
+import dev.fisheropt.distributed.DataParallel;
 import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.xla.Xla;
 import java.io.IOException;
@@ -22,10 +24,12 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.tensorflow.Graph;
+import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -38,15 +42,32 @@ import org.tensorflow.types.TInt32;
  * test_accuracy), {@code compare.png} (loss and accuracy against steps and seconds), {@code
  * summary.md} (the final table) and {@code tensorboard/<optimizer>/} event files ({@code
  * tensorboard --logdir DIR/tensorboard}).
+ *
+ * <p>With {@code --workers N} it is one of N worker processes ({@code FISHEROPT_CLUSTER}, set by
+ * {@code bash run-compare.sh --workers N}): every worker runs the same runs in the same order, each
+ * training on its 1/N of every global batch through {@link DataParallel}; task 0 alone evaluates,
+ * prints the results and writes the outputs.
  */
 public final class Compare {
   private static final int LOG_EVERY = 10;
   private static final int LOG_BAR_MILLIS = 10_000;
   private static final int EVAL_CHUNK = 1000;
 
+  /**
+   * The collectives' timeout under {@code --workers}. The other workers wait in their next step's
+   * all-reduce while task 0 evaluates (about a second for 5,000 validation images here), so it must
+   * be well above that; but TensorFlow arms each collective's timeout with a thread that sleeps for
+   * the whole timeout even when the collective is long done, so a process holds about (collectives
+   * per second) × timeout threads: with 300 s, the two-worker epoch of FROG ran out of threads
+   * ("Resource temporarily unavailable"). A dead worker is noticed within about a second anyway,
+   * when its connection closes.
+   */
+  static final float COLLECTIVE_TIMEOUT_SECONDS = 30f;
+
   private final CompareOptions options;
   private final PrintStream out;
   private final boolean interactive;
+  private final DataParallel job;
 
   /** The outcome of one optimizer's run with one seed. */
   public record Result(
@@ -110,9 +131,28 @@ public final class Compare {
   private List<Trial> trials = List.of();
 
   public Compare(CompareOptions options, PrintStream out) {
+    this(options, out, null);
+  }
+
+  /**
+   * The comparison as one worker of {@code job} ({@code null}: in this process alone); {@code
+   * --workers} must be the job's number of workers.
+   */
+  public Compare(CompareOptions options, PrintStream out, DataParallel job) {
+    int workers = job == null ? 1 : job.cluster().size();
+    if (options.workers() != workers) {
+      throw new IllegalArgumentException(
+          "--workers "
+              + options.workers()
+              + " needs as many worker processes, but this one "
+              + (job == null
+                  ? "runs alone: start it with bash run-compare.sh --workers " + options.workers()
+                  : "belongs to a cluster of " + workers + ": " + job.cluster().workers()));
+    }
     this.options = options;
     this.out = out;
     this.interactive = System.console() != null;
+    this.job = job;
   }
 
   public static void main(String[] args) {
@@ -128,18 +168,49 @@ public final class Compare {
       System.out.print(CompareOptions.usage());
       return;
     }
+    if (System.getenv(Cluster.ENVIRONMENT_VARIABLE) != null) {
+      System.exit(runWorker(options));
+    }
     try {
       if (options.task() == CompareOptions.Task.LM) {
         new LanguageModelCompare(options, System.out).run();
       } else {
         new Compare(options, System.out).run();
       }
+    } catch (IllegalArgumentException e) {
+      System.err.println("compare: " + e.getMessage());
+      System.exit(2);
     } catch (FashionMnist.DataException e) {
       System.err.println("compare: " + e.getMessage());
       System.exit(1);
     } catch (IOException e) {
       System.err.println("compare: " + e.getMessage());
       System.exit(1);
+    }
+  }
+
+  /**
+   * One worker of {@code --workers N}; returns the exit code. The caller must exit: a TF-Java 1.1.0
+   * server cannot be stopped, and its threads would keep the process alive after a failure.
+   */
+  private static int runWorker(CompareOptions options) {
+    String task = "task ?";
+    try {
+      Cluster cluster = Cluster.fromEnvironment();
+      task = "task " + cluster.taskIndex();
+      new Compare(options, System.out, DataParallel.start(cluster, COLLECTIVE_TIMEOUT_SECONDS))
+          .run();
+      return 0;
+    } catch (IllegalArgumentException e) {
+      System.err.println("compare (" + task + "): " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      System.err.println("compare (" + task + "): " + e.getMessage());
+      return 1;
+    } catch (RuntimeException e) {
+      System.err.println("compare (" + task + ") failed:");
+      e.printStackTrace();
+      return 1;
     }
   }
 
@@ -183,7 +254,7 @@ public final class Compare {
     out.printf(
         Locale.ROOT,
         "Fashion-MNIST: %d training, %d validation, %d test images; %s, batch %d, %d epoch(s),"
-            + " %s schedule, seed%s %s%s%n",
+            + " %s schedule, seed%s %s%s%s%n",
         train.count(),
         validation.count(),
         test.count(),
@@ -195,7 +266,8 @@ public final class Compare {
         options.seeds() > 1
             ? options.seed() + ".." + (options.seed() + options.seeds() - 1)
             : Long.toString(options.seed()),
-        options.xla() ? ", XLA" : "");
+        options.xla() ? ", XLA" : "",
+        job == null ? "" : "; " + workersLine());
     Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
     for (OptimizerChoice choice : options.optimizers()) {
       rates.put(choice, options.learningRate(choice));
@@ -203,14 +275,14 @@ public final class Compare {
     if (options.tune()) {
       rates = tune(train, validation);
     }
-    long totalSteps = (long) (train.count() / options.batchSize()) * options.epochs();
+    long totalSteps = (long) stepsPerEpoch(train.count(), options.batchSize()) * options.epochs();
     List<Result> results = new ArrayList<>();
     Map<OptimizerChoice, List<Result>> byChoice = new EnumMap<>(OptimizerChoice.class);
     for (OptimizerChoice choice : options.optimizers()) {
       for (int k = 0; k < options.seeds(); k++) {
         long seed = options.seed() + k;
         String run = options.seeds() > 1 ? choice.flag() + "/seed-" + seed : choice.flag();
-        Path logDir = options.out().resolve("tensorboard").resolve(run);
+        Path logDir = reports() ? options.out().resolve("tensorboard").resolve(run) : null;
         Result r =
             train(
                 choice,
@@ -225,6 +297,9 @@ public final class Compare {
         results.add(r);
         byChoice.computeIfAbsent(choice, c -> new ArrayList<>()).add(r);
       }
+    }
+    if (!reports()) {
+      return results;
     }
     double target =
         defaultTarget(
@@ -248,7 +323,7 @@ public final class Compare {
         options.seeds() > 1 ? stds : null,
         "Fashion-MNIST " + options.model().name(),
         options.out().resolve("compare.png"));
-    String table = table(summaries);
+    String table = (job == null ? "" : workersLine() + "\n\n") + table(summaries);
     Files.writeString(options.out().resolve("summary.md"), table);
     out.println();
     out.print(table);
@@ -269,6 +344,30 @@ public final class Compare {
             + options.out().resolve("tensorboard")
             + "/");
     return results;
+  }
+
+  /** Whether this process evaluates and writes the outputs: alone, or as task 0 of the workers. */
+  private boolean reports() {
+    return job == null || job.isChief();
+  }
+
+  private String workersLine() {
+    int n = job.cluster().size();
+    return String.format(
+        Locale.ROOT,
+        "%d worker process%s, %d images each per batch (ms/step: task 0's)",
+        n,
+        n > 1 ? "es" : "",
+        options.batchSize() / n);
+  }
+
+  /**
+   * Steps per epoch: whole batches only. The last partial batch (55,000 training images in batches
+   * of 128 leave 88) is dropped, with any number of workers, so that every worker count trains on
+   * the very same rows and every worker on an equal share ({@link DataParallel#share}).
+   */
+  static int stepsPerEpoch(int trainImages, int batch) {
+    return trainImages / batch;
   }
 
   /**
@@ -440,18 +539,31 @@ public final class Compare {
     }
     try (Graph graph = new Graph();
         TensorBoardLog board = logDir == null ? null : new TensorBoardLog(logDir)) {
-      Model model = new Model(graph, options.model(), options.batchSize(), options.hidden(), seed);
+      DataParallel.Share share =
+          job == null
+              ? new DataParallel.Share(0, options.batchSize())
+              : job.share(options.batchSize());
+      Model model = new Model(graph, options.model(), share.rows(), options.hidden(), seed);
       GuardedOptimizer optimizer =
           choice.build(
               graph,
               choice.layersOf(model),
               options.schedule().of(lr, totalSteps),
               options.tuning());
-      Op step = optimizer.minimize(model.loss());
+      Op step =
+          job == null ? optimizer.minimize(model.loss()) : job.minimize(optimizer, model.loss());
+      // The global batch's loss: with equal shares, the mean of the workers' losses.
+      Operand<?> batchLoss =
+          job == null ? model.loss() : job.collectives().mean(Ops.create(graph), model.loss());
       long stateBytes = StateMemory.bytes(optimizer);
-      try (Session session = new Session(graph, sessionConfig(options.xla()))) {
-        session.initialize();
-        int stepsPerEpoch = train.count() / options.batchSize();
+      try (Session session =
+          job == null ? new Session(graph, sessionConfig(options.xla())) : job.newSession(graph)) {
+        if (job == null) {
+          session.initialize();
+        } else {
+          job.initialize(session);
+        }
+        int stepsPerEpoch = stepsPerEpoch(train.count(), options.batchSize());
         int epochs = (int) ((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
         double seconds = 0;
         double lossSum = 0;
@@ -475,8 +587,9 @@ public final class Compare {
             for (int s = 0; s < steps; s++) {
               long t0 = System.nanoTime();
               float loss;
-              try (TFloat32 x = images(train, order, s * options.batchSize(), options.batchSize());
-                  TInt32 y = labels(train, order, s * options.batchSize(), options.batchSize());
+              int first = s * options.batchSize() + share.start();
+              try (TFloat32 x = images(train, order, first, share.rows());
+                  TInt32 y = labels(train, order, first, share.rows());
                   TFloat32 l =
                       (TFloat32)
                           session
@@ -484,7 +597,7 @@ public final class Compare {
                               .feed(model.trainImages(), x)
                               .feed(model.trainLabels(), y)
                               .addTarget(step)
-                              .fetch(model.loss())
+                              .fetch(batchLoss)
                               .run()
                               .get(0)) {
                 loss = l.getFloat();
@@ -502,7 +615,9 @@ public final class Compare {
                   board.scalar("train/loss", done, (float) lastLoss);
                 }
                 double accuracy = Double.NaN;
-                if (evaluate) {
+                // Without collectives, so task 0 evaluates alone; the others wait for it in the
+                // next step's all-reduce.
+                if (evaluate && reports()) {
                   lastEval = evaluate(session, model, validation);
                   accuracy = lastEval[1];
                   if (board != null) {
@@ -522,17 +637,31 @@ public final class Compare {
         double[] sorted = stepMillis.clone();
         Arrays.sort(sorted);
         double median = sorted[sorted.length / 2];
-        double testAccuracy = test == null ? Double.NaN : evaluate(session, model, test)[1];
-        out.printf(
-            Locale.ROOT,
-            "%s: validation loss %.4f, accuracy %.2f%%%s, %.1f s of training%n",
-            choice.displayName(),
-            lastEval[0],
-            100 * lastEval[1],
-            test == null
-                ? ""
-                : String.format(Locale.ROOT, "; test accuracy %.2f%%", 100 * testAccuracy),
-            seconds);
+        double testAccuracy =
+            test == null || !reports() ? Double.NaN : evaluate(session, model, test)[1];
+        if (job != null) {
+          // No worker closes its session (or, after the last run, exits) while another still
+          // needs it.
+          job.finish(session);
+        }
+        if (!reports()) {
+          out.printf(
+              Locale.ROOT,
+              "%s: %.1f s of training (task 0 evaluates)%n",
+              choice.displayName(),
+              seconds);
+        } else {
+          out.printf(
+              Locale.ROOT,
+              "%s: validation loss %.4f, accuracy %.2f%%%s, %.1f s of training%n",
+              choice.displayName(),
+              lastEval[0],
+              100 * lastEval[1],
+              test == null
+                  ? ""
+                  : String.format(Locale.ROOT, "; test accuracy %.2f%%", 100 * testAccuracy),
+              seconds);
+        }
         return new Result(
             choice,
             lr,

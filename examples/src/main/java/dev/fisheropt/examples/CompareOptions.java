@@ -2,6 +2,7 @@ package dev.fisheropt.examples;
 
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.AdaFisher;
+import dev.fisheropt.optimizers.InverseRoot;
 import dev.fisheropt.optimizers.Polar;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -51,7 +52,8 @@ public record CompareOptions(
     Task task,
     long steps,
     Gpt.Size lmSize,
-    int sampleLength) {
+    int sampleLength,
+    int workers) {
 
   /** The workload: which model is trained on which data. */
   public enum Task {
@@ -175,6 +177,17 @@ public record CompareOptions(
               default ->
                   throw new CommandLine.TypeConversionException(
                       "expected newton-schulz or polar-express, got '" + name + "'");
+            });
+    line.registerConverter(
+        InverseRoot.class,
+        name ->
+            switch (name.toLowerCase(Locale.ROOT)) {
+              case "eigh" -> InverseRoot.EIGH;
+              case "native-eigh" -> InverseRoot.NATIVE_EIGH;
+              case "newton" -> InverseRoot.NEWTON;
+              default ->
+                  throw new CommandLine.TypeConversionException(
+                      "expected eigh, native-eigh or newton, got '" + name + "'");
             });
     line.registerConverter(
         Task.class,
@@ -333,6 +346,15 @@ public record CompareOptions(
     Polar polar = Polar.NEWTON_SCHULZ;
 
     @Option(
+        names = "--inverse-root",
+        paramLabel = "METHOD",
+        description =
+            "FISMO's factor roots: eigh (TensorFlow's SelfAdjointEigV2), native-eigh (LAPACK's"
+                + " syevd through the native op library, CPU) or newton (matmul-only); default:"
+                + " eigh")
+    InverseRoot inverseRoot = InverseRoot.EIGH;
+
+    @Option(
         names = "--adafisher-interval",
         paramLabel = "K",
         description =
@@ -410,6 +432,15 @@ public record CompareOptions(
                 + " target (default: Adam's mean final value in this run; 0.88 or 2.5 without"
                 + " Adam)")
     double target = Double.NaN;
+
+    @Option(
+        names = "--workers",
+        paramLabel = "N",
+        description =
+            "train data-parallel in N worker processes, each on 1/N of every batch (bash"
+                + " run-compare.sh --workers N starts them; task 0 evaluates and writes the"
+                + " outputs; default: ${DEFAULT-VALUE}, in this process)")
+    int workers = 1;
 
     @Option(names = "--xla", description = "compile the training step with XLA (global JIT)")
     boolean xla;
@@ -543,6 +574,34 @@ public record CompareOptions(
         throw error(
             "--train-limit " + trainLimit + " is smaller than one batch (--batch " + batch + ")");
       }
+      positive("--workers", workers);
+      if (workers > 1) {
+        if (lm) {
+          throw error("--workers: the language-model task (--task lm) runs in one process only");
+        }
+        if (tune) {
+          throw error(
+              "--tune with --workers is not supported: tune in one process, then pass the chosen"
+                  + " rates with --lr");
+        }
+        if (xla) {
+          throw error(
+              "--xla with --workers is not supported (the workers' sessions are not XLA's)");
+        }
+        if (batch % workers != 0) {
+          throw error(
+              "--batch "
+                  + batch
+                  + " does not split equally between --workers "
+                  + workers
+                  + " ("
+                  + batch / workers
+                  + " images each would leave "
+                  + batch % workers
+                  + "): use a batch that is a multiple of "
+                  + workers);
+        }
+      }
       return new CompareOptions(
           new ArrayList<>(chosen),
           model,
@@ -559,6 +618,7 @@ public record CompareOptions(
               adaFisherEma.get(0),
               adaFisherEma.get(1),
               polar,
+              inverseRoot,
               Double.NaN),
           evalEvery,
           xla,
@@ -575,7 +635,8 @@ public record CompareOptions(
           task,
           steps,
           new Gpt.Size(dModel, layers, heads, context, batch),
-          sample);
+          sample,
+          workers);
     }
   }
 }

@@ -8,6 +8,7 @@ import dev.fisheropt.optimizers.Fallback;
 import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.Frog;
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.optimizers.InverseRoot;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
 import dev.fisheropt.optimizers.Polar;
@@ -87,6 +88,7 @@ public enum OptimizerChoice {
           .learningRate(learningRate)
           .preconditionerInterval(tuning.fismoInterval())
           .polar(tuning.polar())
+          .inverseRoot(tuning.inverseRoot())
           .fallback(tuning.fallback())
           .exclude(fallbackMatrices.toArray(new Variable<?>[0]))
           .build(graph);
@@ -166,6 +168,7 @@ public enum OptimizerChoice {
       double adaFisherEmaOld,
       double adaFisherEmaNew,
       Polar polar,
+      InverseRoot inverseRoot,
       double fallbackLearningRate) {
     public static final int FISMO_INTERVAL_DEFAULT = 10;
     public static final int ADAFISHER_INTERVAL = 10;
@@ -184,6 +187,7 @@ public enum OptimizerChoice {
           AdaFisher.FACTOR_EMA_OLD_DEFAULT,
           AdaFisher.FACTOR_EMA_NEW_DEFAULT,
           Polar.NEWTON_SCHULZ,
+          Fismo.INVERSE_ROOT_DEFAULT,
           Double.NaN);
     }
 
@@ -196,13 +200,32 @@ public enum OptimizerChoice {
           d.adaFisherEmaOld(),
           d.adaFisherEmaNew(),
           d.polar(),
+          d.inverseRoot(),
           Double.NaN);
+    }
+
+    /** These settings with FISMO's factor roots computed by {@code inverseRoot}. */
+    public Tuning withInverseRoot(InverseRoot inverseRoot) {
+      return new Tuning(
+          fismoInterval,
+          adaFisherInterval,
+          adaFisherEmaOld,
+          adaFisherEmaNew,
+          polar,
+          inverseRoot,
+          fallbackLearningRate);
     }
 
     /** These settings with the Adam fallback of Muon and FISMO at peak rate {@code rate}. */
     public Tuning withFallbackLearningRate(double rate) {
       return new Tuning(
-          fismoInterval, adaFisherInterval, adaFisherEmaOld, adaFisherEmaNew, polar, rate);
+          fismoInterval,
+          adaFisherInterval,
+          adaFisherEmaOld,
+          adaFisherEmaNew,
+          polar,
+          inverseRoot,
+          rate);
     }
 
     /** The fallback of Muon and FISMO: Adam at {@link #fallbackLearningRate}, or the default. */

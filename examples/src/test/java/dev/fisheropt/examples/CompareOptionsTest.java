@@ -161,6 +161,22 @@ class CompareOptionsTest {
   }
 
   @Test
+  void workersSplitEveryBatchEquallyAndRefuseWhatTheyCannotRun() {
+    assertEquals(1, CompareOptions.parse().workers());
+    assertEquals(4, CompareOptions.parse("--workers", "4").workers());
+    assertTrue(error("--workers", "0").contains("--workers must be a positive integer"));
+    String odd = error("--workers", "3");
+    assertTrue(
+        odd.contains(
+            "--batch 128 does not split equally between --workers 3 (42 images each would leave"
+                + " 2)"),
+        odd);
+    assertTrue(error("--workers", "2", "--tune").contains("--tune with --workers"));
+    assertTrue(error("--workers", "2", "--xla").contains("--xla with --workers"));
+    assertTrue(error("--workers", "2", "--task", "lm").contains("--task lm"));
+  }
+
+  @Test
   void protocolFlags() {
     CompareOptions d = CompareOptions.parse();
     assertEquals(CompareOptions.LearningRates.WARMUP_COSINE, d.schedule());

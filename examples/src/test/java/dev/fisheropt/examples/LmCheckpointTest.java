@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.Schedule;
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.optimizers.InverseRoot;
 import dev.fisheropt.optimizers.Polar;
 import dev.fisheropt.savedmodel.TrainingExport;
 import dev.fisheropt.testing.Graphs;
@@ -64,7 +65,8 @@ class LmCheckpointTest {
       Gpt<TFloat32> model = new Gpt<>(g, TFloat32.class, SIZE, corpus.vocabularySize(), SEED);
       // factors refreshed every 3 steps, so refreshes happen on both sides of the export
       OptimizerChoice.Tuning tuning =
-          new OptimizerChoice.Tuning(3, 3, 0.92, 0.08, Polar.NEWTON_SCHULZ, Double.NaN)
+          new OptimizerChoice.Tuning(
+                  3, 3, 0.92, 0.08, Polar.NEWTON_SCHULZ, InverseRoot.EIGH, Double.NaN)
               .withFallbackLearningRate(3e-3);
       GuardedOptimizer optimizer =
           choice.build(

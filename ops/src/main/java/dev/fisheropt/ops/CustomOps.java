@@ -52,7 +52,14 @@ public final class CustomOps {
    * runtime that has loaded the library (TF-Java: {@link #shared()}; Python: {@code
    * tf.load_op_library}).
    */
-  public static final Set<String> OP_TYPES = Set.of(FusedPolar.OP_TYPE);
+  public static final Set<String> OP_TYPES = Set.of(FusedPolar.OP_TYPE, NativeEigh.OP_TYPE);
+
+  /**
+   * OpenBLAS (LAPACK for {@link NativeEigh}), which both builds of the library load from their own
+   * directory; it is extracted beside them.
+   */
+  static final String OPENBLAS_RESOURCE =
+      "dev/fisheropt/ops/native/linux-x86_64/libscipy_openblas.so";
 
   private static final Logger LOG = Logger.getLogger("dev.fisheropt.ops");
   private static CustomOps shared;
@@ -145,14 +152,27 @@ public final class CustomOps {
           Files.createTempDirectory(
               "fisheropt-ops-",
               PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-      Path file = dir.resolve(resource.substring(resource.lastIndexOf('/') + 1));
-      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
       dir.toFile().deleteOnExit();
-      file.toFile().deleteOnExit();
+      Path file = extract(in, dir, resource);
+      try (InputStream blas =
+          CustomOps.class.getClassLoader().getResourceAsStream(OPENBLAS_RESOURCE)) {
+        if (blas == null) {
+          return unavailable(
+              "resource " + OPENBLAS_RESOURCE + " is not on the class path beside " + resource);
+        }
+        extract(blas, dir, OPENBLAS_RESOURCE);
+      }
       return loadFile(file);
     } catch (IOException | RuntimeException e) {
       return unavailable("could not extract " + resource + ": " + e);
     }
+  }
+
+  private static Path extract(InputStream in, Path dir, String resource) throws IOException {
+    Path file = dir.resolve(resource.substring(resource.lastIndexOf('/') + 1));
+    Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+    file.toFile().deleteOnExit();
+    return file;
   }
 
   /** Registers the ops of the library file {@code file} with TensorFlow. */

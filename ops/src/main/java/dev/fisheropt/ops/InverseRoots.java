@@ -10,7 +10,8 @@ import org.tensorflow.types.family.TFloating;
 
 /**
  * A^{-1/2} and A^{-1} of a symmetric positive definite matrix, by a symmetric eigendecomposition
- * ({@link #eigh}) or by a matmul-only coupled Newton iteration ({@link #newton}).
+ * ({@link #eigh}, or {@link #nativeEigh} through LAPACK) or by a matmul-only coupled Newton
+ * iteration ({@link #newton}).
  *
  * <p>{@link #eigh}: eigenvalues are clamped from below at {@code floor = max(λ_max·ε·n, tiny)}
  * before the roots are taken: for a well-conditioned SPD matrix the clamp never binds, and a matrix
@@ -66,20 +67,40 @@ public final class InverseRoots {
 
   /** A^{-1/2} and A^{-1} of the square matrix {@code a} through {@code SelfAdjointEigV2}. */
   public static <T extends TFloating> Roots<T> eigh(Ops tf, Operand<T> a) {
+    long n = squareSide(a);
+    SelfAdjointEig<T> eig = tf.linalg.selfAdjointEig(a, SelfAdjointEig.computeV(true));
+    return fromEigen(tf, eig.e(), eig.v(), n);
+  }
+
+  /**
+   * {@link #eigh}'s roots from the eigendecomposition of {@link NativeEigh} (LAPACK's {@code
+   * ?syevd}; {@code SelfAdjointEigV2} where the native library is unavailable).
+   */
+  public static <T extends TFloating> Roots<T> nativeEigh(Ops tf, Operand<T> a) {
+    long n = squareSide(a);
+    NativeEigh.Decomposition<T> eig = NativeEigh.decompose(tf, a);
+    return fromEigen(tf, eig.values(), eig.vectors(), n);
+  }
+
+  private static long squareSide(Operand<?> a) {
     long[] shape = Matrices.matrixShape(a, "inverse-root input");
     if (shape[0] != shape[1]) {
       throw new IllegalArgumentException(
           "inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
     }
-    Class<T> type = a.type();
-    SelfAdjointEig<T> eig = tf.linalg.selfAdjointEig(a, SelfAdjointEig.computeV(true));
-    double relative = shape[0] * Matrices.epsilon(type);
+    return shape[0];
+  }
+
+  /** V·diag(λ^{-1/2})·Vᵀ and V·diag(λ⁻¹)·Vᵀ over the eigenvalues clamped at the floor. */
+  private static <T extends TFloating> Roots<T> fromEigen(
+      Ops tf, Operand<T> e, Operand<T> v, long n) {
+    Class<T> type = e.type();
+    double relative = n * Matrices.epsilon(type);
     Operand<T> floor =
         tf.math.maximum(
-            tf.math.mul(tf.max(eig.e(), tf.constant(0)), Matrices.scalar(tf, relative, type)),
+            tf.math.mul(tf.max(e, tf.constant(0)), Matrices.scalar(tf, relative, type)),
             Matrices.scalar(tf, TINY, type));
-    Operand<T> lambda = tf.math.maximum(eig.e(), floor);
-    Operand<T> v = eig.v();
+    Operand<T> lambda = tf.math.maximum(e, floor);
     Operand<T> inverseSqrt =
         Matrices.matmulTransposeB(tf, tf.math.mul(v, tf.math.rsqrt(lambda)), v);
     Operand<T> inverse =

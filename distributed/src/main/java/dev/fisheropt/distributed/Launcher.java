@@ -10,21 +10,25 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * Starts a {@link LocalCluster} of test workers, inside a private network namespace ({@code unshare
- * -n}, only {@code lo} up) where the machine allows it, since the gRPC servers bind every
- * interface; elsewhere on plain loopback, with a logged note. Every launch has a deadline after
- * which the whole process tree is killed.
+ * Starts a {@link LocalCluster} of workers (for tests, and for programs that launch workers of
+ * their own), inside a private network namespace ({@code unshare -n}, only {@code lo} up) where the
+ * machine allows it, since the gRPC servers bind every interface; elsewhere on plain loopback, with
+ * a logged note. Every launch has a deadline after which the whole process tree is killed.
  */
-final class Launcher {
+public final class Launcher {
   private static final Logger LOG = Logger.getLogger(Launcher.class.getName());
   private static Boolean namespaces;
 
   private Launcher() {}
 
-  record Outcome(int exitCode, String output, double seconds) {}
+  /**
+   * How a launch ended: {@code exitCode} as {@link LocalCluster} reports it (−1 if it outlived its
+   * own deadline), the output of task 0 followed by every other task's log, and its wall time.
+   */
+  public record Outcome(int exitCode, String output, double seconds) {}
 
   /** Whether {@code unshare -n} with {@code lo} up works here (asked once). */
-  static synchronized boolean privateNetwork() {
+  public static synchronized boolean privateNetwork() {
     if (namespaces == null) {
       try {
         Process p =
@@ -46,7 +50,7 @@ final class Launcher {
   }
 
   /** Runs {@code main args…} on {@code workers} workers; kills everything after {@code timeout}. */
-  static Outcome run(int workers, Class<?> main, List<String> args, long timeoutSeconds)
+  public static Outcome run(int workers, Class<?> main, List<String> args, long timeoutSeconds)
       throws IOException, InterruptedException {
     Path logs = Files.createTempDirectory("fisheropt-workers-");
     List<String> java = new ArrayList<>();
