@@ -4,8 +4,8 @@ import dev.fisheropt.ops.NewtonSchulz;
 import dev.fisheropt.optimizers.Frog;
 
 /**
- * Bytes one update moves on the bench MLP (float32), the memory side of the roofline beside {@link
- * FlopModel}.
+ * Bytes one training step moves on the bench MLP (float32), the memory side of the roofline beside
+ * {@link FlopModel}.
  *
  * <p>Counting rule, the way TensorFlow's CPU executor runs a graph without XLA: every op reads each
  * of its tensor inputs once and writes its output once, nothing is fused and nothing stays in cache
@@ -14,6 +14,11 @@ import dev.fisheropt.optimizers.Frog;
  * parameter matrix W ∈ ℝ^{m×n}, P = mn:
  *
  * <ul>
+ *   <li>forward and backward, per layer of n outputs at batch B: the MatMuls of {@link
+ *       FlopModel#matMuls}, BiasAdd (8Bn) and BiasAddGrad's reduction (4Bn), and for the two hidden
+ *       layers ReLU (8Bn) and ReluGrad (reads the gradient and the activation: 12Bn); the loss and
+ *       its gradient over the B×10 logits are left out (some ten passes over 40 bytes per example,
+ *       against 64w per example for the hidden layers' element-wise ops);
  *   <li>the guard, per gradient: IsFinite (reads 4, writes 1) and its reduction (1): 6P; per array
  *       the step writes: IsFinite + reduction (6), Select between new and old (reads 9, writes 4)
  *       and Assign (reads 4, writes 4): 27 bytes per entry;
@@ -63,6 +68,20 @@ final class ByteModel {
   /** A MatMul [a, b]·[b, c]. */
   static double matmul(double a, double b, double c) {
     return FLOAT * (a * b + b * c + a * c);
+  }
+
+  /** The element-wise ops of forward and backward (everything but their MatMuls). */
+  static double elementwiseForwardBackward(int w, int batch) {
+    long[][] kernels = FlopModel.kernels(w);
+    double bytes = 0;
+    for (int i = 0; i < kernels.length; i++) {
+      double outputs = (double) batch * kernels[i][1];
+      bytes += elementwise(1, outputs) + FLOAT * outputs;
+      if (i < kernels.length - 1) {
+        bytes += elementwise(1, outputs) + elementwise(2, outputs);
+      }
+    }
+    return bytes;
   }
 
   static double adam(double p) {

@@ -2,13 +2,17 @@ package dev.fisheropt.bench;
 
 import dev.fisheropt.examples.OptimizerChoice;
 import dev.fisheropt.optimizers.Frog;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * FLOP counts of one step on the MLP 784→w→w→10 (the bench model), for predicting step-time ratios.
  *
- * <p>Forward + backward ≈ 6·B·Σ m·n over the kernels (two multiply-adds per weight and example for
- * forward, four for the two backward products). Updates, per kernel W ∈ ℝ^{m×n}, a = min(m,n), b =
- * max(m,n):
+ * <p>Forward + backward: the MatMuls that run, 2·B·m·n FLOPs each: per kernel the forward product
+ * and the kernel gradient, and the input gradient for every kernel but the first (the gradient with
+ * respect to the fed images is built but feeds nothing, so the session prunes it): 6·B·Σ m·n −
+ * 2·B·784·w. Element-wise work (bias, ReLU, the loss) is left out: memory-bound, see {@link
+ * ByteModel}. Updates, per kernel W ∈ ℝ^{m×n}, a = min(m,n), b = max(m,n):
  *
  * <ul>
  *   <li>Adam ≈ 12 per parameter, SGD+momentum ≈ 3 (element-wise; memory-bound in practice);
@@ -45,10 +49,30 @@ final class FlopModel {
     return new long[][] {{784, w}, {w, w}, {w, 10}};
   }
 
+  /** The MatMuls of forward and backward as {a, b, c} for [a, b]·[b, c]. */
+  static List<long[]> matMuls(int w, int batch) {
+    List<long[]> products = new ArrayList<>();
+    long[][] kernels = kernels(w);
+    for (int i = 0; i < kernels.length; i++) {
+      long m = kernels[i][0];
+      long n = kernels[i][1];
+      products.add(new long[] {batch, m, n});
+      products.add(new long[] {m, batch, n});
+      if (i > 0) {
+        products.add(new long[] {batch, n, m});
+      }
+    }
+    return products;
+  }
+
+  static double matMul(long[] shape) {
+    return 2.0 * shape[0] * shape[1] * shape[2];
+  }
+
   static double forwardBackward(int w, int batch) {
     double f = 0;
-    for (long[] k : kernels(w)) {
-      f += 6.0 * batch * k[0] * k[1];
+    for (long[] shape : matMuls(w, batch)) {
+      f += matMul(shape);
     }
     return f;
   }

@@ -30,26 +30,39 @@ import org.tensorflow.types.TInt32;
  * measured in the same run.
  *
  * <p>Method: one graph and session per optimizer, all open at once; {@link #INPUTS} pre-built
- * random batches fed in rotation; a warm-up block, then rounds in which every optimizer runs one
- * block of {@link #BLOCK} consecutive steps (so FISMO with interval 10 pays exactly one refresh per
- * block), the order of optimizers rotating from round to round. A block's time ÷ {@link #BLOCK} is
- * one sample; the figures are medians over rounds, and ratios are medians of the per-round ratios,
- * which cancels most of the drift of a machine shared with other jobs.
+ * random batches fed in rotation; a warm-up step, then rounds in which every optimizer runs one
+ * block of consecutive steps, the order of optimizers rotating from round to round. A block holds
+ * whole refresh intervals: {@link #BLOCK} steps (so FISMO with interval 10 pays exactly one refresh
+ * per block), or one step for an optimizer that refreshes on every step ({@link Entry#blockSteps}).
+ * A block's time ÷ its steps is one sample; the figures are medians over rounds, and ratios are
+ * medians of the per-round ratios, which cancels most of the drift of a machine shared with other
+ * jobs.
  *
- * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B), {@code update
- * ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the same run, plus the
- * pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]} (per-op-type kernel times
- * of one optimizer's step, {@link Profile}). ENTRIES: labels, comma-separated (see {@link
- * #select}).
+ * <p>Modes: {@code grid ROUNDS [WIDTHS [BATCHES [ENTRIES]]]} (step time over w × B, against the
+ * FLOP model and the roofline of {@link Roofline#step}, whose ceilings it measures in the same
+ * run), {@code update ROUNDS [ENTRIES]} (the optimizer update alone, against the MatMul rate of the
+ * same run, plus the pieces FISMO spends its time in), {@code profile STEPS W B ENTRY [cnn]}
+ * (per-op-type kernel times of one optimizer's step, {@link Profile}). ENTRIES: labels,
+ * comma-separated (see {@link #select}).
  */
 public final class StepBench {
   static final int INPUTS = 4;
   static final int BLOCK = 10;
+  static final int CEILING_ROUNDS = 5;
 
   /** One benchmarked configuration; {@code xla}: its session clusters with {@link Xla}. */
   record Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning, boolean xla) {
     Entry(String label, OptimizerChoice choice, OptimizerChoice.Tuning tuning) {
       this(label, choice, tuning, false);
+    }
+
+    /**
+     * Steps per timed block of the grid. FISMO k=1 refreshes on every step, so one step is a whole
+     * interval, and at 0.1–25 s a step it is long enough to time alone; ten would make it most of
+     * the run at w = 2048.
+     */
+    int blockSteps() {
+      return choice == OptimizerChoice.FISMO && tuning.fismoInterval() == 1 ? 1 : BLOCK;
     }
 
     /** XLA sessions and FISMO's other root methods run only when asked for by label. */
@@ -125,7 +138,7 @@ public final class StepBench {
       case "grid" ->
           grid(
               rounds,
-              args.length > 2 ? ints(args[2]) : new int[] {256, 1024},
+              args.length > 2 ? ints(args[2]) : new int[] {256, 1024, 2048},
               args.length > 3 ? ints(args[3]) : new int[] {64, 512, 4096},
               select(args.length > 4 ? args[4] : null));
       case "update" -> UpdateBench.run(rounds, select(args.length > 2 ? args[2] : null));
@@ -242,6 +255,11 @@ public final class StepBench {
     return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   }
 
+  /**
+   * The grid's table, printed at the end: the ceilings are the best rounds of the whole run (one
+   * ceiling round per timing round), since a shared machine can be slow for minutes at a time. Each
+   * (w, B) also goes to stderr as it finishes.
+   */
   private static void grid(int rounds, int[] widths, int[] batches, List<Entry> entries) {
     int momentum = -1;
     for (int i = 0; i < entries.size(); i++) {
@@ -249,51 +267,85 @@ public final class StepBench {
         momentum = i;
       }
     }
+    List<double[][]> measured = new ArrayList<>();
+    Roofline roof;
+    try (Roofline.Ceilings ceilings = new Roofline.Ceilings()) {
+      for (int r = 0; r < CEILING_ROUNDS; r++) {
+        ceilings.round();
+      }
+      for (int w : widths) {
+        for (int b : batches) {
+          List<Trainer> trainers = new ArrayList<>();
+          for (Entry e : entries) {
+            trainers.add(new Trainer(e, w, b));
+          }
+          for (Trainer t : trainers) {
+            t.block(1);
+          }
+          double[][] times = new double[trainers.size()][rounds];
+          for (int r = 0; r < rounds; r++) {
+            ceilings.round();
+            for (int k = 0; k < trainers.size(); k++) {
+              int i = (k + r) % trainers.size();
+              times[i][r] = trainers.get(i).block(trainers.get(i).entry.blockSteps());
+            }
+          }
+          trainers.forEach(Trainer::close);
+          measured.add(times);
+          for (int i = 0; i < entries.size(); i++) {
+            System.err.printf(
+                Locale.ROOT,
+                "# w = %d, B = %d, %s: %.2f ms/step, %.2f x Adam%n",
+                w,
+                b,
+                entries.get(i).label(),
+                1000 * median(times[i]),
+                medianRatio(times[i], times[0]));
+          }
+        }
+      }
+      roof = ceilings.roofline();
+    }
     System.out.println(
-        "| w | B | B/(m+n) hidden | optimizer | ms/step (median) | ratio to Adam (median of rounds)"
-            + " | FLOP-predicted ratio | ratio to SGD+momentum (median of rounds) | FLOP-predicted"
-            + " |");
-    System.out.println("|---|---|---|---|---|---|---|---|---|");
+        "| w | B | B/(m+n) hidden | optimizer | ms/step (median) | roofline ms/step | ratio to Adam"
+            + " (median of rounds) | FLOP-predicted ratio | roofline-predicted ratio | measured ÷"
+            + " roofline-predicted | ratio to SGD+momentum (median of rounds) |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+    int config = 0;
     for (int w : widths) {
       for (int b : batches) {
-        List<Trainer> trainers = new ArrayList<>();
-        for (Entry e : entries) {
-          trainers.add(new Trainer(e, w, b));
-        }
-        for (Trainer t : trainers) {
-          t.block(BLOCK);
-        }
-        double[][] times = new double[trainers.size()][rounds];
-        for (int r = 0; r < rounds; r++) {
-          for (int k = 0; k < trainers.size(); k++) {
-            int i = (k + r) % trainers.size();
-            times[i][r] = trainers.get(i).block(BLOCK);
-          }
-        }
-        for (int i = 0; i < trainers.size(); i++) {
-          double[] ratios = new double[rounds];
-          double[] toMomentum = new double[rounds];
-          for (int r = 0; r < rounds; r++) {
-            ratios[r] = times[i][r] / times[0][r];
-            toMomentum[r] = momentum < 0 ? Double.NaN : times[i][r] / times[momentum][r];
-          }
-          Entry e = trainers.get(i).entry;
+        double[][] times = measured.get(config++);
+        double adamRoof = roof.step(entries.get(0), w, b);
+        for (int i = 0; i < entries.size(); i++) {
+          Entry e = entries.get(i);
+          double stepRoof = roof.step(e, w, b);
+          double ratio = medianRatio(times[i], times[0]);
           System.out.printf(
               Locale.ROOT,
-              "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
+              "| %d | %d | %.2f | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |%n",
               w,
               b,
               b / (2.0 * w),
               e.label(),
               1000 * median(times[i]),
-              median(ratios),
+              1000 * stepRoof,
+              ratio,
               FlopModel.stepRatio(e, w, b),
-              median(toMomentum),
-              momentum < 0 ? Double.NaN : FlopModel.stepRatio(e, entries.get(momentum), w, b));
+              stepRoof / adamRoof,
+              ratio / (stepRoof / adamRoof),
+              momentum < 0 ? Double.NaN : medianRatio(times[i], times[momentum]));
         }
-        trainers.forEach(Trainer::close);
       }
     }
+  }
+
+  /** The median over rounds of {@code times[r] ÷ base[r]}. */
+  private static double medianRatio(double[] times, double[] base) {
+    double[] ratios = new double[times.length];
+    for (int r = 0; r < times.length; r++) {
+      ratios[r] = times[r] / base[r];
+    }
+    return median(ratios);
   }
 
   /** An m×n float32 variable of uniform values in [−0.5, 0.5) from {@code seed}. */

@@ -9,7 +9,6 @@ import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.xla.Xla;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.tensorflow.Graph;
@@ -26,10 +25,10 @@ import org.tensorflow.types.TFloat32;
  * The optimizer update alone at w = 1024: the parameters of the bench MLP and fixed gradients, both
  * variables, so a step is exactly the update (no forward, backward or feeding). Its time is set
  * against the time its FLOP count ({@link FlopModel#update}) needs at the MatMul rate measured in
- * the same run (1024×1024·1024×1024), and against the roofline: max(FLOPs ÷ MatMul rate, bytes
- * ({@link ByteModel}) ÷ memory bandwidth), the bandwidth measured in the same run as TensorFlow's
- * Add of two 2²⁴-float vectors (STREAM's "add": reads two arrays, writes one). Also times the
- * pieces FISMO's refresh and Muon's polar factor spend their time in, against the same roofline.
+ * the same run, and against the roofline: max(FLOPs ÷ MatMul rate, bytes ({@link ByteModel}) ÷
+ * memory bandwidth), both ceilings measured in the same run ({@link Roofline.Ceilings}). Also times
+ * the pieces FISMO's refresh and Muon's polar factor spend their time in, against the same
+ * roofline.
  *
  * <p>AdaFisher(W) and FROG read the layers' inputs and output gradients, so their update cannot run
  * without the model. For them the update is timed by difference, at batch {@link #IN_MODEL_BATCH}:
@@ -39,41 +38,6 @@ import org.tensorflow.types.TFloat32;
 final class UpdateBench {
   static final int WIDTH = 1024;
   static final int IN_MODEL_BATCH = 512;
-  static final int[] STREAM_LENGTHS = {1 << 20, 1 << 24};
-
-  /** This machine's limits as measured in the run: MatMul FLOP/s and Add bytes/s. */
-  record Roofline(double flopRate, double bandwidth) {
-    /** max(FLOPs ÷ rate, bytes ÷ bandwidth), seconds. */
-    double time(double flops, double bytes) {
-      return Math.max(flops / flopRate, bytes / bandwidth);
-    }
-
-    String bound(double flops, double bytes) {
-      return flops / flopRate >= bytes / bandwidth ? "FLOPs" : "memory";
-    }
-
-    /** "roofline ms | efficiency | bound by" for a measured time. */
-    String columns(double measured, double flops, double bytes) {
-      double roof = time(flops, bytes);
-      return String.format(
-          Locale.ROOT,
-          "%.2f | %.0f%% | %s",
-          1e3 * roof,
-          100 * roof / measured,
-          bound(flops, bytes));
-    }
-
-    void print(String piece, double measured, double flops, double bytes) {
-      System.out.printf(
-          Locale.ROOT,
-          "| %s | %.2f | %.3f | %.0f | %s |%n",
-          piece,
-          1e3 * measured,
-          flops / 1e9,
-          bytes / 1e6,
-          columns(measured, flops, bytes));
-    }
-  }
 
   static boolean needsModel(StepBench.Entry e) {
     return switch (e.choice()) {
@@ -137,7 +101,7 @@ final class UpdateBench {
   }
 
   /** One op timed alone: target {@code op} of {@code graph}. */
-  private static double time(Session s, Op op, int steps) {
+  static double time(Session s, Op op, int steps) {
     long t0 = System.nanoTime();
     for (int i = 0; i < steps; i++) {
       s.runner().addTarget(op).run();
@@ -157,11 +121,10 @@ final class UpdateBench {
     if (!inModel.isEmpty() && !direct.contains(momentum)) {
       direct.add(momentum);
     }
-    try (Graph g = new Graph()) {
+    try (Graph g = new Graph();
+        Roofline.Ceilings ceilings = new Roofline.Ceilings()) {
       Ops tf = Ops.create(g);
       Operand<TFloat32> a = StepBench.variable(tf, WIDTH, WIDTH, 7);
-      Operand<TFloat32> b = StepBench.variable(tf, WIDTH, WIDTH, 8);
-      Op matmul = tf.linalg.matMul(a, b);
       Operand<TFloat32> spd =
           tf.math.add(
               tf.linalg.matMul(a, a, MatMul.transposeB(true)),
@@ -169,12 +132,6 @@ final class UpdateBench {
       Op eigh = tf.linalg.selfAdjointEig(spd, SelfAdjointEig.computeV(true));
       Op spdOnly = spd;
       Op polar = NewtonSchulz.polar(tf, a);
-      List<Op> streams = new ArrayList<>();
-      for (int length : STREAM_LENGTHS) {
-        streams.add(
-            tf.math.add(
-                StepBench.variable(tf, length, 1, 9), StepBench.variable(tf, length, 1, 10)));
-      }
       try (Session s = new Session(g)) {
         s.initialize();
         List<UpdateOnly> updates = new ArrayList<>();
@@ -195,20 +152,13 @@ final class UpdateBench {
           t.block(StepBench.BLOCK);
         }
         double[][] stepTimes = new double[trainers.size()][rounds];
-        time(s, matmul, 5);
         time(s, eigh, 1);
         time(s, polar, 1);
-        streams.forEach(op -> time(s, op, 2));
-        double[] matmulTimes = new double[rounds];
-        double[][] streamTimes = new double[STREAM_LENGTHS.length][rounds];
         double[] eighTimes = new double[rounds];
         double[] polarTimes = new double[rounds];
         double[][] updateTimes = new double[updates.size()][rounds];
         for (int r = 0; r < rounds; r++) {
-          matmulTimes[r] = time(s, matmul, 10);
-          for (int k = 0; k < STREAM_LENGTHS.length; k++) {
-            streamTimes[k][r] = time(s, streams.get(k), STREAM_LENGTHS[k] < 1 << 22 ? 50 : 5);
-          }
+          ceilings.round();
           eighTimes[r] = time(s, eigh, 2) - time(s, spdOnly, 2);
           polarTimes[r] = time(s, polar, 3);
           for (int k = 0; k < updates.size(); k++) {
@@ -220,26 +170,7 @@ final class UpdateBench {
             stepTimes[i][r] = trainers.get(i).block(StepBench.BLOCK);
           }
         }
-        double flop = 2.0 * WIDTH * WIDTH * WIDTH;
-        double rate = flop / Arrays.stream(matmulTimes).min().orElseThrow();
-        System.out.printf(
-            Locale.ROOT,
-            "MatMul 1024x1024x1024: %.1f GFLOP/s best round (median %.1f)%n",
-            rate / 1e9,
-            flop / StepBench.median(matmulTimes) / 1e9);
-        double bandwidth = 0;
-        for (int k = 0; k < STREAM_LENGTHS.length; k++) {
-          double bytes = 3 * ByteModel.FLOAT * STREAM_LENGTHS[k];
-          double best = bytes / Arrays.stream(streamTimes[k]).min().orElseThrow();
-          bandwidth = Math.max(bandwidth, best);
-          System.out.printf(
-              Locale.ROOT,
-              "Add of two 2^%d-float vectors: %.1f GB/s best round (median %.1f)%n",
-              Integer.numberOfTrailingZeros(STREAM_LENGTHS[k]),
-              best / 1e9,
-              bytes / StepBench.median(streamTimes[k]) / 1e9);
-        }
-        Roofline roof = new Roofline(rate, bandwidth);
+        Roofline roof = ceilings.roofline();
         System.out.println();
         System.out.println(
             "| piece | measured ms | GFLOP | MB | roofline ms | efficiency | bound by |");
