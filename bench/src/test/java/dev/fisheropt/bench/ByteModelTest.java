@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The byte model against op-by-op hand counts on small shapes. */
 class ByteModelTest {
@@ -70,23 +72,18 @@ class ByteModelTest {
         + ew(2, e); // r' + βp
   }
 
-  @Test
-  void frogConjugateGradientIterationOnTheFullSystemsOfAFourByThreeKernelWithFourRows() {
+  /**
+   * One CG iteration of FROG on an m×n kernel with a sample of r rows: on the full [m, n] systems
+   * when r + 1 ≥ m, else on [r + 1, n] row-space coordinates whose operator rows are W' = XQ', [r,
+   * r + 1].
+   */
+  @ParameterizedTest(name = "{0}x{1} kernel, {2} rows")
+  @CsvSource({"4, 3, 4, 4", "6, 3, 2, 3"})
+  void frogConjugateGradientIteration(long m, long n, int rows, double systemRows) {
     assertEquals(
-        cgIteration(4, 4, 3),
-        ByteModel.frog(4, 3, 4, 1) - ByteModel.frog(4, 3, 4, 0),
-        1e-9,
-        "one CG iteration on [4, 3]");
-  }
-
-  @Test
-  void frogConjugateGradientIterationInTheRowSpaceOfTwoRowsOfASixByThreeKernel() {
-    // Coordinates [q + 1, n] = [3, 3]; the operator's rows are W' = XQ', [2, 3].
-    assertEquals(
-        cgIteration(2, 3, 3),
-        ByteModel.frog(6, 3, 2, 1) - ByteModel.frog(6, 3, 2, 0),
-        1e-9,
-        "one CG iteration on the coordinates");
+        cgIteration(rows, systemRows, n),
+        ByteModel.frog(m, n, rows, 1) - ByteModel.frog(m, n, rows, 0),
+        1e-9);
   }
 
   @Test

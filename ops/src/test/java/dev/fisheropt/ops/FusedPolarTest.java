@@ -18,7 +18,6 @@ import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,21 +42,9 @@ class FusedPolarTest {
   private static final double B = NewtonSchulz.B_DEFAULT;
   private static final double C = NewtonSchulz.C_DEFAULT;
 
-  /**
-   * The default build packs the library, so it must load; only a build run with
-   * -Dfisheropt.native.skip=true (which surefire passes on) may lack it, and then the comparisons
-   * would compare the graph with itself, so they are reported as aborted rather than passed.
-   */
   @BeforeAll
   static void libraryIsPresentUnlessTheNativeBuildWasSkipped() {
-    if (Boolean.getBoolean("fisheropt.native.skip")) {
-      Assumptions.abort("native build skipped (-Dfisheropt.native.skip=true)");
-    }
-    assertTrue(
-        CustomOps.shared().isLoaded(),
-        () ->
-            "libfisheropt_ops.so did not load: "
-                + CustomOps.shared().unavailableReason().orElse(""));
+    NativeLibrary.requireUnlessSkipped();
   }
 
   static Stream<Arguments> shapes() {

@@ -11,7 +11,6 @@ import dev.fisheropt.testing.Tensors;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -32,17 +31,9 @@ import org.tensorflow.types.family.TFloating;
  * {@code SelfAdjointEigV2}.
  */
 class NativeEighTest {
-  /** As in {@link FusedPolarTest}: the default build packs the library, so it must load. */
   @BeforeAll
   static void libraryIsPresentUnlessTheNativeBuildWasSkipped() {
-    if (Boolean.getBoolean("fisheropt.native.skip")) {
-      Assumptions.abort("native build skipped (-Dfisheropt.native.skip=true)");
-    }
-    assertTrue(
-        CustomOps.shared().isLoaded(),
-        () ->
-            "libfisheropt_ops.so did not load: "
-                + CustomOps.shared().unavailableReason().orElse(""));
+    NativeLibrary.requireUnlessSkipped();
     assertTrue(NativeEigh.buildsOp());
   }
 
