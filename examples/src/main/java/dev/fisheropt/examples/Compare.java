@@ -105,12 +105,8 @@ public final class Compare {
       Stats testAccuracy,
       Stats finalTrainLoss,
       double target,
-      int reached,
-      Stats stepsToTarget,
-      Stats secondsToTarget) {
+      TimeToTarget toTarget) {
     static Summary of(List<Result> runs, double target) {
-      List<Curve.Point> hits =
-          runs.stream().map(r -> r.curve().firstReaching(target)).filter(p -> p != null).toList();
       return new Summary(
           runs.get(0).choice(),
           runs.get(0).learningRate(),
@@ -118,9 +114,7 @@ public final class Compare {
           Stats.of(runs.stream().mapToDouble(Result::testAccuracy).toArray()),
           Stats.of(runs.stream().mapToDouble(Result::finalTrainLoss).toArray()),
           target,
-          hits.size(),
-          Stats.of(hits.stream().mapToDouble(Curve.Point::step).toArray()),
-          Stats.of(hits.stream().mapToDouble(Curve.Point::seconds).toArray()));
+          TimeToTarget.of(runs.stream().map(r -> r.curve().firstReaching(target)).toList()));
     }
   }
 
@@ -835,16 +829,6 @@ public final class Compare {
     }
     b.append("|\n");
     for (Summary s : summaries) {
-      int n = s.runs().size();
-      String at =
-          s.reached() == 0
-              ? "not reached"
-              : String.format(
-                      Locale.ROOT,
-                      "%s / %s",
-                      s.stepsToTarget().format("%.0f"),
-                      s.secondsToTarget().format("%.1f"))
-                  + (n > 1 ? String.format(Locale.ROOT, " (%d/%d)", s.reached(), n) : "");
       double step = medianStep(s.runs());
       b.append(
           String.format(
@@ -862,7 +846,7 @@ public final class Compare {
               step,
               Double.isNaN(adamStep) ? "–" : String.format(Locale.ROOT, "%.2fx", step / adamStep),
               human(s.runs().get(0).stateBytes()),
-              at));
+              s.toTarget().cell()));
     }
     b.append(
         String.format(

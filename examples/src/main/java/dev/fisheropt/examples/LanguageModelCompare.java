@@ -102,12 +102,8 @@ public final class LanguageModelCompare {
       Stats validationLoss,
       Stats finalTrainLoss,
       double target,
-      int reached,
-      Stats stepsToTarget,
-      Stats secondsToTarget) {
+      TimeToTarget toTarget) {
     static Summary of(List<Result> runs, double target) {
-      List<Curve.Point> hits =
-          runs.stream().map(r -> r.curve().firstAtMost(target)).filter(p -> p != null).toList();
       return new Summary(
           runs.get(0).choice(),
           runs.get(0).learningRate(),
@@ -115,9 +111,7 @@ public final class LanguageModelCompare {
           Stats.of(runs.stream().mapToDouble(Result::validationLoss).toArray()),
           Stats.of(runs.stream().mapToDouble(Result::finalTrainLoss).toArray()),
           target,
-          hits.size(),
-          Stats.of(hits.stream().mapToDouble(Curve.Point::step).toArray()),
-          Stats.of(hits.stream().mapToDouble(Curve.Point::seconds).toArray()));
+          TimeToTarget.of(runs.stream().map(r -> r.curve().firstAtMost(target)).toList()));
     }
   }
 
@@ -650,16 +644,6 @@ public final class LanguageModelCompare {
     }
     b.append("|\n");
     for (Summary s : summaries) {
-      int n = s.runs().size();
-      String at =
-          s.reached() == 0
-              ? "not reached"
-              : String.format(
-                      Locale.ROOT,
-                      "%s / %s",
-                      s.stepsToTarget().format("%.0f"),
-                      s.secondsToTarget().format("%.1f"))
-                  + (n > 1 ? String.format(Locale.ROOT, " (%d/%d)", s.reached(), n) : "");
       double step = medianStep(s.runs());
       Stats loss = s.validationLoss();
       b.append(
@@ -675,7 +659,7 @@ public final class LanguageModelCompare {
               step,
               Double.isNaN(adamStep) ? "–" : String.format(Locale.ROOT, "%.2fx", step / adamStep),
               Compare.human(s.runs().get(0).stateBytes()),
-              at));
+              s.toTarget().cell()));
     }
     b.append(
         String.format(
