@@ -145,7 +145,7 @@ final class ByteModel {
     double r = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
     double sample = 20 * r * m + 60 * r * n;
     double step = 28 * p + 2 * GUARDED_WRITE * p + GUARDED_GRADIENT * p;
-    if (r + 1 >= m) {
+    if (!Frog.rowSpaceIsSmaller((long) r, m)) {
       return 20 * p
           + sample
           + conjugateGradient(p, r, m, n, cgIterations)

@@ -128,7 +128,7 @@ final class FlopModel {
     double r = Math.min(Frog.SAMPLE_SIZE_DEFAULT, batch);
     double c = Frog.CG_ITERATIONS_DEFAULT;
     double rowWeights = 4 * r * (m + n);
-    if (r + 1 >= m) {
+    if (!Frog.rowSpaceIsSmaller((long) r, m)) {
       return 2 * params + rowWeights + c * (4 * r * params + r * n + 10 * params) + 6 * params;
     }
     double q = r;

@@ -67,7 +67,7 @@ public final class InverseRoots {
 
   /** A^{-1/2} and A^{-1} of the square matrix {@code a} through {@code SelfAdjointEigV2}. */
   public static <T extends TFloating> Roots<T> eigh(Ops tf, Operand<T> a) {
-    long n = squareSide(a);
+    long n = Matrices.squareSide(a, "inverse-root input");
     SelfAdjointEig<T> eig = tf.linalg.selfAdjointEig(a, SelfAdjointEig.computeV(true));
     return fromEigen(tf, eig.e(), eig.v(), n);
   }
@@ -77,18 +77,9 @@ public final class InverseRoots {
    * ?syevd}; {@code SelfAdjointEigV2} where the native library is unavailable).
    */
   public static <T extends TFloating> Roots<T> nativeEigh(Ops tf, Operand<T> a) {
-    long n = squareSide(a);
+    long n = Matrices.squareSide(a, "inverse-root input");
     NativeEigh.Decomposition<T> eig = NativeEigh.decompose(tf, a);
     return fromEigen(tf, eig.values(), eig.vectors(), n);
-  }
-
-  private static long squareSide(Operand<?> a) {
-    long[] shape = Matrices.matrixShape(a, "inverse-root input");
-    if (shape[0] != shape[1]) {
-      throw new IllegalArgumentException(
-          "inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
-    }
-    return shape[0];
   }
 
   /** V·diag(λ^{-1/2})·Vᵀ and V·diag(λ⁻¹)·Vᵀ over the eigenvalues clamped at the floor. */
@@ -155,11 +146,7 @@ public final class InverseRoots {
    */
   public static <T extends TFloating> NewtonRoots<T> newton(
       Ops tf, Operand<T> a, int maxIterations) {
-    long[] shape = Matrices.matrixShape(a, "inverse-root input");
-    if (shape[0] != shape[1]) {
-      throw new IllegalArgumentException(
-          "inverse-root input must be square, got " + shape[0] + "x" + shape[1]);
-    }
+    long n = Matrices.squareSide(a, "inverse-root input");
     if (maxIterations < 1) {
       throw new IllegalArgumentException(
           "Newton iterations must be at least 1, got " + maxIterations);
@@ -176,7 +163,7 @@ public final class InverseRoots {
             (fn, in) -> in.subList(1, 5),
             (fn, in) -> {
               Attempt<T> shifted =
-                  attempt(fn, in.get(0), shape[0] * Matrices.epsilon(type), maxIterations);
+                  attempt(fn, in.get(0), n * Matrices.epsilon(type), maxIterations);
               return List.of(
                   shifted.inverseSqrt(),
                   shifted.inverse(),

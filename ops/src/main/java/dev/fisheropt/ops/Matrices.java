@@ -45,6 +45,16 @@ final class Matrices {
     return new long[] {s.size(0), s.size(1)};
   }
 
+  /** The side n of a square n×n operand of static shape, or a clear error. */
+  static long squareSide(Operand<?> a, String what) {
+    long[] shape = matrixShape(a, what);
+    if (shape[0] != shape[1]) {
+      throw new IllegalArgumentException(
+          what + " must be square, got " + shape[0] + "x" + shape[1]);
+    }
+    return shape[0];
+  }
+
   /** tr(A) of a square matrix. */
   static <T extends TFloating> Operand<T> trace(Ops tf, Operand<T> a) {
     return tf.reduceSum(diagonal(tf, a), tf.constant(0));

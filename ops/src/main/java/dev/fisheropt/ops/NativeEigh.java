@@ -47,11 +47,7 @@ public final class NativeEigh {
   }
 
   static <T extends TFloating> Decomposition<T> decompose(Ops tf, Operand<T> a, CustomOps library) {
-    long[] shape = Matrices.matrixShape(a, "eigendecomposition input");
-    if (shape[0] != shape[1]) {
-      throw new IllegalArgumentException(
-          "eigendecomposition input must be square, got " + shape[0] + "x" + shape[1]);
-    }
+    Matrices.squareSide(a, "eigendecomposition input");
     if (a.type() != TFloat32.class && a.type() != TFloat64.class) {
       throw new IllegalArgumentException(
           "eigendecomposition supports TFloat32 and TFloat64, got " + a.type().getSimpleName());

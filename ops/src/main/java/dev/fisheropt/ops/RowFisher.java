@@ -127,9 +127,8 @@ public final class RowFisher {
         tf.math.sqrt(
             tf.reduceSum(tf.math.square(outside), tf.constant(0), ReduceSum.keepDims(true)));
     Operand<T> rhs = tf.concat(List.of(inside, outsideNorms), tf.constant(0));
-    ColumnOperator<T> reduced = fullyConnected(Matrices.matmul(tf, x, basis), lambda, tau);
     return new RowSpaceSystem<>(
-        new Operator<>("row_fisher_dense_row_space", reduced.operands(), reduced::apply),
+        fullyConnected(Matrices.matmul(tf, x, basis), lambda, tau),
         rhs,
         basis,
         outside,

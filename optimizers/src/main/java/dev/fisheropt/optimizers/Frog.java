@@ -267,13 +267,18 @@ public final class Frog extends GuardedOptimizer {
     return tf.math.div(z, norm);
   }
 
-  /**
-   * Whether the row-space form is smaller than the layer's systems: the sample's row count r is
-   * known and r + 1 &lt; D.
-   */
+  /** Whether the sample's row count is static and {@link #rowSpaceIsSmaller} for the layer. */
   private static boolean inRowSpacePays(Operand<?> x, MatrixView view) {
     long r = x.shape().numDimensions() == 2 ? x.shape().size(0) : -1;
-    return r >= 0 && r + 1 < view.rows();
+    return r >= 0 && rowSpaceIsSmaller(r, view.rows());
+  }
+
+  /**
+   * Whether a dense layer with D inputs, solved from r sampled rows, runs its CG in the row space
+   * ({@link Builder#solveInRowSpace}): r + 1 coordinates per column against D.
+   */
+  public static boolean rowSpaceIsSmaller(long sampledRows, long inputs) {
+    return sampledRows + 1 < inputs;
   }
 
   /**
