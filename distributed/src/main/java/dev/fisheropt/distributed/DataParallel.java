@@ -142,8 +142,7 @@ public final class DataParallel {
    * @throws IllegalStateException if another worker's cluster description differs from this one's
    */
   public void initialize(Session session) {
-    session.initialize();
-    checkSameCluster(session);
+    initializeAndCheck(session);
     session.run(broadcasts.computeIfAbsent(session.graph(), this::broadcastAll));
   }
 
@@ -155,8 +154,7 @@ public final class DataParallel {
    * only the step's collectives do.
    */
   public void initialize(Session session, String prefix) {
-    session.initialize();
-    checkSameCluster(session);
+    initializeAndCheck(session);
     if (isChief()) {
       session.restore(prefix);
     }
@@ -195,6 +193,21 @@ public final class DataParallel {
     }
     variables.sort(Comparator.comparing(v -> v.op().name()));
     return collectives.broadcastVariables(Ops.create(graph), variables);
+  }
+
+  /**
+   * Runs the initializers, then {@link #checkSameCluster}. The initializers' run is this worker's
+   * first contact with the others (its master asks every listed worker for its devices), so a
+   * worker whose peers have already found a mismatch and exited fails there, and says so as the
+   * check would.
+   */
+  private void initializeAndCheck(Session session) {
+    try {
+      session.initialize();
+    } catch (TensorFlowException e) {
+      throw clusterCheckFailed(e);
+    }
+    checkSameCluster(session);
   }
 
   /**
@@ -251,23 +264,7 @@ public final class DataParallel {
         }
       }
     } catch (TensorFlowException e) {
-      String message = e.getMessage() == null ? e.toString() : e.getMessage();
-      int line = message.indexOf('\n', message.indexOf('\n') + 1);
-      throw new IllegalStateException(
-          "task "
-              + me
-              + ": the cluster check "
-              + (c.isChief() ? "with the other tasks" : "with task 0")
-              + " failed within "
-              + collectives.timeoutSeconds()
-              + " s: were the workers started with different cluster descriptions (task 0's"
-              + " listing fewer workers than this one's "
-              + c.size()
-              + ", "
-              + c.workers()
-              + "), or did a worker fail? TensorFlow: "
-              + (line < 0 ? message : message.substring(0, line)),
-          e);
+      throw clusterCheckFailed(e);
     }
     if (verdict[0] != 0) {
       int other = (int) verdict[0] - 1;
@@ -285,6 +282,28 @@ public final class DataParallel {
               + c.workers()
               + " (every worker must list the same addresses in the same order)");
     }
+  }
+
+  /** The error of a cluster check that could not reach the other workers. */
+  private IllegalStateException clusterCheckFailed(TensorFlowException e) {
+    Cluster c = cluster();
+    String message = e.getMessage() == null ? e.toString() : e.getMessage();
+    int line = message.indexOf('\n', message.indexOf('\n') + 1);
+    return new IllegalStateException(
+        "task "
+            + c.taskIndex()
+            + ": the cluster check "
+            + (c.isChief() ? "with the other tasks" : "with task 0")
+            + " failed within "
+            + collectives.timeoutSeconds()
+            + " s: were the workers started with different cluster descriptions (task 0's"
+            + " listing fewer workers than this one's "
+            + c.size()
+            + ", "
+            + c.workers()
+            + "), or did a worker fail? TensorFlow: "
+            + (line < 0 ? message : message.substring(0, line)),
+        e);
   }
 
   /** A fingerprint of the addresses in order (not of the task index, which differs). */
