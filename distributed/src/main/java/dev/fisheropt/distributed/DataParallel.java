@@ -123,6 +123,14 @@ public final class DataParallel {
   }
 
   /**
+   * The data-parallel training step of {@code optimizer} on this worker's share built as shards,
+   * one loss each ({@link GuardedOptimizer#minimize(List, dev.fisheropt.optimizers.Replicas)}).
+   */
+  public Op minimize(GuardedOptimizer optimizer, List<? extends Operand<?>> shardLosses) {
+    return optimizer.minimize(shardLosses, collectives);
+  }
+
+  /**
    * A session on this worker's server (see {@link Worker#newSession}), once every other worker's
    * server answers.
    *

@@ -81,6 +81,26 @@ class DataParallelTest {
     }
   }
 
+  /**
+   * One process that builds its batch as two shards (the model twice, on the halves, one loss each)
+   * reduces gradients and statistics as the two workers do, so it computes the same bits, where one
+   * process on the whole batch differs from them by rounding.
+   */
+  @Test
+  void twoWorkersAreBitIdenticalToOneProcessOnTwoShards() throws Exception {
+    assertEquals(0, training.exitCode(), training.output());
+    for (ParallelProblem.Case c : ParallelProblem.Case.values()) {
+      Map<String, double[]> workers = read(c, 0);
+      Map<String, double[]> twoShards = oneProcess(c, 2);
+      assertEquals(workers.keySet(), twoShards.keySet(), c + ": variables");
+      for (String name : workers.keySet()) {
+        assertArrayEquals(
+            workers.get(name), twoShards.get(name), c + ": one process on two shards, " + name);
+      }
+      System.out.printf("%s: two workers bit-identical to one process on two shards%n", c);
+    }
+  }
+
   @Test
   void aCheckpointOfTheChiefResumesInOneProcess() throws Exception {
     assertEquals(0, training.exitCode(), training.output());
@@ -206,7 +226,12 @@ class DataParallelTest {
   }
 
   private static Map<String, double[]> oneProcess(ParallelProblem.Case c) {
-    try (ParallelProblem p = new ParallelProblem(c, Replicas.single(), 7);
+    return oneProcess(c, 1);
+  }
+
+  /** One process on the whole batch, built as {@code shards} copies of the model on its parts. */
+  private static Map<String, double[]> oneProcess(ParallelProblem.Case c, int shards) {
+    try (ParallelProblem p = new ParallelProblem(c, Replicas.single(), 7, shards);
         Session s = new Session(p.graph)) {
       s.initialize();
       p.train(s, 0, STEPS);

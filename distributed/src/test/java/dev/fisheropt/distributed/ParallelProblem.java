@@ -12,7 +12,9 @@ import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
 import dev.fisheropt.optimizers.Replicas;
 import dev.fisheropt.testing.Tensors;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
@@ -101,7 +103,6 @@ final class ParallelProblem implements AutoCloseable {
   private final ParallelProblem.Case problemCase;
   final Placeholder<TFloat64> x;
   final Placeholder<TInt32> labels;
-  final Operand<TFloat64> loss;
   final Op step;
   private final int replicas;
   private final int index;
@@ -111,6 +112,15 @@ final class ParallelProblem implements AutoCloseable {
    * {@code initSeed} seeds the initial weights (a replica's own, before the broadcast).
    */
   ParallelProblem(Case c, Replicas r, long initSeed) {
+    this(c, r, initSeed, 1);
+  }
+
+  /**
+   * As {@link #ParallelProblem(Case, Replicas, long)}, with the model built {@code shards} times in
+   * the graph, each copy on the next 1/S of the replica's rows, and the step built from their
+   * losses.
+   */
+  ParallelProblem(Case c, Replicas r, long initSeed, int shards) {
     this.replicas = r.count();
     this.index = r.index();
     this.problemCase = c;
@@ -125,17 +135,28 @@ final class ParallelProblem implements AutoCloseable {
     Variable<TFloat64> k2 =
         param("dense", "kernel", init, 1.0 / 12, SIDE * SIDE * CHANNELS, CLASSES);
     Variable<TFloat64> b2 = param("dense", "bias", init, 0.1, CLASSES);
-    Operand<TFloat64> z1 =
-        tf.math.add(tf.nn.conv2d(x, k1, java.util.List.of(1L, 1L, 1L, 1L), "SAME"), b1);
-    Operand<TFloat64> h =
-        tf.reshape(tf.nn.relu(z1), tf.constant(new long[] {-1, SIDE * SIDE * CHANNELS}));
-    Operand<TFloat64> logits = tf.math.add(tf.linalg.matMul(h, k2), b2);
-    loss = SoftmaxCrossEntropy.mean(tf, logits, labels, CLASSES);
-    LayerCollection layers =
-        new LayerCollection()
-            .registerConv2d(k1, b1, new long[] {1, 1, 1, 1}, "SAME", x, z1)
+    List<? extends Operand<TFloat64>> xs =
+        shards == 1 ? List.of(x) : tf.split(tf.constant(0), x, (long) shards).output();
+    List<? extends Operand<TInt32>> ys =
+        shards == 1 ? List.of(labels) : tf.split(tf.constant(0), labels, (long) shards).output();
+    LayerCollection layers = new LayerCollection();
+    List<Operand<TFloat64>> losses = new ArrayList<>();
+    for (int k = 0; k < shards; k++) {
+      Operand<TFloat64> z1 =
+          tf.math.add(tf.nn.conv2d(xs.get(k), k1, List.of(1L, 1L, 1L, 1L), "SAME"), b1);
+      Operand<TFloat64> h =
+          tf.reshape(tf.nn.relu(z1), tf.constant(new long[] {-1, SIDE * SIDE * CHANNELS}));
+      Operand<TFloat64> logits = tf.math.add(tf.linalg.matMul(h, k2), b2);
+      losses.add(SoftmaxCrossEntropy.mean(tf, logits, ys.get(k), CLASSES));
+      if (k == 0) {
+        layers
+            .registerConv2d(k1, b1, new long[] {1, 1, 1, 1}, "SAME", xs.get(k), z1)
             .registerFullyConnected(k2, b2, h, logits);
-    step = c.build(graph, layers).minimize(loss, r);
+      } else {
+        layers.registerShard(k1, xs.get(k), z1).registerShard(k2, h, logits);
+      }
+    }
+    step = c.build(graph, layers).minimize(losses, r);
   }
 
   /** Runs steps {@code first … first+count−1} on this replica's share of each global batch. */

@@ -3,6 +3,7 @@ package dev.fisheropt.examples;
 import dev.fisheropt.distributed.Cluster;
 import dev.fisheropt.distributed.DataParallel;
 import dev.fisheropt.optimizers.GuardedOptimizer;
+import dev.fisheropt.optimizers.Replicas;
 import dev.fisheropt.xla.Xla;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -38,10 +39,10 @@ import org.tensorflow.types.TInt32;
  * {@code compare}: trains the same classifier on Fashion-MNIST with each chosen optimizer, from the
  * same initial weights and the same batch order, and reports how they compare.
  *
- * <p>Writes to {@code --out}: {@code curves.csv} (optimizer, step, epoch, seconds, train_loss,
- * test_accuracy), {@code compare.png} (loss and accuracy against steps and seconds), {@code
- * summary.md} (the final table) and {@code tensorboard/<optimizer>/} event files ({@code
- * tensorboard --logdir DIR/tensorboard}).
+ * <p>Writes to {@code --out}: {@code curves.csv} (optimizer, seed, step, seconds, train_loss as a
+ * double that reads back exactly, validation_accuracy), {@code compare.png} (loss and accuracy
+ * against steps and seconds), {@code summary.md} (the final table) and {@code
+ * tensorboard/<optimizer>/} event files ({@code tensorboard --logdir DIR/tensorboard}).
  *
  * <p>With {@code --workers N} it is one of N worker processes ({@code FISHEROPT_CLUSTER}, set by
  * {@code bash run-compare.sh --workers N}): every worker runs the same runs in the same order, each
@@ -261,7 +262,7 @@ public final class Compare {
             ? options.seed() + ".." + (options.seed() + options.seeds() - 1)
             : Long.toString(options.seed()),
         options.xla() ? ", XLA" : "",
-        job == null ? "" : "; " + workersLine());
+        layoutLine().isEmpty() ? "" : "; " + layoutLine());
     Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
     for (OptimizerChoice choice : options.optimizers()) {
       rates.put(choice, options.learningRate(choice));
@@ -317,7 +318,7 @@ public final class Compare {
         options.seeds() > 1 ? stds : null,
         "Fashion-MNIST " + options.model().name(),
         options.out().resolve("compare.png"));
-    String table = (job == null ? "" : workersLine() + "\n\n") + table(summaries);
+    String table = (layoutLine().isEmpty() ? "" : layoutLine() + "\n\n") + table(summaries);
     Files.writeString(options.out().resolve("summary.md"), table);
     out.println();
     out.print(table);
@@ -345,14 +346,31 @@ public final class Compare {
     return job == null || job.isChief();
   }
 
-  private String workersLine() {
-    int n = job.cluster().size();
+  /**
+   * How every batch is split: across worker processes, into shards reduced as workers reduce, or
+   * (empty) neither.
+   */
+  private String layoutLine() {
+    int n = job == null ? 1 : job.cluster().size();
+    int shards = options.shards();
+    String split =
+        shards == n
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                ", reduced as %d shards of %d images",
+                shards,
+                options.batchSize() / shards);
+    if (job == null) {
+      return split.isEmpty() ? "" : "one process" + split + " (as " + shards + " workers reduce)";
+    }
     return String.format(
         Locale.ROOT,
-        "%d worker process%s, %d images each per batch (ms/step: task 0's)",
+        "%d worker process%s, %d images each per batch%s (ms/step: task 0's)",
         n,
         n > 1 ? "es" : "",
-        options.batchSize() / n);
+        options.batchSize() / n,
+        split);
   }
 
   /**
@@ -537,7 +555,14 @@ public final class Compare {
           job == null
               ? new DataParallel.Share(0, options.batchSize())
               : job.share(options.batchSize());
-      Model model = new Model(graph, options.model(), share.rows(), options.hidden(), seed);
+      Model model =
+          new Model(
+              graph,
+              options.model(),
+              share.rows(),
+              options.hidden(),
+              seed,
+              options.shards() / options.workers());
       GuardedOptimizer optimizer =
           choice.build(
               graph,
@@ -545,7 +570,9 @@ public final class Compare {
               options.schedule().of(lr, totalSteps),
               options.tuning());
       Op step =
-          job == null ? optimizer.minimize(model.loss()) : job.minimize(optimizer, model.loss());
+          job == null
+              ? optimizer.minimize(model.shardLosses(), Replicas.single())
+              : job.minimize(optimizer, model.shardLosses());
       // The global batch's loss: with equal shares, the mean of the workers' losses.
       Operand<?> batchLoss =
           job == null ? model.loss() : job.collectives().mean(Ops.create(graph), model.loss());
@@ -786,7 +813,7 @@ public final class Compare {
         for (Curve.Point p : r.curve().points()) {
           w.printf(
               Locale.ROOT,
-              "%s,%d,%d,%.4f,%.6f,%s%n",
+              "%s,%d,%d,%.4f,%s,%s%n",
               r.choice().flag(),
               r.seed(),
               p.step(),

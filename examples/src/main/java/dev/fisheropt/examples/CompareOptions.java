@@ -53,7 +53,8 @@ public record CompareOptions(
     long steps,
     Gpt.Size lmSize,
     int sampleLength,
-    int workers) {
+    int workers,
+    int shards) {
 
   /** The workload: which model is trained on which data. */
   public enum Task {
@@ -442,6 +443,15 @@ public record CompareOptions(
                 + " outputs; default: ${DEFAULT-VALUE}, in this process)")
     int workers = 1;
 
+    @Option(
+        names = "--shards",
+        paramLabel = "S",
+        description =
+            "reduce every batch as S equal shards, S/N in each worker's graph (the model built"
+                + " once per shard, one loss each): --workers 1 --shards 2 computes bit for bit"
+                + " what --workers 2 does (default: the number of workers)")
+    int shards = 0;
+
     @Option(names = "--xla", description = "compile the training step with XLA (global JIT)")
     boolean xla;
 
@@ -602,6 +612,30 @@ public record CompareOptions(
                   + workers);
         }
       }
+      if (shards == 0) {
+        shards = workers;
+      }
+      positive("--shards", shards);
+      if (shards % workers != 0) {
+        throw error(
+            "--shards "
+                + shards
+                + " is not a multiple of --workers "
+                + workers
+                + ": every worker builds the same number of shards");
+      }
+      if (shards > 1 && lm) {
+        throw error("--shards: the language-model task (--task lm) trains on whole batches only");
+      }
+      if (!lm && batch % shards != 0) {
+        throw error(
+            "--batch "
+                + batch
+                + " does not split into --shards "
+                + shards
+                + " equal parts: use a batch that is a multiple of "
+                + shards);
+      }
       return new CompareOptions(
           new ArrayList<>(chosen),
           model,
@@ -636,7 +670,8 @@ public record CompareOptions(
           steps,
           new Gpt.Size(dModel, layers, heads, context, batch),
           sample,
-          workers);
+          workers,
+          shards);
     }
   }
 }

@@ -48,6 +48,7 @@ public final class Model implements Layered {
   private final Placeholder<TInt32> trainLabels;
   private final Placeholder<TFloat32> evalImages;
   private final Operand<TFloat32> loss;
+  private final List<Operand<TFloat32>> shardLosses;
   private final Operand<TInt32> evalPredictions;
   private final Operand<TFloat32> evalLogProbabilities;
   private final long parameterCount;
@@ -57,6 +58,22 @@ public final class Model implements Layered {
    * @param hidden width of the MLP's hidden layers (ignored for the CNN)
    */
   public Model(Graph graph, Architecture architecture, int batchSize, int hidden, long seed) {
+    this(graph, architecture, batchSize, hidden, seed, 1);
+  }
+
+  /**
+   * The model with its training pass built {@code shards} times, each copy on the next 1/S of the
+   * training batch with a loss of its own ({@link #shardLosses}), every layer registered on every
+   * shard: a step built from those losses reduces as S data-parallel workers do.
+   *
+   * @param shards how many equal parts of the training batch the step reduces over
+   */
+  public Model(
+      Graph graph, Architecture architecture, int batchSize, int hidden, long seed, int shards) {
+    if (shards < 1 || batchSize % shards != 0) {
+      throw new IllegalArgumentException(
+          "a training batch of " + batchSize + " images does not split into " + shards + " shards");
+    }
     this.tf = Ops.create(graph);
     this.random = new SplittableRandom(seed);
     Shape imageShape =
@@ -74,20 +91,34 @@ public final class Model implements Layered {
             .placeholder(TInt32.class, Placeholder.shape(Shape.of(batchSize)));
     evalImages =
         tf.withName("eval_images").placeholder(TFloat32.class, Placeholder.shape(evalShape));
-    Builder train = new Builder(true);
-    Builder eval = new Builder(false);
-    Operand<TFloat32> trainLogits;
-    Operand<TFloat32> evalLogits;
-    if (architecture == Architecture.CNN) {
-      trainLogits = cnn(train, trainImages);
-      evalLogits = cnn(eval, evalImages);
-    } else {
-      trainLogits = mlp(train, trainImages, hidden);
-      evalLogits = mlp(eval, evalImages, hidden);
+    List<? extends Operand<TFloat32>> images =
+        shards == 1
+            ? List.of(trainImages)
+            : tf.split(tf.constant(0), trainImages, (long) shards).output();
+    List<? extends Operand<TInt32>> labels =
+        shards == 1
+            ? List.of(trainLabels)
+            : tf.split(tf.constant(0), trainLabels, (long) shards).output();
+    List<Operand<TFloat32>> losses = new ArrayList<>();
+    for (int k = 0; k < shards; k++) {
+      Builder train = new Builder(Pass.shard(k));
+      Operand<TFloat32> logits =
+          architecture == Architecture.CNN
+              ? cnn(train, images.get(k))
+              : mlp(train, images.get(k), hidden);
+      losses.add(SoftmaxCrossEntropy.mean(tf, logits, labels.get(k), FashionMnist.CLASSES));
     }
+    shardLosses = List.copyOf(losses);
+    Builder eval = new Builder(Pass.EVALUATION);
+    Operand<TFloat32> evalLogits =
+        architecture == Architecture.CNN ? cnn(eval, evalImages) : mlp(eval, evalImages, hidden);
+    // The shards' mean as two workers' all-reduce computes it, (l₀ + l₁)/2.
     loss =
         tf.withName("loss")
-            .identity(SoftmaxCrossEntropy.mean(tf, trainLogits, trainLabels, FashionMnist.CLASSES));
+            .identity(
+                shards == 1
+                    ? losses.get(0)
+                    : tf.math.div(sumInOrder(losses), tf.constant((float) shards)));
     evalPredictions =
         tf.withName("predictions")
             .dtypes
@@ -98,6 +129,16 @@ public final class Model implements Layered {
       count += v.shape().size();
     }
     parameterCount = count;
+  }
+
+  /** Σ values as a balanced tree in order, as the optimizers sum their shards. */
+  private Operand<TFloat32> sumInOrder(List<Operand<TFloat32>> values) {
+    if (values.size() == 1) {
+      return values.get(0);
+    }
+    int half = values.size() / 2;
+    return tf.math.add(
+        sumInOrder(values.subList(0, half)), sumInOrder(values.subList(half, values.size())));
   }
 
   private Operand<TFloat32> cnn(Builder b, Operand<TFloat32> x) {
@@ -119,13 +160,29 @@ public final class Model implements Layered {
         x, tf.constant(new int[] {1, 2, 2, 1}), tf.constant(new int[] {1, 2, 2, 1}), "SAME");
   }
 
-  /** Creates the variables on the training pass and reuses them on the evaluation pass. */
+  /** Which copy of the model a {@link Builder} builds. */
+  private record Pass(int shard) {
+    static final Pass EVALUATION = new Pass(-1);
+
+    static Pass shard(int k) {
+      return new Pass(k);
+    }
+
+    boolean creates() {
+      return shard == 0;
+    }
+  }
+
+  /**
+   * Creates the variables on the first training shard and reuses them on the other shards and the
+   * evaluation pass; registers the layers on every training shard.
+   */
   private final class Builder {
-    private final boolean training;
+    private final Pass pass;
     private int next;
 
-    Builder(boolean training) {
-      this.training = training;
+    Builder(Pass pass) {
+      this.pass = pass;
     }
 
     Operand<TFloat32> dense(String name, Operand<TFloat32> x, int in, int out) {
@@ -142,10 +199,15 @@ public final class Model implements Layered {
       Variable<TFloat32> kernel = parameter(name, "kernel", Shape.of(in, out), in);
       Variable<TFloat32> bias = parameter(name, "bias", Shape.of(out), 0);
       Operand<TFloat32> z = tf.nn.biasAdd(tf.linalg.matMul(x, kernel), bias);
-      if (training) {
+      if (pass.creates()) {
         layers.registerFullyConnected(kernel, bias, x, z);
         if (!head) {
           hiddenLayers.registerFullyConnected(kernel, bias, x, z);
+        }
+      } else if (pass.shard() > 0) {
+        layers.registerShard(kernel, x, z);
+        if (!head) {
+          hiddenLayers.registerShard(kernel, x, z);
         }
       }
       return z;
@@ -157,9 +219,12 @@ public final class Model implements Layered {
       Variable<TFloat32> bias = parameter(name, "bias", Shape.of(out), 0);
       Operand<TFloat32> z =
           tf.nn.biasAdd(tf.nn.conv2d(x, kernel, List.of(1L, 1L, 1L, 1L), "SAME"), bias);
-      if (training) {
+      if (pass.creates()) {
         layers.registerConv2d(kernel, bias, new long[] {1, 1, 1, 1}, "SAME", x, z);
         hiddenLayers.registerConv2d(kernel, bias, new long[] {1, 1, 1, 1}, "SAME", x, z);
+      } else if (pass.shard() > 0) {
+        layers.registerShard(kernel, x, z);
+        hiddenLayers.registerShard(kernel, x, z);
       }
       return z;
     }
@@ -169,7 +234,7 @@ public final class Model implements Layered {
      * after.
      */
     private Variable<TFloat32> parameter(String scope, String name, Shape shape, int fanIn) {
-      if (!training) {
+      if (!pass.creates()) {
         return parameters.get(next++);
       }
       float[] values = new float[(int) shape.size()];
@@ -214,9 +279,14 @@ public final class Model implements Layered {
     return parameterCount;
   }
 
-  /** Mean softmax cross-entropy of the training batch. */
+  /** Mean softmax cross-entropy of the training batch (the mean of the shards' losses). */
   public Operand<TFloat32> loss() {
     return loss;
+  }
+
+  /** Each shard's mean softmax cross-entropy, in order: what a step minimizes. */
+  public List<Operand<TFloat32>> shardLosses() {
+    return shardLosses;
   }
 
   public Placeholder<TFloat32> trainImages() {

@@ -177,6 +177,24 @@ class CompareOptionsTest {
   }
 
   @Test
+  void shardsDefaultToTheWorkersAndSplitTheBatchAmongThem() {
+    assertEquals(1, CompareOptions.parse().shards());
+    assertEquals(4, CompareOptions.parse("--workers", "4").shards());
+    assertEquals(2, CompareOptions.parse("--shards", "2").shards());
+    assertEquals(8, CompareOptions.parse("--workers", "2", "--shards", "8").shards());
+    assertTrue(
+        error("--workers", "2", "--shards", "3")
+            .contains("--shards 3 is not a multiple of --workers 2"));
+    assertTrue(
+        error("--shards", "3")
+            .contains(
+                "--batch 128 does not split into --shards 3 equal parts: use a batch that is a"
+                    + " multiple of 3"));
+    assertTrue(error("--shards", "-1").contains("--shards must be a positive integer"));
+    assertTrue(error("--shards", "2", "--task", "lm").contains("--shards: the language-model"));
+  }
+
+  @Test
   void protocolFlags() {
     CompareOptions d = CompareOptions.parse();
     assertEquals(CompareOptions.LearningRates.WARMUP_COSINE, d.schedule());

@@ -2,6 +2,7 @@ package dev.fisheropt.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,27 +36,36 @@ class CompareWorkersTest {
   @TempDir static Path dir;
   static Launcher.Outcome one;
   static Launcher.Outcome two;
+  static Launcher.Outcome twoShards;
 
   @BeforeAll
   static void compareOnOneAndOnTwoWorkers() throws IOException, InterruptedException {
     Path data = Files.createDirectories(dir.resolve("data"));
     IdxFiles.syntheticFashionMnist(data, 512, 200);
     one = Launcher.run(1, Compare.class, arguments(data, 1), DEADLINE_SECONDS);
-    two = Launcher.run(2, Compare.class, arguments(data, 2), DEADLINE_SECONDS);
+    two = Launcher.run(2, Compare.class, arguments(data, 2, 2), DEADLINE_SECONDS);
+    twoShards = Launcher.run(1, Compare.class, arguments(data, 1, 2), DEADLINE_SECONDS);
     System.out.printf(
-        "compare on 1 worker %.1f s, on 2 workers %.1f s%n", one.seconds(), two.seconds());
+        "compare on 1 worker %.1f s, on 2 workers %.1f s, on 1 worker in 2 shards %.1f s%n",
+        one.seconds(), two.seconds(), twoShards.seconds());
   }
 
   private static List<String> arguments(Path data, int workers) {
+    return arguments(data, workers, workers);
+  }
+
+  private static List<String> arguments(Path data, int workers, int shards) {
     return List.of(
         "--workers",
         Integer.toString(workers),
+        "--shards",
+        Integer.toString(shards),
         "--optimizers",
         "adam,fismo",
         "--data",
         data.toString(),
         "--out",
-        dir.resolve("out-" + workers).toString(),
+        dir.resolve("out-" + workers + "x" + shards).toString(),
         "--batch",
         "40",
         "--epochs",
@@ -82,12 +92,12 @@ class CompareWorkersTest {
     assertTrue(worker1.contains("] 11/11 steps"), worker1);
     assertTrue(worker1.contains("Adam: ") && worker1.contains("(task 0 evaluates)"), worker1);
     assertFalse(worker1.contains("test accuracy"), worker1);
-    String summary = Files.readString(dir.resolve("out-2/summary.md"));
+    String summary = Files.readString(dir.resolve("out-2x2/summary.md"));
     assertTrue(summary.startsWith("2 worker processes, 20 images each per batch"), summary);
     assertTrue(summary.contains("| FISMO "), summary);
 
-    Map<String, double[]> single = curves(dir.resolve("out-1/curves.csv"));
-    Map<String, double[]> parallel = curves(dir.resolve("out-2/curves.csv"));
+    Map<String, double[]> single = curves(dir.resolve("out-1x1/curves.csv"));
+    Map<String, double[]> parallel = curves(dir.resolve("out-2x2/curves.csv"));
     assertEquals(single.keySet(), parallel.keySet());
     for (String key : single.keySet()) {
       double[] a = single.get(key);
@@ -103,6 +113,26 @@ class CompareWorkersTest {
     assertEquals(
         List.of("adam@10", "adam@11", "adam@20", "adam@22"),
         single.keySet().stream().filter(k -> k.startsWith("adam")).toList());
+  }
+
+  /**
+   * One process that reduces every batch as two shards computes what two workers compute: every
+   * logged training loss (a double written so that it reads back exactly) and validation accuracy
+   * is the same, where the whole-batch process differs from both by float32 rounding.
+   */
+  @Test
+  void oneProcessOnTwoShardsTrainsBitForBitAsTwoWorkers() throws IOException {
+    assertEquals(0, twoShards.exitCode(), twoShards.output());
+    assertTrue(
+        twoShards
+            .output()
+            .contains("1 worker process, 40 images each per batch, reduced as 2 shards of 20"),
+        twoShards.output());
+    List<String> workers = lossesAndAccuracies(dir.resolve("out-2x2/curves.csv"));
+    List<String> shards = lossesAndAccuracies(dir.resolve("out-1x2/curves.csv"));
+    assertEquals(workers, shards);
+    assertNotEquals(workers, lossesAndAccuracies(dir.resolve("out-1x1/curves.csv")));
+    assertEquals(8, workers.size(), "2 optimizers × 4 logged points");
   }
 
   @Test
@@ -152,6 +182,15 @@ class CompareWorkersTest {
       ports.add(2222 + i);
     }
     return ports;
+  }
+
+  /** Each logged point of curves.csv without its seconds: optimizer, seed, step, loss, accuracy. */
+  private static List<String> lossesAndAccuracies(Path csv) throws IOException {
+    List<String> lines = Files.readAllLines(csv);
+    return lines.subList(1, lines.size()).stream()
+        .map(line -> line.split(",", -1))
+        .map(c -> String.join(",", c[0], c[1], c[2], c[4], c[5]))
+        .toList();
   }
 
   /** {@code optimizer@step} → {train loss, validation accuracy (NaN where not evaluated)}. */

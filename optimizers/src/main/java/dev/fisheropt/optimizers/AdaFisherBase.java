@@ -43,6 +43,10 @@ import org.tensorflow.types.family.TFloating;
  */
 abstract class AdaFisherBase extends GuardedOptimizer {
   private final LayerCollection layers;
+
+  /** Where the refresh branch's inputs x, z, dZ of the first shard start (see buildFisher). */
+  private static final int FIRST_SHARD_INPUT = 6;
+
   private final int fisherInterval;
 
   /** F̃ of one layer's kernel and bias. */
@@ -75,7 +79,7 @@ abstract class AdaFisherBase extends GuardedOptimizer {
   @Override
   protected List<Operand<?>> auxiliaryGradientTargets() {
     List<Operand<?>> targets = new ArrayList<>();
-    layers.layers().forEach(l -> targets.add(l.preactivations()));
+    layers.layers().forEach(l -> layers.shardsOf(l).forEach(s -> targets.add(s.preactivations())));
     return targets;
   }
 
@@ -141,34 +145,34 @@ abstract class AdaFisherBase extends GuardedOptimizer {
         step.slot(
             kernel, "S_D", init.fill(init.constant(new long[] {fanOut}), init.constant(type, 1.0)));
 
-    Operand<T> x = (Operand<T>) layer.inputs();
-    Operand<T> z = (Operand<T>) layer.preactivations();
     Replicas replicas = step.replicas();
-    if (replicas.distributed() && norm) {
+    if ((replicas.distributed() || step.shards() > 1) && norm) {
       throw new IllegalArgumentException(
           "a layer norm's AdaFisher statistics (squares of batch sums) have no data-parallel form"
               + " here; register '"
               + kernel.op().name()
-              + "' only in a one-process job");
+              + "' only in a one-process job of one shard");
     }
+    List<LayerCollection.Layer> shards = layers.shardsOf(layer, step.shards());
     List<Operand<?>> inputs =
         new ArrayList<>(
             List.of(
-                x,
-                z,
-                step.gradientOf(z),
                 hD,
                 sD,
                 step.hyperparameter("factor_ema_old", type),
                 step.hyperparameter("factor_ema_new", type)));
-    if (replicas.distributed()) {
-      // Keys made here: the refresh branch is a function shared by layers of equal shapes.
-      inputs.add(replicas.newKey(tf));
-      inputs.add(replicas.newKey(tf));
+    // Keys made here: the refresh branch is a function shared by layers of equal shapes.
+    inputs.add(replicas.distributed() ? replicas.newKey(tf) : tf.constant(0));
+    inputs.add(replicas.distributed() ? replicas.newKey(tf) : tf.constant(0));
+    for (LayerCollection.Layer shard : shards) {
+      inputs.add(shard.inputs());
+      inputs.add(shard.preactivations());
+      inputs.add(step.gradientOf((Operand<T>) shard.preactivations()));
     }
     // Between refreshes the statistics (for a conv layer a filter gradient over its whole input)
-    // are not computed at all. Ĥ_D and Ŝ_D are means over the batch, so across replicas (equal
-    // shares, dZ of the global loss) the mean of theirs is the global batch's, before MinMax.
+    // are not computed at all. Ĥ_D and Ŝ_D are means over the batch, so over shards and replicas
+    // (equal shares, dZ of the global loss) the mean of theirs is the global batch's, before
+    // MinMax.
     GraphFunctions.Values factors =
         GraphFunctions.every(
             tf,
@@ -183,17 +187,20 @@ abstract class AdaFisherBase extends GuardedOptimizer {
                 geometry(layer)),
             inputs,
             (fn, in) -> {
-              Operand<T> h = inputStatistics(fn, layer, in.get(0), in.get(1));
-              Operand<T> s = outputStatistics(fn, layer, in.get(2));
-              if (replicas.distributed()) {
-                h = replicas.mean(fn, h, in.get(7));
-                s = replicas.mean(fn, s, in.get(8));
+              List<Operand<T>> h = new ArrayList<>();
+              List<Operand<T>> s = new ArrayList<>();
+              for (int k = 0; k < shards.size(); k++) {
+                int at = FIRST_SHARD_INPUT + 3 * k;
+                h.add(inputStatistics(fn, layer, in.get(at), in.get(at + 1)));
+                s.add(outputStatistics(fn, layer, in.get(at + 2)));
               }
               return List.of(
-                  KroneckerDiagonals.blend(fn, in.get(3), h, in.get(5), in.get(6)),
-                  KroneckerDiagonals.blend(fn, in.get(4), s, in.get(5), in.get(6)));
+                  KroneckerDiagonals.blend(
+                      fn, in.get(0), step.meanOverShards(fn, h, in.get(4)), in.get(2), in.get(3)),
+                  KroneckerDiagonals.blend(
+                      fn, in.get(1), step.meanOverShards(fn, s, in.get(5)), in.get(2), in.get(3)));
             },
-            (fn, in) -> in.subList(3, 5));
+            (fn, in) -> in.subList(0, 2));
     Operand<T> hNew = factors.get(0);
     Operand<T> sNew = factors.get(1);
     step.set(hD, hNew);

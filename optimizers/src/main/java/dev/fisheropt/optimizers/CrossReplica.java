@@ -12,6 +12,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
+import org.tensorflow.types.family.TNumber;
 
 /** The cross-replica reductions a data-parallel step builds through {@link Replicas}. */
 final class CrossReplica {
@@ -62,19 +63,52 @@ final class CrossReplica {
   }
 
   /**
-   * dLoss/dZ of the global mean loss for this replica's tensors: a replica's loss is the mean over
-   * its 1/N of the batch, so its gradients are N times those of the mean over the whole batch.
+   * dLoss/dZ of the global mean loss for this graph's tensors: each of the N·S shards' losses (S
+   * shards on each of N replicas) is the mean over its 1/(N·S) of the batch, so its gradients are
+   * N·S times those of the mean over the whole batch.
    */
   @SuppressWarnings({"unchecked", "rawtypes"})
   static Map<Output<?>, Output<?>> globalLossGradients(
-      Ops tf, Replicas replicas, Map<Output<?>, Output<?>> auxiliary) {
+      Ops tf, Replicas replicas, int shards, Map<Output<?>, Output<?>> auxiliary) {
     Map<Output<?>, Output<?>> scaled = new HashMap<>();
     auxiliary.forEach(
         (target, g) -> {
-          Operand n = tf.dtypes.cast(tf.constant((double) replicas.count()), (Class) g.type());
+          Operand n =
+              tf.dtypes.cast(tf.constant((double) replicas.count() * shards), (Class) g.type());
           scaled.put(target, tf.math.div((Operand) g, n).asOutput());
         });
     return scaled;
+  }
+
+  /**
+   * The mean over every shard of the global batch of a value each shard computed from its rows:
+   * this graph's S shards summed pairwise in order, that sum averaged across the replicas ({@code
+   * key} is only read then), divided by S. Two shards in one process and two replicas of one shard
+   * each both compute (v₀ + v₁)/2, bit for bit.
+   */
+  static <T extends TNumber> Operand<T> meanOverShards(
+      Ops tf, Replicas replicas, List<Operand<T>> perShard, Operand<TInt32> key) {
+    Operand<T> value = sumInOrder(tf, perShard);
+    if (replicas.distributed()) {
+      value = replicas.mean(tf, value, key);
+    }
+    return perShard.size() == 1
+        ? value
+        : tf.math.div(value, tf.dtypes.cast(tf.constant((double) perShard.size()), value.type()));
+  }
+
+  /**
+   * Σ values as a balanced tree of additions, in list order: ((v₀ + v₁) + (v₂ + v₃)), so that a
+   * graph of four shards adds as two replicas of two shards and their all-reduce do.
+   */
+  static <T extends TNumber> Operand<T> sumInOrder(Ops tf, List<Operand<T>> values) {
+    if (values.size() == 1) {
+      return values.get(0);
+    }
+    int half = values.size() / 2;
+    return tf.math.add(
+        sumInOrder(tf, values.subList(0, half)),
+        sumInOrder(tf, values.subList(half, values.size())));
   }
 
   /**

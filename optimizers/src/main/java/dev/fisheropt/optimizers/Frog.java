@@ -4,6 +4,7 @@ import dev.fisheropt.ops.ColumnOperator;
 import dev.fisheropt.ops.ConjugateGradient;
 import dev.fisheropt.ops.RowFisher;
 import dev.fisheropt.ops.RowSample;
+import java.util.ArrayList;
 import java.util.List;
 import org.tensorflow.Graph;
 import org.tensorflow.Operand;
@@ -130,6 +131,7 @@ public final class Frog extends GuardedOptimizer {
   protected List<Operand<?>> auxiliaryGradientTargets() {
     return layers.layers().stream()
         .filter(Frog::preconditioned)
+        .flatMap(l -> layers.shardsOf(l).stream())
         .<Operand<?>>map(LayerCollection.Layer::preactivations)
         .toList();
   }
@@ -177,8 +179,15 @@ public final class Frog extends GuardedOptimizer {
     Ops tf = step.tf();
     Class<T> type = kernel.type();
     MatrixView view = MatrixView.of(kernel.shape());
-    Operand<T> x = (Operand<T>) layer.inputs();
-    Operand<T> dz = step.gradientOf((Operand<T>) layer.preactivations());
+    // This replica's rows, shard after shard (concatenation is exact): the rows a sample indexes.
+    List<Operand<T>> xs = new ArrayList<>();
+    List<Operand<T>> dzs = new ArrayList<>();
+    for (LayerCollection.Layer shard : layers.shardsOf(layer, step.shards())) {
+      xs.add((Operand<T>) shard.inputs());
+      dzs.add(step.gradientOf((Operand<T>) shard.preactivations()));
+    }
+    Operand<T> x = xs.size() == 1 ? xs.get(0) : tf.concat(xs, tf.constant(0));
+    Operand<T> dz = dzs.size() == 1 ? dzs.get(0) : tf.concat(dzs, tf.constant(0));
     Replicas replicas = step.replicas();
     int n = replicas.count();
     // Y is the per-sample loss gradient: the mean loss's gradient times the batch size B (across

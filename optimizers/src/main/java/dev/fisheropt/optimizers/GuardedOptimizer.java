@@ -264,10 +264,36 @@ public abstract class GuardedOptimizer extends Optimizer {
    *     configuration has no data-parallel form (a layer norm registered for AdaFisher)
    */
   public Op minimize(Operand<?> loss, Replicas replicas) {
+    return minimize(List.of(loss), replicas);
+  }
+
+  /**
+   * Builds one training step from S shards of this replica's batch: {@code shardLosses} holds one
+   * loss per copy of the model in this graph (the variables shared, other rows in each, every
+   * registered layer registered on every shard with {@link LayerCollection#registerShard}). Each
+   * shard's gradients are computed alone and summed in order, averaged across {@code replicas} and
+   * divided by S; the auxiliary gradients are divided by N·S; the optimizers average their
+   * statistics shard by shard the same way. With equal shards this is the step on the global batch,
+   * and it reduces as data-parallel replicas do: one process on two shards and two replicas on one
+   * shard each compute the same bits.
+   *
+   * @throws IllegalArgumentException as {@link #minimize(Operand, Replicas)}, if there is no loss,
+   *     if the shards' losses read different variables, or if a registered layer this optimizer
+   *     reads is not registered on every shard
+   */
+  public Op minimize(List<? extends Operand<?>> shardLosses, Replicas replicas) {
     if (replicas == null) {
       throw new IllegalArgumentException("replicas must not be null; use Replicas.single()");
     }
-    return applyGradients(computeGradients(loss), name + "-minimize", replicas);
+    if (shardLosses == null || shardLosses.isEmpty()) {
+      throw new IllegalArgumentException("give the step one loss per shard, at least one");
+    }
+    List<Gradients> shards = new ArrayList<>();
+    for (Operand<?> loss : shardLosses) {
+      shards.add((Gradients) computeGradients(loss));
+    }
+    return applyGradients(
+        Gradients.sumOverShards(scoped, shards), name + "-minimize", replicas, shards.size());
   }
 
   private Gradients gradients(Operand<?> loss, List<Output<?>> variables) {
@@ -309,6 +335,48 @@ public abstract class GuardedOptimizer extends Optimizer {
     Gradients(List<GradAndVar<?>> pairs, Map<Output<?>, Output<?>> auxiliary) {
       this.pairs = List.copyOf(pairs);
       this.auxiliary = Map.copyOf(auxiliary);
+    }
+
+    /**
+     * Σ over the shards of each parameter's gradient ({@link CrossReplica#sumInOrder}), and every
+     * shard's auxiliary gradients (each target belongs to one shard).
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static Gradients sumOverShards(Ops tf, List<Gradients> shards) {
+      Gradients first = shards.get(0);
+      if (shards.size() == 1) {
+        return first;
+      }
+      List<GradAndVar<?>> pairs = new ArrayList<>();
+      Map<Output<?>, Output<?>> auxiliary = new HashMap<>();
+      for (int k = 0; k < shards.size(); k++) {
+        Gradients shard = shards.get(k);
+        List<String> names = shard.pairs.stream().map(p -> p.getVariable().op().name()).toList();
+        List<String> firstNames =
+            first.pairs.stream().map(p -> p.getVariable().op().name()).toList();
+        if (!names.equals(firstNames)) {
+          throw new IllegalArgumentException(
+              "the loss of shard "
+                  + k
+                  + " reads the variables "
+                  + names
+                  + " but the loss of shard 0 reads "
+                  + firstNames
+                  + ": every shard must be a copy of one model");
+        }
+        auxiliary.putAll(shard.auxiliary);
+      }
+      for (int i = 0; i < first.pairs.size(); i++) {
+        List<Operand> gradients = new ArrayList<>();
+        for (Gradients shard : shards) {
+          gradients.add(shard.pairs.get(i).getGradient());
+        }
+        pairs.add(
+            pair(
+                CrossReplica.sumInOrder(tf, (List) gradients).asOutput(),
+                first.pairs.get(i).getVariable()));
+      }
+      return new Gradients(pairs, auxiliary);
     }
 
     @Override
@@ -359,27 +427,35 @@ public abstract class GuardedOptimizer extends Optimizer {
 
   @Override
   public Op applyGradients(List<GradAndVar<? extends TType>> gradsAndVars, String opName) {
-    return applyGradients(gradsAndVars, opName, Replicas.single());
+    return applyGradients(gradsAndVars, opName, Replicas.single(), 1);
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Op applyGradients(
-      List<? extends GradAndVar<? extends TType>> gradsAndVars, String opName, Replicas replicas) {
+      List<? extends GradAndVar<? extends TType>> gradsAndVars,
+      String opName,
+      Replicas replicas,
+      int shards) {
     List<GradAndVar<? extends TType>> ordered = new ArrayList<>(gradsAndVars);
     ordered.sort(Comparator.comparing(gv -> gv.getVariable().op().name()));
     Map<Output<?>, Output<?>> auxiliary =
         gradsAndVars instanceof Gradients g ? g.auxiliary : Map.of();
-    if (replicas.distributed()) {
+    if (replicas.distributed() || shards > 1) {
       // Before the guard reads them: every replica then checks, and skips, the same gradients.
-      List<Output<?>> averaged =
-          CrossReplica.meanAll(
-              scoped, replicas, ordered.stream().<Output<?>>map(GradAndVar::getGradient).toList());
+      List<Output<?>> averaged = ordered.stream().<Output<?>>map(GradAndVar::getGradient).toList();
+      if (replicas.distributed()) {
+        averaged = CrossReplica.meanAll(scoped, replicas, averaged);
+      }
       List<GradAndVar<? extends TType>> pairs = new ArrayList<>();
       for (int i = 0; i < ordered.size(); i++) {
-        pairs.add(new GradAndVar(averaged.get(i), ordered.get(i).getVariable()));
+        Output<?> gradient = averaged.get(i);
+        if (shards > 1) {
+          gradient = dividedBy(gradient, shards);
+        }
+        pairs.add(new GradAndVar(gradient, ordered.get(i).getVariable()));
       }
       ordered = pairs;
-      auxiliary = CrossReplica.globalLossGradients(scoped, replicas, auxiliary);
+      auxiliary = CrossReplica.globalLossGradients(scoped, replicas, shards, auxiliary);
     }
     // Only the parameter gradients are checked: a NaN or Inf in a layer's dZ reaches its kernel
     // gradient (dW sums dZ times inputs, and NaN·0 is NaN), and the auxiliary gradients are read
@@ -390,12 +466,19 @@ public abstract class GuardedOptimizer extends Optimizer {
     ordered.forEach(gv -> checked.add(gv.getGradient()));
     Operand<TBool> finite = allFinite(checked);
     StepContext step =
-        new StepContext(this, scoped, finite, stepCount, skipNonFinite, auxiliary, replicas);
+        new StepContext(
+            this, scoped, finite, stepCount, skipNonFinite, auxiliary, replicas, shards);
     for (GradAndVar<? extends TType> gv : ordered) {
       applyOne(step, gv);
     }
     step.set(stepCount, scoped.math.add(stepCount, scoped.constant(1L)));
     return step.commit(validHyperparameters(), skippedSteps, skipsByCause, opName);
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private Output<?> dividedBy(Output<?> value, int divisor) {
+    Operand d = scoped.dtypes.cast(scoped.constant((double) divisor), (Class) value.type());
+    return scoped.math.div((Operand) value, d).asOutput();
   }
 
   @SuppressWarnings("unchecked")

@@ -77,6 +77,7 @@ public final class LayerCollection {
 
   private final List<Layer> layers = new ArrayList<>();
   private final Map<String, Layer> byVariable = new HashMap<>();
+  private final Map<String, List<Layer>> shardsByKernel = new HashMap<>();
 
   /**
    * Registers Z = X·W (+ b), on rank-2 inputs or on rank-3 inputs with the matmul over the last
@@ -90,6 +91,11 @@ public final class LayerCollection {
    *     is applied to
    */
   public LayerCollection registerFullyConnected(
+      Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations) {
+    return add(fullyConnected(kernel, bias, inputs, preactivations));
+  }
+
+  private static Layer fullyConnected(
       Variable<?> kernel, Variable<?> bias, Operand<?> inputs, Operand<?> preactivations) {
     String what = "fully-connected layer '" + nameOf(kernel) + "'";
     Shape k = requireRank(what + " kernel", kernel, 2);
@@ -117,8 +123,7 @@ public final class LayerCollection {
       requireEqual(what + ": preactivations time steps", z.size(1), "inputs time steps", x.size(1));
     }
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(1));
-    return add(
-        new Layer(Kind.FULLY_CONNECTED, kernel, bias, inputs, preactivations, null, null, null));
+    return new Layer(Kind.FULLY_CONNECTED, kernel, bias, inputs, preactivations, null, null, null);
   }
 
   /**
@@ -133,6 +138,11 @@ public final class LayerCollection {
    * @param outputs Y, shaped like X
    */
   public LayerCollection registerLayerNorm(
+      Variable<?> gamma, Variable<?> beta, Operand<?> inputs, Operand<?> outputs) {
+    return add(layerNorm(gamma, beta, inputs, outputs));
+  }
+
+  private static Layer layerNorm(
       Variable<?> gamma, Variable<?> beta, Operand<?> inputs, Operand<?> outputs) {
     if (gamma == null) {
       throw new IllegalArgumentException("layer norm gamma must not be null");
@@ -161,7 +171,7 @@ public final class LayerCollection {
     }
     requireSameType(what + " inputs", inputs, gamma, "gamma");
     requireSameType(what + " outputs", outputs, gamma, "gamma");
-    return add(new Layer(Kind.LAYER_NORM, gamma, beta, inputs, outputs, null, null, null));
+    return new Layer(Kind.LAYER_NORM, gamma, beta, inputs, outputs, null, null, null);
   }
 
   /** Registers Z = conv2d(X, W) (+ b), NHWC, without dilation. */
@@ -188,6 +198,17 @@ public final class LayerCollection {
    * @param preactivations Z [batch, h', w', cout]
    */
   public LayerCollection registerConv2d(
+      Variable<?> kernel,
+      Variable<?> bias,
+      long[] strides,
+      String padding,
+      long[] dilations,
+      Operand<?> inputs,
+      Operand<?> preactivations) {
+    return add(conv2d(kernel, bias, strides, padding, dilations, inputs, preactivations));
+  }
+
+  private static Layer conv2d(
       Variable<?> kernel,
       Variable<?> bias,
       long[] strides,
@@ -226,11 +247,62 @@ public final class LayerCollection {
     }
     checkBiasAndTypes(what, kernel, bias, inputs, preactivations, k.size(3));
     checkAgainstConvOp(what, kernel, preactivations, strides, padding, dilations);
-    return add(
-        new Layer(Kind.CONV2D, kernel, bias, inputs, preactivations, strides, padding, dilations));
+    return new Layer(
+        Kind.CONV2D, kernel, bias, inputs, preactivations, strides, padding, dilations);
   }
 
-  /** Every registered layer, in registration order. */
+  /**
+   * Registers the layer of {@code kernel} once more, on another shard of the batch: one more copy
+   * of the model in this graph, sharing its variables, applied to other rows. A step built from one
+   * loss per shard ({@link GuardedOptimizer#minimize(List, Replicas)}) takes every layer's
+   * statistics shard by shard and averages them as data-parallel replicas do, so one process on S
+   * shards reduces exactly as S workers on one shard each. The kind, bias and conv geometry are
+   * those of the first registration; the tensors are checked as it checked its own.
+   *
+   * @param kernel the kernel (a layer norm's γ) of a layer registered before
+   * @param inputs the layer's inputs on this shard
+   * @param preactivations its pre-activations (a layer norm's outputs) on this shard
+   */
+  public LayerCollection registerShard(
+      Variable<?> kernel, Operand<?> inputs, Operand<?> preactivations) {
+    Layer first = byVariable.get(nameOf(kernel));
+    if (first == null || !first.name().equals(kernel.op().name())) {
+      throw new IllegalArgumentException(
+          "'"
+              + kernel.op().name()
+              + "' is not the kernel of a registered layer: register the layer before its other"
+              + " shards");
+    }
+    Layer shard =
+        switch (first.kind()) {
+          case FULLY_CONNECTED -> fullyConnected(kernel, first.bias(), inputs, preactivations);
+          case LAYER_NORM -> layerNorm(kernel, first.bias(), inputs, preactivations);
+          case CONV2D ->
+              conv2d(
+                  kernel,
+                  first.bias(),
+                  first.strides(),
+                  first.padding(),
+                  first.dilations(),
+                  inputs,
+                  preactivations);
+        };
+    List<Layer> shards = shardsByKernel.get(first.name());
+    for (Layer other : shards) {
+      if (other.preactivations().asOutput().equals(preactivations.asOutput())) {
+        throw new IllegalArgumentException(
+            "layer '"
+                + first.name()
+                + "': '"
+                + preactivations.asOutput().name()
+                + "' is already registered as the pre-activations of one of its shards");
+      }
+    }
+    shards.add(shard);
+    return this;
+  }
+
+  /** Every registered layer, in registration order (each by its first shard's registration). */
   public List<Layer> layers() {
     return Collections.unmodifiableList(layers);
   }
@@ -240,12 +312,48 @@ public final class LayerCollection {
     return Optional.ofNullable(byVariable.get(variable.op().name()));
   }
 
+  /**
+   * The registrations of {@code layer} on each shard of the batch, in order ({@link
+   * #registerShard}), the layer itself first.
+   */
+  public List<Layer> shardsOf(Layer layer) {
+    List<Layer> all = shardsByKernel.get(layer.name());
+    if (all == null) {
+      throw new IllegalArgumentException("layer '" + layer.name() + "' is not registered here");
+    }
+    return Collections.unmodifiableList(all);
+  }
+
+  /**
+   * {@link #shardsOf(Layer)}, checked against the step's shard count.
+   *
+   * @throws IllegalArgumentException unless there are {@code shards} of them
+   */
+  public List<Layer> shardsOf(Layer layer, int shards) {
+    List<Layer> all = shardsOf(layer);
+    if (all.size() != shards) {
+      throw new IllegalArgumentException(
+          "layer '"
+              + layer.name()
+              + "' is registered on "
+              + all.size()
+              + (all.size() == 1 ? " shard" : " shards")
+              + " of the batch but the step has "
+              + shards
+              + (shards == 1 ? " loss" : " losses, one per shard")
+              + ": register it on every shard (registerShard) and give the step one loss per"
+              + " shard");
+    }
+    return all;
+  }
+
   private LayerCollection add(Layer layer) {
     claim(layer.kernel(), layer);
     if (layer.bias() != null) {
       claim(layer.bias(), layer);
     }
     layers.add(layer);
+    shardsByKernel.put(layer.name(), new ArrayList<>(List.of(layer)));
     return this;
   }
 

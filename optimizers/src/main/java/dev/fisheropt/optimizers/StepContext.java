@@ -12,8 +12,10 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TBool;
+import org.tensorflow.types.TInt32;
 import org.tensorflow.types.TInt64;
 import org.tensorflow.types.family.TFloating;
+import org.tensorflow.types.family.TNumber;
 import org.tensorflow.types.family.TType;
 
 /**
@@ -34,6 +36,7 @@ public final class StepContext {
   private final Map<Output<?>, Output<?>> auxiliaryGradients;
   private final Map<Object, Object> shared = new HashMap<>();
   private final Replicas replicas;
+  private final int shards;
 
   StepContext(
       GuardedOptimizer optimizer,
@@ -42,7 +45,8 @@ public final class StepContext {
       Variable<TInt64> completed,
       boolean guarded,
       Map<Output<?>, Output<?>> auxiliaryGradients,
-      Replicas replicas) {
+      Replicas replicas,
+      int shards) {
     this.optimizer = optimizer;
     this.tf = tf;
     this.finite = finite;
@@ -50,6 +54,7 @@ public final class StepContext {
     this.guarded = guarded;
     this.auxiliaryGradients = auxiliaryGradients;
     this.replicas = replicas;
+    this.shards = shards;
   }
 
   /**
@@ -60,6 +65,30 @@ public final class StepContext {
    */
   public Replicas replicas() {
     return replicas;
+  }
+
+  /**
+   * The number S of shards of this replica's batch, one loss each ({@link
+   * GuardedOptimizer#minimize(List, Replicas)}; 1 otherwise). Statistics taken from per-example
+   * data are computed shard by shard, from each shard's registration of a layer ({@link
+   * LayerCollection#shardsOf}), and averaged with {@link #meanOverShards}.
+   */
+  public int shards() {
+    return shards;
+  }
+
+  /**
+   * The mean over every shard of the global batch (S here, on each of the replicas) of a statistic
+   * each shard computed from its own rows, in the order data-parallel replicas reduce it. {@code
+   * key} ({@link Replicas#newKey}) is read only when there is more than one replica.
+   */
+  public <T extends TNumber> Operand<T> meanOverShards(
+      Ops tf, List<Operand<T>> perShard, Operand<TInt32> key) {
+    if (perShard.size() != shards) {
+      throw new IllegalArgumentException(
+          perShard.size() + " values for a step of " + shards + " shards");
+    }
+    return CrossReplica.meanOverShards(tf, replicas, perShard, key);
   }
 
   /**
