@@ -118,7 +118,7 @@ public final class Model implements Layered {
             .identity(
                 shards == 1
                     ? losses.get(0)
-                    : tf.math.div(sumInOrder(losses), tf.constant((float) shards)));
+                    : tf.math.div(tf.math.addN(losses), tf.constant((float) shards)));
     evalPredictions =
         tf.withName("predictions")
             .dtypes
@@ -129,16 +129,6 @@ public final class Model implements Layered {
       count += v.shape().size();
     }
     parameterCount = count;
-  }
-
-  /** Σ values as a balanced tree in order, as the optimizers sum their shards. */
-  private Operand<TFloat32> sumInOrder(List<Operand<TFloat32>> values) {
-    if (values.size() == 1) {
-      return values.get(0);
-    }
-    int half = values.size() / 2;
-    return tf.math.add(
-        sumInOrder(values.subList(0, half)), sumInOrder(values.subList(half, values.size())));
   }
 
   private Operand<TFloat32> cnn(Builder b, Operand<TFloat32> x) {

@@ -82,9 +82,9 @@ final class CrossReplica {
 
   /**
    * The mean over every shard of the global batch of a value each shard computed from its rows:
-   * this graph's S shards summed pairwise in order, that sum averaged across the replicas ({@code
-   * key} is only read then), divided by S. Two shards in one process and two replicas of one shard
-   * each both compute (v₀ + v₁)/2, bit for bit.
+   * this graph's S shards summed in order, that sum averaged across the replicas ({@code key} is
+   * only read then), divided by S. Two shards in one process and two replicas of one shard each
+   * both compute (v₀ + v₁)/2, bit for bit.
    */
   static <T extends TNumber> Operand<T> meanOverShards(
       Ops tf, Replicas replicas, List<Operand<T>> perShard, Operand<TInt32> key) {
@@ -97,18 +97,13 @@ final class CrossReplica {
         : tf.math.div(value, tf.dtypes.cast(tf.constant((double) perShard.size()), value.type()));
   }
 
-  /**
-   * Σ values as a balanced tree of additions, in list order: ((v₀ + v₁) + (v₂ + v₃)), so that a
-   * graph of four shards adds as two replicas of two shards and their all-reduce do.
-   */
+  /** v₀ + v₁ + … added left to right. */
   static <T extends TNumber> Operand<T> sumInOrder(Ops tf, List<Operand<T>> values) {
-    if (values.size() == 1) {
-      return values.get(0);
+    Operand<T> sum = values.get(0);
+    for (Operand<T> v : values.subList(1, values.size())) {
+      sum = tf.math.add(sum, v);
     }
-    int half = values.size() / 2;
-    return tf.math.add(
-        sumInOrder(tf, values.subList(0, half)),
-        sumInOrder(tf, values.subList(half, values.size())));
+    return sum;
   }
 
   /**
