@@ -42,11 +42,13 @@ import org.tensorflow.types.family.TFloating;
  * </pre>
  */
 abstract class AdaFisherBase extends GuardedOptimizer {
-  private final LayerCollection layers;
-
-  /** Where the refresh branch's inputs x, z, dZ of the first shard start (see buildFisher). */
+  /**
+   * The refresh branch's inputs: H_D, S_D, the two EMA weights, the two reduction keys, then x, z
+   * and dZ of every shard; this is where the shards' start.
+   */
   private static final int FIRST_SHARD_INPUT = 6;
 
+  private final LayerCollection layers;
   private final int fisherInterval;
 
   /** F̃ of one layer's kernel and bias. */

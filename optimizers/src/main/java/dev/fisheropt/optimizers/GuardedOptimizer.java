@@ -349,11 +349,10 @@ public abstract class GuardedOptimizer extends Optimizer {
       }
       List<GradAndVar<?>> pairs = new ArrayList<>();
       Map<Output<?>, Output<?>> auxiliary = new HashMap<>();
+      List<String> firstNames = first.variableNames();
       for (int k = 0; k < shards.size(); k++) {
         Gradients shard = shards.get(k);
-        List<String> names = shard.pairs.stream().map(p -> p.getVariable().op().name()).toList();
-        List<String> firstNames =
-            first.pairs.stream().map(p -> p.getVariable().op().name()).toList();
+        List<String> names = shard.variableNames();
         if (!names.equals(firstNames)) {
           throw new IllegalArgumentException(
               "the loss of shard "
@@ -377,6 +376,10 @@ public abstract class GuardedOptimizer extends Optimizer {
                 first.pairs.get(i).getVariable()));
       }
       return new Gradients(pairs, auxiliary);
+    }
+
+    private List<String> variableNames() {
+      return pairs.stream().map(p -> p.getVariable().op().name()).toList();
     }
 
     @Override
