@@ -30,13 +30,15 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 
 /**
  * A float64 CNN trained on a fixed stream of global batches, by one process on the whole batch or
  * by replica k of N on rows [k·B/N, (k+1)·B/N): {@code x[B,6,6,1] → conv 3×3×1→4 SAME + b → relu →
- * dense 144→5 + b → softmax cross-entropy}, both layers registered for AdaFisher and FROG.
+ * dense 144→5 + b → softmax cross-entropy}, both layers registered for AdaFisher and FROG (for
+ * {@link Case#ADAFISHER_LAYER_NORM} a layer norm between the relu and the dense layer).
  */
 final class ParallelProblem implements AutoCloseable {
   static final int GLOBAL_BATCH = 16;
@@ -51,6 +53,8 @@ final class ParallelProblem implements AutoCloseable {
     MUON,
     ADAFISHER,
     ADAFISHERW,
+    /** AdaFisher with a layer norm before the dense layer: its statistics square batch sums. */
+    ADAFISHER_LAYER_NORM,
     FROG,
     ADAM;
 
@@ -75,7 +79,7 @@ final class ParallelProblem implements AutoCloseable {
                 .shardedRoots(true)
                 .build(g);
         case MUON -> Muon.builder().name(opt).learningRate(0.05).build(g);
-        case ADAFISHER ->
+        case ADAFISHER, ADAFISHER_LAYER_NORM ->
             AdaFisher.builder()
                 .name(opt)
                 .layers(layers)
@@ -135,6 +139,11 @@ final class ParallelProblem implements AutoCloseable {
     Variable<TFloat64> k2 =
         param("dense", "kernel", init, 1.0 / 12, SIDE * SIDE * CHANNELS, CLASSES);
     Variable<TFloat64> b2 = param("dense", "bias", init, 0.1, CLASSES);
+    boolean norm = c == Case.ADAFISHER_LAYER_NORM;
+    Variable<TFloat64> gamma =
+        norm ? param("norm", "gamma", init, 0.1, SIDE * SIDE * CHANNELS) : null;
+    Variable<TFloat64> beta =
+        norm ? param("norm", "beta", init, 0.1, SIDE * SIDE * CHANNELS) : null;
     List<? extends Operand<TFloat64>> xs =
         shards == 1 ? List.of(x) : tf.split(tf.constant(0), x, (long) shards).output();
     List<? extends Operand<TInt32>> ys =
@@ -146,17 +155,36 @@ final class ParallelProblem implements AutoCloseable {
           tf.math.add(tf.nn.conv2d(xs.get(k), k1, List.of(1L, 1L, 1L, 1L), "SAME"), b1);
       Operand<TFloat64> h =
           tf.reshape(tf.nn.relu(z1), tf.constant(new long[] {-1, SIDE * SIDE * CHANNELS}));
-      Operand<TFloat64> logits = tf.math.add(tf.linalg.matMul(h, k2), b2);
+      Operand<TFloat64> features = norm ? layerNorm(h, gamma, beta) : h;
+      Operand<TFloat64> logits = tf.math.add(tf.linalg.matMul(features, k2), b2);
       losses.add(SoftmaxCrossEntropy.mean(tf, logits, ys.get(k), CLASSES));
       if (k == 0) {
         layers
             .registerConv2d(k1, b1, new long[] {1, 1, 1, 1}, "SAME", xs.get(k), z1)
-            .registerFullyConnected(k2, b2, h, logits);
+            .registerFullyConnected(k2, b2, features, logits);
+        if (norm) {
+          layers.registerLayerNorm(gamma, beta, h, features);
+        }
       } else {
-        layers.registerShard(k1, xs.get(k), z1).registerShard(k2, h, logits);
+        layers.registerShard(k1, xs.get(k), z1).registerShard(k2, features, logits);
+        if (norm) {
+          layers.registerShard(gamma, h, features);
+        }
       }
     }
     step = c.build(graph, layers).minimize(losses, r);
+  }
+
+  /** (1 + γ) ⊙ (h − mean) / √(var + 1e-5) + β over the features. */
+  private Operand<TFloat64> layerNorm(
+      Operand<TFloat64> h, Variable<TFloat64> gamma, Variable<TFloat64> beta) {
+    Operand<TFloat64> mean = tf.math.mean(h, tf.constant(-1), Mean.keepDims(true));
+    Operand<TFloat64> centered = tf.math.sub(h, mean);
+    Operand<TFloat64> variance =
+        tf.math.mean(tf.math.square(centered), tf.constant(-1), Mean.keepDims(true));
+    Operand<TFloat64> scaled =
+        tf.math.div(centered, tf.math.sqrt(tf.math.add(variance, tf.constant(1e-5))));
+    return tf.math.add(tf.math.mul(scaled, tf.math.add(gamma, tf.constant(1.0))), beta);
   }
 
   /** Runs steps {@code first … first+count−1} on this replica's share of each global batch. */

@@ -107,6 +107,42 @@ public final class KroneckerDiagonals {
    * [batch, features] inputs: u per feature).
    */
   public static <T extends TFloating> Operand<T> layerNormInputs(Ops tf, Operand<T> x) {
+    Operand<T> h =
+        tf.stack(
+            List.of(
+                tf.reduceSum(tf.math.square(layerNormSums(tf, x)), tf.constant(0)),
+                axisOneSize(tf, x)));
+    return tf.math.div(h, tf.math.square(batchSize(tf, x)));
+  }
+
+  /**
+   * u / B of {@link #layerNormInputs} for the rows of {@code x}: what data-parallel replicas (or
+   * shards) average, since Ĥ_D squares a sum over the batch and a mean of squares would be another
+   * statistic. {@link #layerNormInputsFromMean} forms Ĥ_D from the mean over the global batch.
+   */
+  public static <T extends TFloating> Operand<T> layerNormInputMean(Ops tf, Operand<T> x) {
+    return tf.math.div(layerNormSums(tf, x), batchSize(tf, x));
+  }
+
+  /**
+   * Ĥ_D = [Σ u², d₁] / B² from ū = u / B over the global batch of B rows ({@link
+   * #layerNormInputMean} averaged), as [Σ ū², d₁ / B²]; {@code axisOne} is d₁.
+   */
+  public static <T extends TFloating> Operand<T> layerNormInputsFromMean(
+      Ops tf, Operand<T> mean, Operand<T> axisOne, Operand<T> globalBatch) {
+    return tf.stack(
+        List.of(
+            tf.reduceSum(tf.math.square(mean), tf.constant(0)),
+            tf.math.div(axisOne, tf.math.square(globalBatch))));
+  }
+
+  /** d₁ of x [B, d₁, …], in x's dtype. */
+  public static <T extends TFloating> Operand<T> axisOneSize(Ops tf, Operand<T> x) {
+    return tf.gather(tf.dtypes.cast(tf.shape(x), x.type()), tf.constant(1), tf.constant(0));
+  }
+
+  /** u of {@link #layerNormInputs}: x summed over every axis but axis 1, ÷ (d₂·d₃·…)². */
+  private static <T extends TFloating> Operand<T> layerNormSums(Ops tf, Operand<T> x) {
     Class<T> type = x.type();
     int rank = x.shape().numDimensions();
     int[] axes = new int[rank - 1];
@@ -115,17 +151,17 @@ public final class KroneckerDiagonals {
       axes[i] = i + 1;
     }
     Operand<T> shape = tf.dtypes.cast(tf.shape(x), type);
-    Operand<T> batch = tf.gather(shape, tf.constant(0), tf.constant(0));
-    Operand<T> kept = tf.gather(shape, tf.constant(1), tf.constant(0));
     Operand<T> normalized =
         rank == 2
             ? tf.constant(type, 1.0)
             : tf.reduceProd(
                 tf.slice(shape, tf.constant(new int[] {2}), tf.constant(new int[] {rank - 2})),
                 tf.constant(0));
-    Operand<T> u = tf.math.div(tf.reduceSum(x, tf.constant(axes)), tf.math.square(normalized));
-    Operand<T> h = tf.stack(List.of(tf.reduceSum(tf.math.square(u), tf.constant(0)), kept));
-    return tf.math.div(h, tf.math.square(batch));
+    return tf.math.div(tf.reduceSum(x, tf.constant(axes)), tf.math.square(normalized));
+  }
+
+  private static <T extends TFloating> Operand<T> batchSize(Ops tf, Operand<T> x) {
+    return tf.dtypes.cast(tf.gather(tf.shape(x), tf.constant(0), tf.constant(0)), x.type());
   }
 
   /**
@@ -133,10 +169,24 @@ public final class KroneckerDiagonals {
    * of dY over every axis but the last (not a sum of squares), divided by the batch size B.
    */
   public static <T extends TFloating> Operand<T> layerNormOutputs(Ops tf, Operand<T> dy) {
-    Operand<T> batch =
-        tf.dtypes.cast(tf.gather(tf.shape(dy), tf.constant(0), tf.constant(0)), dy.type());
     return tf.math.div(
-        tf.math.square(tf.reduceSum(dy, allButLast(tf, dy.shape().numDimensions()))), batch);
+        tf.math.square(tf.reduceSum(dy, allButLast(tf, dy.shape().numDimensions()))),
+        batchSize(tf, dy));
+  }
+
+  /**
+   * Σ dY / B over every axis but the last, for the rows of {@code dy}: what data-parallel replicas
+   * (or shards) average before {@link #layerNormOutputsFromMean} squares it.
+   */
+  public static <T extends TFloating> Operand<T> layerNormOutputMean(Ops tf, Operand<T> dy) {
+    return tf.math.div(
+        tf.reduceSum(dy, allButLast(tf, dy.shape().numDimensions())), batchSize(tf, dy));
+  }
+
+  /** Ŝ_D = (Σ dY)² / B from the mean v̄ = Σ dY / B over the global batch of B rows, as B·v̄². */
+  public static <T extends TFloating> Operand<T> layerNormOutputsFromMean(
+      Ops tf, Operand<T> mean, Operand<T> globalBatch) {
+    return tf.math.mul(globalBatch, tf.math.square(mean));
   }
 
   /**

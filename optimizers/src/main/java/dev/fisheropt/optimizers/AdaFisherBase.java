@@ -148,13 +148,6 @@ abstract class AdaFisherBase extends GuardedOptimizer {
             kernel, "S_D", init.fill(init.constant(new long[] {fanOut}), init.constant(type, 1.0)));
 
     Replicas replicas = step.replicas();
-    if ((replicas.distributed() || step.shards() > 1) && norm) {
-      throw new IllegalArgumentException(
-          "a layer norm's AdaFisher statistics (squares of batch sums) have no data-parallel form"
-              + " here; register '"
-              + kernel.op().name()
-              + "' only in a one-process job of one shard");
-    }
     List<LayerCollection.Layer> shards = layers.shardsOf(layer, step.shards());
     List<Operand<?>> inputs =
         new ArrayList<>(
@@ -189,18 +182,10 @@ abstract class AdaFisherBase extends GuardedOptimizer {
                 geometry(layer)),
             inputs,
             (fn, in) -> {
-              List<Operand<T>> h = new ArrayList<>();
-              List<Operand<T>> s = new ArrayList<>();
-              for (int k = 0; k < shards.size(); k++) {
-                int at = FIRST_SHARD_INPUT + 3 * k;
-                h.add(inputStatistics(fn, layer, in.get(at), in.get(at + 1)));
-                s.add(outputStatistics(fn, layer, in.get(at + 2)));
-              }
+              List<Operand<T>> fresh = statistics(fn, step, layer, in, shards.size());
               return List.of(
-                  KroneckerDiagonals.blend(
-                      fn, in.get(0), step.meanOverShards(fn, h, in.get(4)), in.get(2), in.get(3)),
-                  KroneckerDiagonals.blend(
-                      fn, in.get(1), step.meanOverShards(fn, s, in.get(5)), in.get(2), in.get(3)));
+                  KroneckerDiagonals.blend(fn, in.get(0), fresh.get(0), in.get(2), in.get(3)),
+                  KroneckerDiagonals.blend(fn, in.get(1), fresh.get(1), in.get(2), in.get(3)));
             },
             (fn, in) -> in.subList(0, 2));
     Operand<T> hNew = factors.get(0);
@@ -223,6 +208,50 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       biasFisher = tf.math.add(tf.math.mul(hBias, sNew), lambda);
     }
     return new LayerFisher<>(kernelFisher, biasFisher);
+  }
+
+  /**
+   * Ĥ_D and Ŝ_D of the global batch before MinMax, from the refresh branch's inputs: each shard's
+   * statistics, averaged over the shards and replicas. A layer norm's are squares of batch sums,
+   * whose mean over shards would be another statistic: there the shards average the sums (as means)
+   * and the squares are taken after, unless there is one shard on one replica, which keeps the
+   * authors' formulas as they are.
+   */
+  private static <T extends TFloating> List<Operand<T>> statistics(
+      Ops fn, StepContext step, LayerCollection.Layer layer, GraphFunctions.Values in, int shards) {
+    Replicas replicas = step.replicas();
+    boolean normOfSums =
+        layer.kind() == LayerCollection.Kind.LAYER_NORM && (replicas.distributed() || shards > 1);
+    List<Operand<T>> h = new ArrayList<>();
+    List<Operand<T>> s = new ArrayList<>();
+    List<Operand<T>> rows = new ArrayList<>();
+    for (int k = 0; k < shards; k++) {
+      Operand<T> x = in.get(FIRST_SHARD_INPUT + 3 * k);
+      Operand<T> z = in.get(FIRST_SHARD_INPUT + 3 * k + 1);
+      Operand<T> dz = in.get(FIRST_SHARD_INPUT + 3 * k + 2);
+      if (normOfSums) {
+        h.add(KroneckerDiagonals.layerNormInputMean(fn, x));
+        s.add(KroneckerDiagonals.layerNormOutputMean(fn, dz));
+        rows.add(fn.dtypes.cast(fn.gather(fn.shape(x), fn.constant(0), fn.constant(0)), x.type()));
+      } else {
+        h.add(inputStatistics(fn, layer, x, z));
+        s.add(outputStatistics(fn, layer, dz));
+      }
+    }
+    Operand<T> hMean = step.meanOverShards(fn, h, in.get(4));
+    Operand<T> sMean = step.meanOverShards(fn, s, in.get(5));
+    if (!normOfSums) {
+      return List.of(hMean, sMean);
+    }
+    Operand<T> x0 = in.get(FIRST_SHARD_INPUT);
+    Operand<T> globalBatch =
+        fn.math.mul(
+            CrossReplica.sumInOrder(fn, rows),
+            fn.dtypes.cast(fn.constant((double) replicas.count()), x0.type()));
+    return List.of(
+        KroneckerDiagonals.layerNormInputsFromMean(
+            fn, hMean, KroneckerDiagonals.axisOneSize(fn, x0), globalBatch),
+        KroneckerDiagonals.layerNormOutputsFromMean(fn, sMean, globalBatch));
   }
 
   /** What a layer's statistics depend on beyond its tensors' shapes: the conv window and steps. */

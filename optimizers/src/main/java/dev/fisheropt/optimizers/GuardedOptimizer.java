@@ -260,8 +260,7 @@ public abstract class GuardedOptimizer extends Optimizer {
    * the step is the one-process step on the global batch (up to rounding), and it is the same on
    * every replica, so parameters and state stay identical (see {@code docs/distributed.md}).
    *
-   * @throws IllegalArgumentException as {@link #minimize(Operand, List)}, or if this optimizer's
-   *     configuration has no data-parallel form (a layer norm registered for AdaFisher)
+   * @throws IllegalArgumentException as {@link #minimize(Operand, List)}
    */
   public Op minimize(Operand<?> loss, Replicas replicas) {
     return minimize(List.of(loss), replicas);

@@ -23,6 +23,7 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 
@@ -64,6 +65,25 @@ class ShardedStepTest {
             1e-12, "optimizer " + i + ", variable " + v, sharded.get(v), whole.get(v));
       }
       assertTrue(whole.get(0)[0] != initialKernel()[0], "trained");
+    }
+  }
+
+  /**
+   * A layer norm's AdaFisher statistics square sums over the batch; on shards they average the sums
+   * and square after, which is the whole batch's statistic up to rounding.
+   */
+  @ParameterizedTest(name = "{0} shards")
+  @ValueSource(ints = {2, 4})
+  void adaFisherOnALayerNormOfShardsIsTheWholeBatchStep(int shards) {
+    for (BiFunction<Graph, LayerCollection, GuardedOptimizer> optimizer :
+        List.<BiFunction<Graph, LayerCollection, GuardedOptimizer>>of(
+            (g, l) -> AdaFisher.builder().layers(l).learningRate(0.01).fisherInterval(2).build(g),
+            (g, l) -> AdaFisherW.builder().layers(l).learningRate(0.01).build(g))) {
+      List<double[]> whole = train(optimizer, 1, true);
+      List<double[]> sharded = train(optimizer, shards, true);
+      for (int v = 0; v < whole.size(); v++) {
+        Close.assertClose(1e-12, "variable " + v, sharded.get(v), whole.get(v));
+      }
     }
   }
 
@@ -129,8 +149,15 @@ class ShardedStepTest {
   /** Every variable after {@link #STEPS} steps, in name order. */
   private static List<double[]> train(
       BiFunction<Graph, LayerCollection, GuardedOptimizer> optimizer, int shards) {
+    return train(optimizer, shards, false);
+  }
+
+  private static List<double[]> train(
+      BiFunction<Graph, LayerCollection, GuardedOptimizer> optimizer,
+      int shards,
+      boolean layerNorm) {
     try (Graph g = new Graph()) {
-      Problem p = new Problem(g, shards, true);
+      Problem p = new Problem(g, shards, true, layerNorm);
       Op step = optimizer.apply(g, p.layers).minimize(p.losses, Replicas.single());
       try (Session s = new Session(g)) {
         s.initialize();
@@ -138,7 +165,12 @@ class ShardedStepTest {
           s.run(step);
         }
         List<double[]> values = new ArrayList<>();
-        for (Variable<TFloat64> v : List.of(p.kernel1, p.bias1, p.kernel2, p.bias2)) {
+        List<Variable<TFloat64>> all =
+            new ArrayList<>(List.of(p.kernel1, p.bias1, p.kernel2, p.bias2));
+        if (layerNorm) {
+          all.addAll(List.of(p.gamma, p.beta));
+        }
+        for (Variable<TFloat64> v : all) {
           try (Tensor t = s.runner().fetch(v).run().get(0)) {
             values.add(Tensors.toDoubles(t));
           }
@@ -163,8 +195,17 @@ class ShardedStepTest {
     final Variable<TFloat64> bias1;
     final Variable<TFloat64> kernel2;
     final Variable<TFloat64> bias2;
+    Variable<TFloat64> gamma;
+    Variable<TFloat64> beta;
 
     Problem(Graph g, int shards, boolean registerEveryShard) {
+      this(g, shards, registerEveryShard, false);
+    }
+
+    /**
+     * With {@code layerNorm}, dense1's output is layer-normalized (γ, β registered) before tanh.
+     */
+    Problem(Graph g, int shards, boolean registerEveryShard, boolean layerNorm) {
       Ops tf = Ops.create(g);
       Ops dense1 = tf.withSubScope("dense1");
       Ops dense2 = tf.withSubScope("dense2");
@@ -174,6 +215,15 @@ class ShardedStepTest {
           variable(
               dense2, "kernel", gaussian(new Random(3), HIDDEN * CLASSES, 0.5), HIDDEN, CLASSES);
       bias2 = variable(dense2, "bias", gaussian(new Random(4), CLASSES, 0.1), CLASSES);
+      if (layerNorm) {
+        Ops norm = tf.withSubScope("norm");
+        double[] g0 = gaussian(new Random(6), HIDDEN, 0.1);
+        for (int i = 0; i < HIDDEN; i++) {
+          g0[i] += 1;
+        }
+        gamma = variable(norm, "gamma", g0, HIDDEN);
+        beta = variable(norm, "beta", gaussian(new Random(7), HIDDEN, 0.1), HIDDEN);
+      }
       int rows = BATCH / shards;
       double[] x = gaussian(new Random(5), BATCH * IN, 1.0);
       int[] y = new int[BATCH];
@@ -187,7 +237,8 @@ class ShardedStepTest {
         System.arraycopy(y, k * rows, yk, 0, rows);
         Operand<TFloat64> input = tf.constant(Shape.of(rows, IN), DataBuffers.of(xk, true, false));
         Operand<TFloat64> z1 = tf.nn.biasAdd(tf.linalg.matMul(input, kernel1), bias1);
-        Operand<TFloat64> h = tf.math.tanh(z1);
+        Operand<TFloat64> normalized = layerNorm ? layerNorm(tf, z1) : z1;
+        Operand<TFloat64> h = tf.math.tanh(normalized);
         Operand<TFloat64> z2 = tf.nn.biasAdd(tf.linalg.matMul(h, kernel2), bias2);
         Operand<TInt32> labels = tf.constant(yk);
         losses.add(SoftmaxCrossEntropy.mean(tf, z2, labels, CLASSES));
@@ -195,10 +246,27 @@ class ShardedStepTest {
           layers
               .registerFullyConnected(kernel1, bias1, input, z1)
               .registerFullyConnected(kernel2, bias2, h, z2);
+          if (layerNorm) {
+            layers.registerLayerNorm(gamma, beta, z1, normalized);
+          }
         } else if (registerEveryShard) {
           layers.registerShard(kernel1, input, z1).registerShard(kernel2, h, z2);
+          if (layerNorm) {
+            layers.registerShard(gamma, z1, normalized);
+          }
         }
       }
+    }
+
+    /** γ ⊙ (z − mean) / √(var + 1e-5) + β over the last axis. */
+    private Operand<TFloat64> layerNorm(Ops tf, Operand<TFloat64> z) {
+      Operand<TFloat64> mean = tf.math.mean(z, tf.constant(-1), Mean.keepDims(true));
+      Operand<TFloat64> centered = tf.math.sub(z, mean);
+      Operand<TFloat64> variance =
+          tf.math.mean(tf.math.square(centered), tf.constant(-1), Mean.keepDims(true));
+      Operand<TFloat64> scaled =
+          tf.math.div(centered, tf.math.sqrt(tf.math.add(variance, tf.constant(1e-5))));
+      return tf.math.add(tf.math.mul(scaled, gamma), beta);
     }
 
     private static Variable<TFloat64> variable(Ops tf, String name, double[] v, long... shape) {
