@@ -11,6 +11,7 @@ import dev.fisheropt.optimizers.GuardedOptimizer;
 import dev.fisheropt.optimizers.LayerCollection;
 import dev.fisheropt.optimizers.Muon;
 import dev.fisheropt.optimizers.Replicas;
+import dev.fisheropt.testing.Layers;
 import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -30,7 +31,6 @@ import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.Variable;
-import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 
@@ -155,7 +155,8 @@ final class ParallelProblem implements AutoCloseable {
           tf.math.add(tf.nn.conv2d(xs.get(k), k1, List.of(1L, 1L, 1L, 1L), "SAME"), b1);
       Operand<TFloat64> h =
           tf.reshape(tf.nn.relu(z1), tf.constant(new long[] {-1, SIDE * SIDE * CHANNELS}));
-      Operand<TFloat64> features = norm ? layerNorm(h, gamma, beta) : h;
+      Operand<TFloat64> features =
+          norm ? Layers.layerNorm(tf, h, tf.math.add(gamma, tf.constant(1.0)), beta, 1e-5) : h;
       Operand<TFloat64> logits = tf.math.add(tf.linalg.matMul(features, k2), b2);
       losses.add(SoftmaxCrossEntropy.mean(tf, logits, ys.get(k), CLASSES));
       if (k == 0) {
@@ -173,18 +174,6 @@ final class ParallelProblem implements AutoCloseable {
       }
     }
     step = c.build(graph, layers).minimize(losses, r);
-  }
-
-  /** (1 + γ) ⊙ (h − mean) / √(var + 1e-5) + β over the features. */
-  private Operand<TFloat64> layerNorm(
-      Operand<TFloat64> h, Variable<TFloat64> gamma, Variable<TFloat64> beta) {
-    Operand<TFloat64> mean = tf.math.mean(h, tf.constant(-1), Mean.keepDims(true));
-    Operand<TFloat64> centered = tf.math.sub(h, mean);
-    Operand<TFloat64> variance =
-        tf.math.mean(tf.math.square(centered), tf.constant(-1), Mean.keepDims(true));
-    Operand<TFloat64> scaled =
-        tf.math.div(centered, tf.math.sqrt(tf.math.add(variance, tf.constant(1e-5))));
-    return tf.math.add(tf.math.mul(scaled, tf.math.add(gamma, tf.constant(1.0))), beta);
   }
 
   /** Runs steps {@code first … first+count−1} on this replica's share of each global batch. */

@@ -2,6 +2,7 @@ package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.KroneckerDiagonals;
 import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Layers;
 import dev.fisheropt.testing.RandomArrays;
 import dev.fisheropt.testing.Tensors;
 import java.util.Arrays;
@@ -181,7 +182,7 @@ class AdaFisherStatisticsTest {
               .variable(
                   Tensors.constant(tf.withInitScope(), TFloat64.class, new long[] {c}, betaInit));
       Operand<TFloat64> z = tf.math.add(ReferenceModel.sequenceMatMul(tf, input, kernel), bias);
-      Operand<TFloat64> y = ReferenceModel.layerNorm(tf, z, gamma, beta, 1e-5);
+      Operand<TFloat64> y = Layers.layerNorm(tf, z, gamma, beta, 1e-5);
       // With loss = Σ y·U the gradient dLoss/dY is exactly U.
       Operand<TFloat64> u = Tensors.constant(tf, TFloat64.class, new long[] {b, t, c}, upstream);
       Operand<TFloat64> loss = tf.reduceSum(tf.math.mul(y, u), tf.constant(new int[] {0, 1, 2}));

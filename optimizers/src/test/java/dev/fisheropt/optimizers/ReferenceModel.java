@@ -2,6 +2,7 @@ package dev.fisheropt.optimizers;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Layers;
 import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,9 +14,7 @@ import org.tensorflow.Session;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
-import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.nn.Conv2d;
-import org.tensorflow.types.TInt32;
 import org.tensorflow.types.family.TFloating;
 
 /**
@@ -72,7 +71,7 @@ final class ReferenceModel<T extends TFloating> {
       preactivations1 =
           sequenceDense(tf, input, params.get("dense1/kernel"), params.get("dense1/bias"), rows);
       norm =
-          layerNorm(
+          Layers.layerNorm(
               tf,
               preactivations1,
               params.get("ln/gamma"),
@@ -122,17 +121,6 @@ final class ReferenceModel<T extends TFloating> {
     rows.add(in);
     rows.add(z);
     return tf.reshape(z, tf.constant(new long[] {xs[0], xs[1], out}));
-  }
-
-  /** γ ⊙ (h − mean) / √(var + ε) + β over the last axis (biased variance, as PyTorch's). */
-  static <T extends TFloating> Operand<T> layerNorm(
-      Ops tf, Operand<T> h, Operand<T> gamma, Operand<T> beta, double epsilon) {
-    Operand<TInt32> last = tf.constant(-1);
-    Operand<T> centered = tf.math.sub(h, tf.math.mean(h, last, Mean.keepDims(true)));
-    Operand<T> variance = tf.math.mean(tf.math.square(centered), last, Mean.keepDims(true));
-    Operand<T> normalized =
-        tf.math.mul(centered, tf.math.rsqrt(tf.math.add(variance, tf.constant(h.type(), epsilon))));
-    return tf.math.add(tf.math.mul(normalized, gamma), beta);
   }
 
   /**

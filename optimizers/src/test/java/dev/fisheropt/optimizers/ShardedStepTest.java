@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fisheropt.ops.SoftmaxCrossEntropy;
 import dev.fisheropt.testing.Close;
+import dev.fisheropt.testing.Layers;
 import dev.fisheropt.testing.Tensors;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,6 @@ import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
-import org.tensorflow.op.math.Mean;
 import org.tensorflow.types.TFloat64;
 import org.tensorflow.types.TInt32;
 
@@ -237,7 +237,7 @@ class ShardedStepTest {
         System.arraycopy(y, k * rows, yk, 0, rows);
         Operand<TFloat64> input = tf.constant(Shape.of(rows, IN), DataBuffers.of(xk, true, false));
         Operand<TFloat64> z1 = tf.nn.biasAdd(tf.linalg.matMul(input, kernel1), bias1);
-        Operand<TFloat64> normalized = layerNorm ? layerNorm(tf, z1) : z1;
+        Operand<TFloat64> normalized = layerNorm ? Layers.layerNorm(tf, z1, gamma, beta, 1e-5) : z1;
         Operand<TFloat64> h = tf.math.tanh(normalized);
         Operand<TFloat64> z2 = tf.nn.biasAdd(tf.linalg.matMul(h, kernel2), bias2);
         Operand<TInt32> labels = tf.constant(yk);
@@ -256,17 +256,6 @@ class ShardedStepTest {
           }
         }
       }
-    }
-
-    /** γ ⊙ (z − mean) / √(var + 1e-5) + β over the last axis. */
-    private Operand<TFloat64> layerNorm(Ops tf, Operand<TFloat64> z) {
-      Operand<TFloat64> mean = tf.math.mean(z, tf.constant(-1), Mean.keepDims(true));
-      Operand<TFloat64> centered = tf.math.sub(z, mean);
-      Operand<TFloat64> variance =
-          tf.math.mean(tf.math.square(centered), tf.constant(-1), Mean.keepDims(true));
-      Operand<TFloat64> scaled =
-          tf.math.div(centered, tf.math.sqrt(tf.math.add(variance, tf.constant(1e-5))));
-      return tf.math.add(tf.math.mul(scaled, gamma), beta);
     }
 
     private static Variable<TFloat64> variable(Ops tf, String name, double[] v, long... shape) {
