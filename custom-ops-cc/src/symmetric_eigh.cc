@@ -18,6 +18,8 @@
 #include "tensorflow/core/framework/shape_inference.h"
 #include "tensorflow/core/framework/tensor.h"
 
+#include "tensorflow_names.h"
+
 extern "C" {
 // scipy-openblas32 prefixes every symbol with scipy_ so that it never clashes with another BLAS in
 // the process (TensorFlow's, a JVM library's).
@@ -27,17 +29,6 @@ void scipy_openblas_set_num_threads(int threads);
 }
 
 namespace fisheropt {
-
-using ::tensorflow::DEVICE_CPU;
-using ::tensorflow::OpKernel;
-using ::tensorflow::OpKernelConstruction;
-using ::tensorflow::OpKernelContext;
-using ::tensorflow::Status;
-using ::tensorflow::Tensor;
-using ::tensorflow::TensorShape;
-using ::tensorflow::shape_inference::DimensionHandle;
-using ::tensorflow::shape_inference::InferenceContext;
-using ::tensorflow::shape_inference::ShapeHandle;
 
 REGISTER_OP("FisheroptSymmetricEigh")
     .Input("a: T")
