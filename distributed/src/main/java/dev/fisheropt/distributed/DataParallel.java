@@ -7,6 +7,10 @@ import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.tensorflow.Graph;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -210,12 +214,36 @@ public final class DataParallel {
    * check would.
    */
   private void initializeAndCheck(Session session) {
-    try {
-      session.initialize();
-    } catch (TensorFlowException e) {
-      throw clusterCheckFailed(e);
-    }
+    initializeWithinTimeout(session);
     checkSameCluster(session);
+  }
+
+  /**
+   * Runs the initializers, the session's first run, within the collective timeout. TensorFlow's
+   * master creates the session on that run and waits for every listed worker without a deadline, so
+   * a worker that exits in between (after {@link #newSession} saw its server) would hang this one
+   * for good. The run goes on a daemon thread; past the timeout this worker gives up, naming the
+   * likely causes, and the thread stays blocked in TensorFlow: the process must exit.
+   */
+  private void initializeWithinTimeout(Session session) {
+    FutureTask<Void> first = new FutureTask<>(session::initialize, null);
+    Thread thread = new Thread(first, "fisheropt-first-run");
+    thread.setDaemon(true);
+    thread.start();
+    try {
+      first.get((long) (collectives.timeoutSeconds() * 1000), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw clusterCheckFailed(
+          "the session was not created: its master was still waiting for a listed worker", e);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof TensorFlowException t) {
+        throw clusterCheckFailed(t);
+      }
+      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while the session was created", e);
+    }
   }
 
   /**
@@ -294,9 +322,13 @@ public final class DataParallel {
 
   /** The error of a cluster check that could not reach the other workers. */
   private IllegalStateException clusterCheckFailed(TensorFlowException e) {
-    Cluster c = cluster();
     String message = e.getMessage() == null ? e.toString() : e.getMessage();
     int line = message.indexOf('\n', message.indexOf('\n') + 1);
+    return clusterCheckFailed(line < 0 ? message : message.substring(0, line), e);
+  }
+
+  private IllegalStateException clusterCheckFailed(String detail, Exception e) {
+    Cluster c = cluster();
     return new IllegalStateException(
         "task "
             + c.taskIndex()
@@ -310,7 +342,7 @@ public final class DataParallel {
             + ", "
             + c.workers()
             + "), or did a worker fail? TensorFlow: "
-            + (line < 0 ? message : message.substring(0, line)),
+            + detail,
         e);
   }
 

@@ -60,6 +60,22 @@ class ClusterMismatchTest {
         output);
   }
 
+  /**
+   * As above, with the last task creating its session only after the others have refused and
+   * exited: TensorFlow's master would wait for them without a deadline; the worker gives up after
+   * the collective timeout and says why.
+   */
+  @Test
+  void aWorkerWhosePeersExitedWhileItCreatedItsSessionRefusesInTime() throws Exception {
+    String output = refusedOnEveryTask("fewer:0:late");
+    assertTrue(
+        output.contains(
+            "task 2: the cluster check with task 0 failed within 5.0 s: were the workers started"
+                + " with different cluster descriptions (task 0's listing fewer workers than this"
+                + " one's 3"),
+        output);
+  }
+
   /** Runs the mode on three workers; returns the output once every task refused in bounded time. */
   private static String refusedOnEveryTask(String mode) throws Exception {
     Launcher.Outcome o =

@@ -17,8 +17,9 @@ import org.tensorflow.Session;
  * die:K}, task 1 halts after K steps of the first case, and the others report the collective's
  * error and the seconds it took, and exit with 3. With {@code mismatch}, task 1 spells task 0's
  * host {@code localhost} (reachable, but another description): every worker must refuse to train,
- * print the error and exit with 4. With {@code fewer:K}, task K leaves the last worker out of its
- * description (collectives time out after 5 s): every worker must refuse the same way. With {@code
+ * print the error and exit with 4. With {@code fewer:K[:late]}, task K leaves the last worker out
+ * of its description (collectives time out after 5 s): every worker must refuse the same way; with
+ * {@code :late} the last task waits 3 s between creating its session and its first run. With {@code
  * resume}, the workers start from the checkpoint {@code OUT/<case>-single/ckpt} (step STEPS/2, as
  * one process wrote it) and train the second half.
  */
@@ -40,7 +41,8 @@ public final class ParallelWorker {
       workers.set(0, workers.get(0).replace("127.0.0.1", "localhost"));
       cluster = Cluster.of(workers, 1);
     }
-    int fewer = mode.startsWith("fewer:") ? Integer.parseInt(mode.substring(6)) : -1;
+    int fewer = mode.startsWith("fewer:") ? Integer.parseInt(mode.split(":")[1]) : -1;
+    boolean lastIsLate = mode.endsWith(":late");
     if (cluster.taskIndex() == fewer) {
       cluster = Cluster.of(cluster.workers().subList(0, cluster.size() - 1), fewer);
     }
@@ -53,6 +55,10 @@ public final class ParallelWorker {
       problems.add(p);
       long begin = System.nanoTime();
       Session s = job.newSession(p.graph);
+      if (lastIsLate && task == cluster.size() - 1) {
+        // The others have refused and exited by now: this task's session meets no master.
+        Thread.sleep(3_000);
+      }
       boolean resume = mode.equals("resume");
       try {
         if (resume) {
