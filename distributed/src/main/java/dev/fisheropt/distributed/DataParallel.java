@@ -7,6 +7,7 @@ import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
@@ -146,6 +147,16 @@ public final class DataParallel {
     return worker.newSession(graph);
   }
 
+  /** Gives every variable task 0's value, within the collective timeout. */
+  private void broadcast(Session session) {
+    Op all = broadcasts.computeIfAbsent(session.graph(), this::broadcastAll);
+    withinTimeout(
+        () -> {
+          session.run(all);
+          return null;
+        });
+  }
+
   /**
    * Runs the initializers, checks that every worker was started with the same cluster description,
    * and gives every variable of the graph task 0's value (a broadcast, in name order). Call it once
@@ -155,7 +166,7 @@ public final class DataParallel {
    */
   public void initialize(Session session) {
     initializeAndCheck(session);
-    session.run(broadcasts.computeIfAbsent(session.graph(), this::broadcastAll));
+    broadcast(session);
   }
 
   /**
@@ -170,7 +181,7 @@ public final class DataParallel {
     if (isChief()) {
       session.restore(prefix);
     }
-    session.run(broadcasts.computeIfAbsent(session.graph(), this::broadcastAll));
+    broadcast(session);
   }
 
   /**
@@ -214,35 +225,47 @@ public final class DataParallel {
    * check would.
    */
   private void initializeAndCheck(Session session) {
-    initializeWithinTimeout(session);
+    try {
+      withinTimeout(
+          () -> {
+            session.initialize();
+            return null;
+          });
+    } catch (TensorFlowException e) {
+      throw clusterCheckFailed(e);
+    }
     checkSameCluster(session);
   }
 
   /**
-   * Runs the initializers, the session's first run, within the collective timeout. TensorFlow's
-   * master creates the session on that run and waits for every listed worker without a deadline, so
-   * a worker that exits in between (after {@link #newSession} saw its server) would hang this one
-   * for good. The run goes on a daemon thread; past the timeout this worker gives up, naming the
-   * likely causes, and the thread stays blocked in TensorFlow: the process must exit.
+   * {@code run} (one session run of the initialization) within the collective timeout and a second.
+   * TensorFlow's master waits without a deadline for a listed worker when it creates the session
+   * (on its first run) and when it first asks the group for step ids (on the first run with
+   * collectives), so a worker that exits meanwhile, after {@link #newSession} saw its server, would
+   * hang this one for good: the collective timeout only starts once the collective does. The run
+   * goes on a daemon thread; past the deadline this worker gives up, naming the likely causes, and
+   * the thread stays blocked in TensorFlow: the process must exit.
+   *
+   * @throws TensorFlowException as the run throws it
    */
-  private void initializeWithinTimeout(Session session) {
-    FutureTask<Void> first = new FutureTask<>(session::initialize, null);
-    Thread thread = new Thread(first, "fisheropt-first-run");
+  private <T> T withinTimeout(Callable<T> run) {
+    FutureTask<T> task = new FutureTask<>(run);
+    Thread thread = new Thread(task, "fisheropt-initialization");
     thread.setDaemon(true);
     thread.start();
     try {
-      first.get((long) (collectives.timeoutSeconds() * 1000), TimeUnit.MILLISECONDS);
+      return task.get((long) (collectives.timeoutSeconds() * 1000) + 1000, TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
       throw clusterCheckFailed(
-          "the session was not created: its master was still waiting for a listed worker", e);
+          "no answer: its master was still waiting for a listed worker (one that exited?)", e);
     } catch (ExecutionException e) {
-      if (e.getCause() instanceof TensorFlowException t) {
-        throw clusterCheckFailed(t);
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
       }
-      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e);
+      throw new IllegalStateException(e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while the session was created", e);
+      throw new IllegalStateException("interrupted while the workers initialized", e);
     }
   }
 
@@ -273,7 +296,7 @@ public final class DataParallel {
         for (int k = 1; k < c.size(); k++) {
           round0.fetch(collectives.pairSum(tf, tf.constant(new long[] {0, 0}), k, 0));
         }
-        try (Result heard = round0.run()) {
+        try (Result heard = withinTimeout(round0::run)) {
           for (int k = c.size() - 1; k >= 1; k--) {
             TInt64 t = (TInt64) heard.get(k - 1);
             if (t.getLong(0) != fingerprint || t.getLong(1) != c.size()) {
@@ -288,14 +311,14 @@ public final class DataParallel {
           round1.fetch(collectives.pairSum(tf, told, k, 1));
         }
         try (TInt64 v = TInt64.vectorOf(verdict)) {
-          round1.feed(told, v).run().close();
+          withinTimeout(round1.feed(told, v)::run).close();
         }
       } else {
         Operand<TInt64> sent =
             collectives.pairSum(tf, tf.constant(new long[] {fingerprint, c.size()}), me, 0);
-        session.runner().fetch(sent).run().close();
+        withinTimeout(session.runner().fetch(sent)::run).close();
         Operand<TInt64> told = collectives.pairSum(tf, tf.constant(new long[3]), me, 1);
-        try (TInt64 t = (TInt64) session.runner().fetch(told).run().get(0)) {
+        try (TInt64 t = (TInt64) withinTimeout(session.runner().fetch(told)::run).get(0)) {
           verdict = new long[] {t.getLong(0), t.getLong(1), t.getLong(2)};
         }
       }
