@@ -130,8 +130,8 @@ public final class DistributedStepBench {
             choice.displayName(),
             reduced,
             reduced * 4 / 1e6,
-            median(probeMillis),
-            median(Arrays.copyOfRange(millis, Math.min(WARMUP_STEPS, steps - 1), steps)),
+            StepBench.median(probeMillis),
+            StepBench.median(Arrays.copyOfRange(millis, Math.min(WARMUP_STEPS, steps - 1), steps)),
             refreshes(choice) ? String.format(Locale.ROOT, "%.1f", refreshMillis(millis)) : "—");
       }
       if (last != null) {
@@ -158,12 +158,6 @@ public final class DistributedStepBench {
       n++;
     }
     return n == 0 ? Double.NaN : sum / n;
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    return sorted[sorted.length / 2];
   }
 
   /** The values the step's top-level all-reduces carry. */

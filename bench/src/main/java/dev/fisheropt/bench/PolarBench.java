@@ -6,7 +6,6 @@ import dev.fisheropt.ops.NewtonSchulz;
 import dev.fisheropt.optimizers.Fismo;
 import dev.fisheropt.optimizers.Polar;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -136,7 +135,7 @@ public final class PolarBench {
         fusedTimes[i] = time(fused);
         graphTimes[i] = time(graph);
       }
-      return new double[] {median(fusedTimes), median(graphTimes)};
+      return new double[] {StepBench.median(fusedTimes), StepBench.median(graphTimes)};
     }
   }
 
@@ -144,13 +143,6 @@ public final class PolarBench {
     long start = System.nanoTime();
     c.run();
     return (System.nanoTime() - start) / 1e6;
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int n = sorted.length;
-    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   /**

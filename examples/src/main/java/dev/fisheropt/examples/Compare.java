@@ -246,6 +246,7 @@ public final class Compare {
     }
     FashionMnist.Split test = data.test().head(options.testLimit());
     Files.createDirectories(options.out());
+    String layout = layoutLine();
     out.printf(
         Locale.ROOT,
         "Fashion-MNIST: %d training, %d validation, %d test images; %s, batch %d, %d epoch(s),"
@@ -262,7 +263,7 @@ public final class Compare {
             ? options.seed() + ".." + (options.seed() + options.seeds() - 1)
             : Long.toString(options.seed()),
         options.xla() ? ", XLA" : "",
-        layoutLine().isEmpty() ? "" : "; " + layoutLine());
+        layout.isEmpty() ? "" : "; " + layout);
     Map<OptimizerChoice, Double> rates = new EnumMap<>(OptimizerChoice.class);
     for (OptimizerChoice choice : options.optimizers()) {
       rates.put(choice, options.learningRate(choice));
@@ -318,7 +319,7 @@ public final class Compare {
         options.seeds() > 1 ? stds : null,
         "Fashion-MNIST " + options.model().name(),
         options.out().resolve("compare.png"));
-    String table = (layoutLine().isEmpty() ? "" : layoutLine() + "\n\n") + table(summaries);
+    String table = (layout.isEmpty() ? "" : layout + "\n\n") + table(summaries);
     Files.writeString(options.out().resolve("summary.md"), table);
     out.println();
     out.print(table);

@@ -101,7 +101,7 @@ public final class Model implements Layered {
             : tf.split(tf.constant(0), trainLabels, (long) shards).output();
     List<Operand<TFloat32>> losses = new ArrayList<>();
     for (int k = 0; k < shards; k++) {
-      Builder train = new Builder(Pass.shard(k));
+      Builder train = new Builder(new Pass(k));
       Operand<TFloat32> logits =
           architecture == Architecture.CNN
               ? cnn(train, images.get(k))
@@ -153,10 +153,6 @@ public final class Model implements Layered {
   /** Which copy of the model a {@link Builder} builds. */
   private record Pass(int shard) {
     static final Pass EVALUATION = new Pass(-1);
-
-    static Pass shard(int k) {
-      return new Pass(k);
-    }
 
     boolean creates() {
       return shard == 0;

@@ -160,7 +160,8 @@ public final class KroneckerDiagonals {
     return tf.math.div(tf.reduceSum(x, tf.constant(axes)), tf.math.square(normalized));
   }
 
-  private static <T extends TFloating> Operand<T> batchSize(Ops tf, Operand<T> x) {
+  /** B of x [B, …], in x's dtype. */
+  public static <T extends TFloating> Operand<T> batchSize(Ops tf, Operand<T> x) {
     return tf.dtypes.cast(tf.gather(tf.shape(x), tf.constant(0), tf.constant(0)), x.type());
   }
 

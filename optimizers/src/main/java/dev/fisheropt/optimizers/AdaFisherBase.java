@@ -232,7 +232,7 @@ abstract class AdaFisherBase extends GuardedOptimizer {
       if (normOfSums) {
         h.add(KroneckerDiagonals.layerNormInputMean(fn, x));
         s.add(KroneckerDiagonals.layerNormOutputMean(fn, dz));
-        rows.add(fn.dtypes.cast(fn.gather(fn.shape(x), fn.constant(0), fn.constant(0)), x.type()));
+        rows.add(KroneckerDiagonals.batchSize(fn, x));
       } else {
         h.add(inputStatistics(fn, layer, x, z));
         s.add(outputStatistics(fn, layer, dz));

@@ -67,17 +67,19 @@ final class CrossReplica {
    * shards on each of N replicas) is the mean over its 1/(N·S) of the batch, so its gradients are
    * N·S times those of the mean over the whole batch.
    */
-  @SuppressWarnings({"unchecked", "rawtypes"})
   static Map<Output<?>, Output<?>> globalLossGradients(
       Ops tf, Replicas replicas, int shards, Map<Output<?>, Output<?>> auxiliary) {
     Map<Output<?>, Output<?>> scaled = new HashMap<>();
     auxiliary.forEach(
-        (target, g) -> {
-          Operand n =
-              tf.dtypes.cast(tf.constant((double) replicas.count() * shards), (Class) g.type());
-          scaled.put(target, tf.math.div((Operand) g, n).asOutput());
-        });
+        (target, g) -> scaled.put(target, dividedBy(tf, g, replicas.count() * shards)));
     return scaled;
+  }
+
+  /** {@code value} / {@code divisor}, the divisor cast to the value's dtype. */
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  static Output<?> dividedBy(Ops tf, Output<?> value, int divisor) {
+    Operand d = tf.dtypes.cast(tf.constant((double) divisor), (Class) value.type());
+    return tf.math.div((Operand) value, d).asOutput();
   }
 
   /**

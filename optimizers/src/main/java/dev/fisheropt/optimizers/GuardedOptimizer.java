@@ -452,7 +452,7 @@ public abstract class GuardedOptimizer extends Optimizer {
       for (int i = 0; i < ordered.size(); i++) {
         Output<?> gradient = averaged.get(i);
         if (shards > 1) {
-          gradient = dividedBy(gradient, shards);
+          gradient = CrossReplica.dividedBy(scoped, gradient, shards);
         }
         pairs.add(new GradAndVar(gradient, ordered.get(i).getVariable()));
       }
@@ -475,12 +475,6 @@ public abstract class GuardedOptimizer extends Optimizer {
     }
     step.set(stepCount, scoped.math.add(stepCount, scoped.constant(1L)));
     return step.commit(validHyperparameters(), skippedSteps, skipsByCause, opName);
-  }
-
-  @SuppressWarnings({"unchecked", "rawtypes"})
-  private Output<?> dividedBy(Output<?> value, int divisor) {
-    Operand d = scoped.dtypes.cast(scoped.constant((double) divisor), (Class) value.type());
-    return scoped.math.div((Operand) value, d).asOutput();
   }
 
   @SuppressWarnings("unchecked")
