@@ -16,11 +16,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.tensorflow.Operand;
 import org.tensorflow.Session;
 import org.tensorflow.op.Op;
+import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.family.TNumber;
 
 /** What a user of {@link Fismo} relies on beyond the reference trajectories. */
 class FismoTest {
@@ -37,6 +41,54 @@ class FismoTest {
       }
       double after = p.loss(s);
       assertTrue(after < 0.5 * before, "loss " + before + " -> " + after);
+    }
+  }
+
+  /**
+   * With sharded roots each replica eigendecomposes only the factors of the matrices it owns: the
+   * two replicas together build the unsharded step's eigendecompositions, each of them fewer. (That
+   * the results equal the unsharded ones is checked on two processes in {@code distributed}.)
+   */
+  @Test
+  void shardedRootsSplitTheEigendecompositionsBetweenReplicas() {
+    int unsharded = eigendecompositions(null);
+    int first = eigendecompositions(0);
+    int second = eigendecompositions(1);
+    assertEquals(4, unsharded, "P and Q of the MLP's two kernels");
+    assertEquals(unsharded, first + second);
+    assertTrue(first > 0 && second > 0, first + " and " + second);
+  }
+
+  /** SelfAdjointEigV2 ops of a refresh-every-step FISMO step, as replica {@code index} of two. */
+  private static int eigendecompositions(Integer index) {
+    try (ToyProblem<TFloat32> p = new ToyProblem<>(ToyProblem.Kind.MLP, TFloat32.class, 1)) {
+      Fismo fismo =
+          Fismo.builder().preconditionerInterval(1).shardedRoots(index != null).build(p.graph);
+      fismo.minimize(p.loss, index == null ? Replicas.single() : new OneOfTwo(index));
+      return Graphs.countOps(p.graph, "SelfAdjointEigV2");
+    }
+  }
+
+  /** Replica {@code index} of two whose reductions are the identity: enough to build a step. */
+  private record OneOfTwo(int index) implements Replicas {
+    @Override
+    public int count() {
+      return 2;
+    }
+
+    @Override
+    public Operand<TInt32> newKey(Ops tf) {
+      return tf.constant(0);
+    }
+
+    @Override
+    public <T extends TNumber> Operand<T> mean(Ops tf, Operand<T> value, Operand<TInt32> key) {
+      return value;
+    }
+
+    @Override
+    public <T extends TNumber> Operand<T> sum(Ops tf, Operand<T> value, Operand<TInt32> key) {
+      return value;
     }
   }
 
